@@ -1,0 +1,61 @@
+# SBEE résiliation: `make run` brings the application up with demo data, `make test` runs the tests.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+export UV_PYTHON_DOWNLOADS := never
+export UV_LINK_MODE := copy
+# uv on the PATH, or a private copy under var/ (installed with pip the first time).
+UV := $(shell command -v uv 2>/dev/null || echo var/uv/bin/uv)
+PY := $(UV) run --frozen python
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: help run test lint format stop db setup uv sync browsers
+
+help:
+	@echo "make run    – démarre l'application avec les données de démonstration (http://$(HOST):$(PORT))"
+	@echo "make test   – lint puis toute la suite de tests sur un vrai PostgreSQL"
+	@echo "make lint   – ruff (règles et format)"
+	@echo "make stop   – arrête le PostgreSQL local du projet"
+
+var/uv/bin/uv:
+	@echo "uv est absent : installation dans var/uv"
+	python3 -m venv var/uv
+	var/uv/bin/pip install --quiet uv
+
+uv: $(UV)
+
+sync: uv
+	$(UV) sync --frozen
+
+# The project's own PostgreSQL cluster, unless DATABASE_URL points elsewhere.
+db: sync
+	@if [ -z "$$DATABASE_URL" ]; then $(PY) -m sbee_resiliation.localdb start; fi
+
+setup: db
+	DEBUG=true $(PY) manage.py migrate --no-input
+	DEBUG=true $(PY) manage.py load_demo_data
+
+run: setup
+	@echo
+	@DEBUG=true $(PY) manage.py load_demo_data --logins | sed -n '/Comptes/,$$p'
+	@echo
+	@echo "Application : http://$(HOST):$(PORT)/   (Ctrl-C pour arrêter le serveur et le worker)"
+	@export DEBUG=true; \
+	$(PY) manage.py procrastinate worker & worker=$$!; \
+	trap 'kill $$worker 2>/dev/null; wait $$worker 2>/dev/null' EXIT INT TERM; \
+	$(PY) manage.py runserver $(HOST):$(PORT)
+
+lint: sync
+	$(UV) run --frozen ruff check .
+	$(UV) run --frozen ruff format --check .
+
+format: sync
+	$(UV) run --frozen ruff format .
+	$(UV) run --frozen ruff check --fix .
+
+test: lint db
+	$(UV) run --frozen pytest $(PYTEST_ARGS)
+
+stop:
+	@if [ -x "$(UV)" ] || command -v uv >/dev/null; then $(PY) -m sbee_resiliation.localdb stop; fi

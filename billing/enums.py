@@ -1,0 +1,34 @@
+from django.db import models
+
+
+class TariffItemKind(models.TextChoices):
+    ENERGY = "energy", "Énergie (tranche, par kWh)"
+    FIXED_PER_KVA = "fixed_per_kva", "Prime fixe par kVA (par 30 jours)"
+    FIXED_PER_CONTRACT = "fixed_per_contract", "Prime fixe par contrat (par 30 jours)"
+    LEVY_PER_KWH = "levy_per_kwh", "Taxe ou redevance par kWh"
+    VAT_RATE = "vat_rate", "Taux de TVA (%)"
+    DEPOSIT_PER_KVA = "deposit_per_kva", "Avance sur consommation par kVA"
+    SUBSCRIPTION_FEE = "subscription_fee", "Frais d'abonnement (forfait)"
+
+
+class InvoiceKind(models.TextChoices):
+    CONSUMPTION = "consumption", "Facture de consommation"
+    BALANCE = "balance", "Facture de solde (résiliation)"
+    SUBSCRIPTION = "subscription", "Facture d'abonnement"
+    COMPLEMENTARY = "complementary", "Facture complémentaire"
+
+
+class InvoiceState(models.TextChoices):
+    DRAFT = "draft", "Brouillon"
+    VALIDATED = "validated", "Validée, à régler"
+    SETTLED = "settled", "Réglée"
+
+
+class EntryKind(models.TextChoices):
+    """Ledger movements. Debits raise what the customer owes; credits lower it."""
+
+    INVOICE = "invoice", "Facture"
+    PAYMENT = "payment", "Paiement"
+    ADVANCE = "advance", "Avance en compte"
+    DEPOSIT_APPLIED = "deposit_applied", "Dépôt de garantie imputé"
+    REFUND = "refund", "Remboursement"

@@ -1,0 +1,144 @@
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from billing.enums import EntryKind, InvoiceKind, InvoiceState, TariffItemKind
+from contracts.enums import Voltage, Zone
+
+
+class TariffCategory(models.Model):
+    code = models.CharField("code", max_length=10, unique=True)
+    name = models.CharField("libellé", max_length=100)
+    voltage = models.CharField("tension", max_length=2, choices=Voltage.choices)
+
+    class Meta:
+        verbose_name = "catégorie tarifaire"
+        verbose_name_plural = "catégories tarifaires"
+        ordering = ["code"]
+
+    def __str__(self) -> str:
+        return f"{self.code} – {self.name}"
+
+
+class TariffItem(models.Model):
+    """One priced item of a category, in force from valid_from until a later row with the same
+    code replaces it. A new grid is a set of new rows: rows in force are never edited, so an
+    invoice already validated (which copies its lines) never changes."""
+
+    category = models.ForeignKey(
+        TariffCategory, on_delete=models.PROTECT, related_name="items", verbose_name="catégorie"
+    )
+    code = models.SlugField(
+        "code", max_length=40, help_text="Identifie l'article d'une grille à l'autre."
+    )
+    label = models.CharField("libellé", max_length=120)
+    kind = models.CharField("nature", max_length=20, choices=TariffItemKind.choices)
+    valid_from = models.DateField("en vigueur à partir du")
+    value = models.PositiveIntegerField(
+        "valeur", help_text="FCFA par unité (kWh, kVA, contrat) ou pourcentage pour la TVA."
+    )
+    from_kwh = models.PositiveIntegerField(
+        "de (kWh / 30 j)", null=True, blank=True, help_text="Tranche d'énergie : borne basse."
+    )
+    to_kwh = models.PositiveIntegerField(
+        "à (kWh / 30 j)",
+        null=True,
+        blank=True,
+        help_text="Tranche d'énergie : borne haute, vide = sans limite.",
+    )
+    vat_applies = models.BooleanField("soumis à TVA", default=False)
+    zone = models.CharField(
+        "zone", max_length=4, choices=Zone.choices, blank=True, help_text="Vide : toutes zones."
+    )
+
+    class Meta:
+        verbose_name = "article tarifaire"
+        verbose_name_plural = "articles tarifaires"
+        ordering = ["category", "code", "-valid_from"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["category", "code", "valid_from"], name="tariff_item_unique_version"
+            ),
+            models.CheckConstraint(
+                condition=~Q(kind=TariffItemKind.ENERGY) | Q(from_kwh__isnull=False),
+                name="tariff_energy_has_lower_bound",
+            ),
+            models.CheckConstraint(
+                condition=Q(to_kwh__isnull=True) | Q(to_kwh__gt=models.F("from_kwh")),
+                name="tariff_tranche_bounds_ordered",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.category.code} {self.label} ({self.valid_from:%d/%m/%Y})"
+
+
+class Invoice(models.Model):
+    contract = models.ForeignKey(
+        "contracts.Contract",
+        on_delete=models.PROTECT,
+        related_name="invoices",
+        verbose_name="contrat",
+    )
+    kind = models.CharField("nature", max_length=16, choices=InvoiceKind.choices)
+    state = models.CharField(
+        "état", max_length=10, choices=InvoiceState.choices, default=InvoiceState.DRAFT
+    )
+    number = models.CharField("numéro", max_length=40, unique=True, null=True, blank=True)
+    issued_on = models.DateField("émise le", null=True, blank=True)
+    period_start = models.DateField("début de période", null=True, blank=True)
+    period_end = models.DateField("fin de période", null=True, blank=True)
+    total = models.PositiveIntegerField("montant TTC (FCFA)", default=0)
+
+    class Meta:
+        verbose_name = "facture"
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(state=InvoiceState.DRAFT, number__isnull=True)
+                | (~Q(state=InvoiceState.DRAFT) & Q(number__isnull=False, issued_on__isnull=False)),
+                name="invoice_number_iff_not_draft",
+            ),
+        ]
+        indexes = [models.Index(fields=["contract", "state"], name="invoice_contract_state")]
+
+    def __str__(self) -> str:
+        return self.number or f"Brouillon {self.get_kind_display().lower()}"
+
+
+class AccountEntry(models.Model):
+    """The customer account ledger of a contract: append-only movements, debit or credit.
+    The balance is what the customer owes: sum of debits minus sum of credits."""
+
+    contract = models.ForeignKey(
+        "contracts.Contract",
+        on_delete=models.PROTECT,
+        related_name="account_entries",
+        verbose_name="contrat",
+    )
+    kind = models.CharField("nature", max_length=16, choices=EntryKind.choices)
+    posted_on = models.DateField("date")
+    label = models.CharField("libellé", max_length=150)
+    debit = models.PositiveIntegerField("débit (FCFA)", default=0)
+    credit = models.PositiveIntegerField("crédit (FCFA)", default=0)
+    invoice = models.ForeignKey(
+        Invoice, on_delete=models.PROTECT, null=True, blank=True, related_name="entries"
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True
+    )
+    created_at = models.DateTimeField("enregistré le", auto_now_add=True)
+
+    class Meta:
+        verbose_name = "mouvement de compte"
+        verbose_name_plural = "mouvements de compte"
+        ordering = ["posted_on", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(debit__gt=0, credit=0) | Q(debit=0, credit__gt=0),
+                name="account_entry_one_side",
+            ),
+        ]
+        indexes = [models.Index(fields=["contract", "posted_on"], name="entry_contract_date")]
+
+    def __str__(self) -> str:
+        return self.label

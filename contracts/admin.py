@@ -1,0 +1,72 @@
+from django.contrib import admin
+from django.contrib.auth.admin import UserAdmin
+from django.contrib.auth.models import Group
+
+from contracts.models import Agency, Contract, Customer, DeliveryPoint, Deposit, Meter, User
+from sbee_resiliation.admin import ReadOnlyAdmin, RoleAdmin
+
+admin.site.unregister(Group)  # roles are fixed by the procedure; users get them on their page
+
+
+@admin.register(Agency)
+class AgencyAdmin(RoleAdmin):
+    list_display = ["code", "name", "zone"]
+    list_filter = ["zone"]
+    search_fields = ["code", "name"]
+
+
+@admin.register(User)
+class StaffUserAdmin(RoleAdmin, UserAdmin):
+    list_display = ["username", "last_name", "first_name", "agency", "is_active", "is_demo"]
+    list_filter = ["agency", "groups", "is_active", "is_demo"]
+    list_select_related = ["agency"]
+    fieldsets = [
+        (None, {"fields": ["username", "password"]}),
+        ("Identité", {"fields": ["last_name", "first_name", "email"]}),
+        ("Agence et rôles", {"fields": ["agency", "groups", "is_active", "is_demo"]}),
+        ("Dates", {"fields": ["last_login", "date_joined"]}),
+    ]
+    add_fieldsets = [
+        (
+            None,
+            {
+                "classes": ["wide"],
+                "fields": ["username", "last_name", "first_name", "agency", "groups"],
+            },
+        ),
+        ("Mot de passe", {"fields": ["password1", "password2"]}),
+    ]
+    readonly_fields = ["last_login", "date_joined"]
+    filter_horizontal = ["groups"]
+
+
+@admin.register(Customer)
+class CustomerAdmin(ReadOnlyAdmin):
+    list_display = ["name", "kind", "id_document_type", "id_document_number", "phone"]
+    search_fields = ["name_normalized", "phone", "id_document_number"]
+
+
+@admin.register(DeliveryPoint)
+class DeliveryPointAdmin(ReadOnlyAdmin):
+    list_display = ["reference", "agency", "voltage", "status"]
+    list_filter = ["agency", "voltage", "status"]
+
+
+@admin.register(Meter)
+class MeterAdmin(ReadOnlyAdmin):
+    list_display = ["serial", "digits", "status"]
+    search_fields = ["serial"]
+
+
+@admin.register(Contract)
+class ContractAdmin(ReadOnlyAdmin):
+    list_display = ["number", "customer", "agency", "tariff_category", "status"]
+    list_filter = ["agency", "tariff_category", "status"]
+    list_select_related = ["customer", "agency", "tariff_category"]
+    search_fields = ["number"]
+
+
+@admin.register(Deposit)
+class DepositAdmin(ReadOnlyAdmin):
+    list_display = ["contract", "amount", "payer_name", "status"]
+    list_select_related = ["contract"]

@@ -1,0 +1,66 @@
+from django.db import models
+
+
+class Role(models.TextChoices):
+    """The roles of the procedure; each is a Django group of the same name."""
+
+    RECEPTION = "reception", "Agent d'accueil d'abonnement"
+    READER = "reader", "Agent de relève / de recouvrement"
+    SUPERVISOR = "supervisor", "Chef de section recouvrement"
+    CASHIER = "cashier", "Caissier"
+    ARPNT = "arpnt", "Agent de réduction des pertes non techniques (ARPNT)"
+    ACFF = "acff", "Agent de contrôle de fiabilité des factures (ACFF)"
+    AUDITOR = "auditor", "Auditeur DIG / DAI"
+    ADMIN = "admin", "Administrateur DCC"
+
+
+class Zone(models.TextChoices):
+    SUD = "sud", "Sud"
+    NORD = "nord", "Nord"
+
+
+class CustomerKind(models.TextChoices):
+    PERSON = "person", "Personne physique"
+    COMPANY = "company", "Personne morale"
+
+
+class IdDocumentType(models.TextChoices):
+    CNI = "cni", "Carte nationale d'identité (CNI)"
+    CIP = "cip", "Certificat d'identification personnelle (CIP)"
+    PASSPORT = "passport", "Passeport"
+    CONSULAR_CARD = "consular_card", "Carte consulaire"
+    RCCM = "rccm", "Registre du commerce (RCCM)"
+
+
+PERSON_ID_TYPES = [
+    IdDocumentType.CNI,
+    IdDocumentType.CIP,
+    IdDocumentType.PASSPORT,
+    IdDocumentType.CONSULAR_CARD,
+]
+
+
+class Voltage(models.TextChoices):
+    BT = "bt", "Basse tension (BT)"
+    MT = "mt", "Moyenne tension (MT)"
+
+
+class DeliveryPointStatus(models.TextChoices):
+    ACTIVE = "active", "En service"
+    FREE = "free", "Libre"
+
+
+class MeterStatus(models.TextChoices):
+    INSTALLED = "installed", "Posé"
+    REMOVED = "removed", "Déposé"
+
+
+class ContractStatus(models.TextChoices):
+    ACTIVE = "active", "Actif"
+    TERMINATED = "terminated", "Résilié"
+
+
+class DepositStatus(models.TextChoices):
+    HELD = "held", "Détenu"
+    APPLIED = "applied", "Imputé sur la facture de solde"
+    REFUNDED = "refunded", "Remboursé"

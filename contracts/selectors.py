@@ -1,0 +1,94 @@
+"""Reads. Each function fetches what its page needs in a fixed number of queries."""
+
+from dataclasses import dataclass
+
+from django.db.models import QuerySet, Value
+from django.http import Http404
+
+from billing.enums import EntryKind, InvoiceState
+from billing.models import AccountEntry, Invoice
+from contracts.models import Contract, Normalize, User
+from contracts.phone import normalize_phone
+
+SEARCH_LIMIT = 50
+NAME_MIN_LENGTH = 3  # a trigram index needs three characters to narrow anything down
+
+
+def contracts_visible_to(user: User) -> QuerySet[Contract]:
+    """Staff see their own agency's contracts; auditors see every agency's."""
+    qs = Contract.objects.all()
+    if not user.sees_all_agencies:
+        qs = qs.filter(agency_id=user.agency_id)
+    return qs
+
+
+def search_contracts(user: User, query: str) -> tuple[list[Contract], bool]:
+    """Contracts matching the query by number, meter serial, phone or customer name.
+
+    Each criterion is its own indexed query (an OR across joined tables would scan the contract
+    table); their ids are merged, then fetched once. Returns (contracts, truncated).
+    """
+    query = " ".join(query.split())
+    if not query:
+        return [], False
+    visible = contracts_visible_to(user)
+    code = query.replace(" ", "").upper()
+    criteria = [
+        visible.filter(number__startswith=code),
+        visible.filter(meter__serial__startswith=code),
+    ]
+    phone = normalize_phone(query)
+    if phone:
+        criteria.append(visible.filter(customer__phone=phone))
+    if len(query) >= NAME_MIN_LENGTH and not query.isdigit():
+        criteria.append(visible.filter(customer__name_normalized__contains=Normalize(Value(query))))
+    ids: set[int] = set()
+    for qs in criteria:
+        ids.update(qs.order_by().values_list("pk", flat=True)[: SEARCH_LIMIT + 1])
+    truncated = len(ids) > SEARCH_LIMIT
+    contracts = list(
+        Contract.objects.filter(pk__in=ids)
+        .select_related("customer", "delivery_point", "meter", "tariff_category", "agency")
+        .order_by("customer__name", "number")[:SEARCH_LIMIT]
+    )
+    return contracts, truncated
+
+
+def get_contract_for_user(user: User, number: str) -> Contract:
+    """The contract, if the user may see it; otherwise 404 (another agency's contract is not
+    acknowledged to exist)."""
+    try:
+        return (
+            contracts_visible_to(user)
+            .select_related(
+                "customer", "delivery_point", "meter", "tariff_category", "agency", "deposit"
+            )
+            .get(number=number)
+        )
+    except Contract.DoesNotExist:
+        raise Http404("Contrat introuvable.") from None
+
+
+@dataclass(frozen=True)
+class Account:
+    """A contract's customer account: balance > 0 means the customer owes it."""
+
+    balance: int
+    unpaid_invoices: list[Invoice]
+    unpaid_total: int
+    advances_total: int
+    entries: list[AccountEntry]
+
+
+def contract_account(contract: Contract) -> Account:
+    entries = list(contract.account_entries.order_by("posted_on", "id"))
+    unpaid = list(
+        contract.invoices.filter(state=InvoiceState.VALIDATED).order_by("issued_on", "id")
+    )
+    return Account(
+        balance=sum(e.debit for e in entries) - sum(e.credit for e in entries),
+        unpaid_invoices=unpaid,
+        unpaid_total=sum(invoice.total for invoice in unpaid),
+        advances_total=sum(e.credit for e in entries if e.kind == EntryKind.ADVANCE),
+        entries=entries,
+    )

@@ -1,0 +1,1 @@
+# Intervention orders and reports arrive with the termination workflow.

@@ -1,0 +1,261 @@
+"""The project's own PostgreSQL cluster, for development and tests.
+
+Used when DATABASE_URL is not set. The cluster listens on a Unix socket only (no TCP port, so no
+clash with another PostgreSQL on the machine) and keeps its data under ``var/postgres``.
+
+PostgreSQL refuses to run as root. When we are root, the server runs as the unprivileged
+``postgres`` user; if that user cannot reach the clone's ``var/`` folder (a clone under /root, for
+example), the data and the socket go to ``/var/tmp/sbee-resiliation-<hash>/`` instead. The folder
+chosen is written to ``var/localdb.json`` so that the settings find the socket.
+
+Usage: ``python -m sbee_resiliation.localdb start|stop|status|url``. No Django import here: this
+runs before the settings can connect to anything.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import pwd
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+VAR = ROOT / "var"
+LOCATION_FILE = VAR / "localdb.json"
+DB_NAME = "sbee_resiliation"
+DB_USER = "postgres"
+PORT = 5432
+SERVER_USER = "postgres"  # used only when we are root
+MAX_SOCKET_PATH = 100  # sun_path holds 107 bytes; keep a margin for ".s.PGSQL.5432"
+
+INSTALL_HINT = (
+    "Les binaires de PostgreSQL (initdb, pg_ctl, postgres) sont introuvables.\n"
+    "Sur Debian/Ubuntu : sudo apt-get install postgresql postgresql-contrib\n"
+    "Ou bien indiquez une base existante : export DATABASE_URL=postgres://utilisateur@hote/base"
+)
+
+
+class LocalDbError(RuntimeError):
+    pass
+
+
+def _is_root() -> bool:
+    return os.geteuid() == 0
+
+
+def find_pg_bin() -> Path:
+    """The folder holding initdb and pg_ctl: PATH first, then Debian's versioned folders."""
+    found = shutil.which("pg_ctl")
+    if found and shutil.which("initdb"):
+        return Path(found).resolve().parent
+    candidates = sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True)
+    for folder in candidates:
+        if (folder / "pg_ctl").exists() and (folder / "initdb").exists():
+            return folder
+    raise LocalDbError(INSTALL_HINT)
+
+
+def _as_server_user(cmd: list[str], **kwargs) -> subprocess.CompletedProcess:
+    if _is_root():
+        cmd = ["runuser", "-u", SERVER_USER, "--", *cmd]
+    return subprocess.run(cmd, **kwargs)
+
+
+def _server_user_can_use(folder: Path) -> bool:
+    """Whether the server's user can write into folder (always true when we are not root)."""
+    if not _is_root():
+        return True
+    result = _as_server_user(["test", "-w", str(folder), "-a", "-x", str(folder)], check=False)
+    return result.returncode == 0
+
+
+def _ensure_server_user() -> None:
+    if not _is_root():
+        return
+    try:
+        pwd.getpwnam(SERVER_USER)
+    except KeyError:
+        subprocess.run(
+            [
+                "useradd",
+                "--system",
+                "--no-create-home",
+                "--shell",
+                "/usr/sbin/nologin",
+                SERVER_USER,
+            ],
+            check=True,
+        )
+
+
+def _chown_to_server_user(folder: Path) -> None:
+    if _is_root():
+        entry = pwd.getpwnam(SERVER_USER)
+        os.chown(folder, entry.pw_uid, entry.pw_gid)
+
+
+def _fallback_base() -> Path:
+    digest = hashlib.sha256(str(ROOT).encode()).hexdigest()[:10]
+    return Path("/var/tmp") / f"sbee-resiliation-{digest}"
+
+
+def choose_base() -> Path:
+    """Pick (and create) the folder that holds the cluster's data and socket."""
+    _ensure_server_user()
+    preferred = VAR / "postgres"
+    preferred.mkdir(parents=True, exist_ok=True)
+    _chown_to_server_user(preferred)
+    socket_ok = len(str(preferred / "run" / ".s.PGSQL.5432")) <= MAX_SOCKET_PATH
+    if socket_ok and _server_user_can_use(preferred):
+        return preferred
+    base = _fallback_base()
+    base.mkdir(mode=0o700, parents=True, exist_ok=True)
+    _chown_to_server_user(base)
+    return base
+
+
+def location() -> dict:
+    """The chosen folders, as recorded by the last start (or the preferred ones)."""
+    if LOCATION_FILE.exists():
+        return json.loads(LOCATION_FILE.read_text())
+    base = VAR / "postgres"
+    return {"base": str(base), "data": str(base / "data"), "socket": str(base / "run")}
+
+
+def database_settings() -> dict:
+    """Django DATABASES['default'] for the local cluster."""
+    return {
+        "ENGINE": "django.db.backends.postgresql",
+        "NAME": DB_NAME,
+        "USER": DB_USER,
+        "HOST": location()["socket"],
+        "PORT": PORT,
+    }
+
+
+def _pg_ctl(bin_dir: Path, data: Path, *args: str, check: bool = True):
+    return _as_server_user(
+        [str(bin_dir / "pg_ctl"), "-D", str(data), *args],
+        check=check,
+        cwd=str(data.parent),
+        capture_output=True,
+        text=True,
+    )
+
+
+def _is_running(bin_dir: Path, data: Path) -> bool:
+    if not (data / "PG_VERSION").exists():
+        return False
+    return _pg_ctl(bin_dir, data, "status", check=False).returncode == 0
+
+
+def _write_config(data: Path, socket: Path) -> None:
+    conf = data / "postgresql.auto.conf"
+    lines = [
+        "# Written by sbee_resiliation.localdb: Unix socket only, no TCP port.",
+        "listen_addresses = ''",
+        f"unix_socket_directories = '{socket}'",
+        f"port = {PORT}",
+        # A development and test cluster: a crash may lose the last transactions, never corrupt.
+        "synchronous_commit = off",
+        "max_connections = 100",
+        "",
+    ]
+    _as_server_user(["sh", "-c", f"cat > '{conf}'"], input="\n".join(lines), text=True, check=True)
+
+
+def _create_database(socket: Path) -> None:
+    import psycopg  # imported here: only needed once the server is up
+
+    with psycopg.connect(
+        host=str(socket), port=PORT, user=DB_USER, dbname="postgres", autocommit=True
+    ) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [DB_NAME]).fetchone()
+        if not exists:
+            conn.execute(f'CREATE DATABASE "{DB_NAME}"')
+
+
+def start() -> dict:
+    bin_dir = find_pg_bin()
+    base = choose_base()
+    data, socket = base / "data", base / "run"
+    for folder in (socket,):
+        folder.mkdir(exist_ok=True)
+        _chown_to_server_user(folder)
+    if not (data / "PG_VERSION").exists():
+        data.mkdir(mode=0o700, exist_ok=True)
+        _chown_to_server_user(data)
+        result = _as_server_user(
+            [
+                str(bin_dir / "initdb"),
+                "-D",
+                str(data),
+                "-U",
+                DB_USER,
+                "--auth=trust",
+                "--encoding=UTF8",
+                "--locale=C.UTF-8",
+            ],
+            cwd=str(base),
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if result.returncode != 0:
+            raise LocalDbError(f"initdb a échoué :\n{result.stdout}\n{result.stderr}")
+    _write_config(data, socket)
+    loc = {"base": str(base), "data": str(data), "socket": str(socket)}
+    VAR.mkdir(exist_ok=True)
+    LOCATION_FILE.write_text(json.dumps(loc, indent=2) + "\n")
+    if not _is_running(bin_dir, data):
+        result = _pg_ctl(
+            bin_dir, data, "-l", str(base / "postgres.log"), "-w", "start", check=False
+        )
+        if result.returncode != 0:
+            log = base / "postgres.log"
+            tail = log.read_text()[-2000:] if log.exists() else ""
+            raise LocalDbError(
+                f"PostgreSQL n'a pas démarré :\n{result.stdout}{result.stderr}{tail}"
+            )
+    _create_database(socket)
+    return loc
+
+
+def stop() -> None:
+    loc = location()
+    data = Path(loc["data"])
+    bin_dir = find_pg_bin()
+    if _is_running(bin_dir, data):
+        _pg_ctl(bin_dir, data, "-m", "fast", "-w", "stop")
+        print(f"PostgreSQL arrêté ({data}).")
+    else:
+        print("PostgreSQL local : déjà arrêté.")
+
+
+def main(argv: list[str]) -> int:
+    command = argv[1] if len(argv) > 1 else "status"
+    try:
+        if command == "start":
+            loc = start()
+            print(f"PostgreSQL local prêt : données {loc['data']}, socket {loc['socket']}")
+        elif command == "stop":
+            stop()
+        elif command == "status":
+            loc = location()
+            running = _is_running(find_pg_bin(), Path(loc["data"]))
+            print(f"PostgreSQL local {'en marche' if running else 'arrêté'} : {loc['data']}")
+        else:
+            print(f"usage: {argv[0]} start|stop|status", file=sys.stderr)
+            return 2
+    except LocalDbError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

@@ -1,0 +1,80 @@
+import pytest
+from django.core import serializers
+from django.core.management import call_command
+
+from billing.enums import EntryKind, InvoiceState
+from billing.models import AccountEntry, Invoice, TariffCategory, TariffItem
+from contracts.enums import Role
+from contracts.models import Agency, Contract, Customer, Deposit, User
+
+pytestmark = pytest.mark.django_db
+
+MODELS = [
+    Agency,
+    User,
+    Customer,
+    Contract,
+    Deposit,
+    TariffCategory,
+    TariffItem,
+    Invoice,
+    AccountEntry,
+]
+
+
+def snapshot() -> str:
+    return "".join(serializers.serialize("json", model.objects.order_by("pk")) for model in MODELS)
+
+
+def test_loading_the_fixtures_twice_changes_nothing():
+    call_command("load_demo_data", verbosity=0)
+    first = snapshot()
+    call_command("load_demo_data", verbosity=0)
+    assert snapshot() == first
+
+
+def test_loading_again_keeps_the_work_done_since():
+    call_command("load_demo_data", verbosity=0)
+    contract = Contract.objects.get(number="1010004503")
+    contract.last_billed_index = 99999
+    contract.save()
+    call_command("load_demo_data", verbosity=0)
+    contract.refresh_from_db()
+    assert contract.last_billed_index == 99999
+
+
+def test_reference_data_has_the_four_agencies_and_three_categories():
+    call_command("load_demo_data", "--reference-only", verbosity=0)
+    assert {(a.name, a.zone) for a in Agency.objects.all()} >= {
+        ("Cotonou Akpakpa", "sud"),
+        ("Cotonou Gbégamey", "sud"),
+        ("Porto-Novo", "sud"),
+        ("Parakou", "nord"),
+    }
+    assert set(TariffCategory.objects.values_list("code", flat=True)) == {
+        "BT-DOM",
+        "BT-PRO",
+        "MT-GEN",
+    }
+    assert TariffItem.objects.get(category__code="BT-DOM", code="energie-tranche-2").value == 125
+    assert Contract.objects.count() == 0
+
+
+def test_demo_data_covers_every_role_in_two_agencies_and_sixty_contracts():
+    call_command("load_demo_data", verbosity=0)
+    for agency in ("Cotonou Akpakpa", "Parakou"):
+        for role in Role.values:
+            assert (
+                User.objects.filter(agency__name=agency, groups__name=role, is_demo=True).count()
+                == 1
+            )
+    assert not any(u.has_usable_password() for u in User.objects.filter(is_demo=True))
+    assert Contract.objects.count() >= 60
+    assert set(Contract.objects.values_list("tariff_category__code", flat=True)) == {
+        "BT-DOM",
+        "BT-PRO",
+        "MT-GEN",
+    }
+    assert Deposit.objects.count() == Contract.objects.count()
+    assert Invoice.objects.filter(state=InvoiceState.VALIDATED).exists()
+    assert AccountEntry.objects.filter(kind=EntryKind.ADVANCE).exists()
