@@ -10,7 +10,7 @@ PY := $(UV) run --frozen python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: help run test lint format stop db setup uv sync browsers
+.PHONY: help run test lint format stop db setup uv sync bench
 
 help:
 	@echo "make run    – démarre l'application avec les données de démonstration (http://$(HOST):$(PORT))"
@@ -59,3 +59,13 @@ test: lint db
 
 stop:
 	@if [ -x "$(UV)" ] || command -v uv >/dev/null; then $(PY) -m sbee_resiliation.localdb stop; fi
+
+# Search benchmark on 1 000 000 contracts, in a separate database of the local cluster.
+BENCH_CONTRACTS ?= 1000000
+bench: db
+	@sock=$$($(PY) -c "from sbee_resiliation import localdb; print(localdb.location()['socket'])"); \
+	url="postgres://postgres@/sbee_bench?host=$$sock"; \
+	psql "postgres://postgres@/postgres?host=$$sock" -tAc "SELECT 1 FROM pg_database WHERE datname='sbee_bench'" | grep -q 1 \
+	  || psql "postgres://postgres@/postgres?host=$$sock" -qc "CREATE DATABASE sbee_bench"; \
+	DATABASE_URL=$$url DEBUG=true $(PY) manage.py migrate --no-input -v0; \
+	DATABASE_URL=$$url DEBUG=false SECRET_KEY=bench ALLOWED_HOSTS=testserver $(PY) manage.py bench_search --contracts $(BENCH_CONTRACTS)

@@ -87,7 +87,8 @@ class Customer(models.Model):
     )
     name_normalized = models.GeneratedField(
         expression=Normalize(F("name")),
-        output_field=models.TextField(),
+        # Byte order: a plain B-tree then serves both LIKE 'PREFIX%' and ORDER BY.
+        output_field=models.TextField(db_collation="C"),
         db_persist=True,
         verbose_name="nom normalisé",
     )
@@ -121,6 +122,8 @@ class Customer(models.Model):
             ),
         ]
         indexes = [
+            # "HOUNK" -> names starting so (a B-tree range scan); "Clarisse" -> names containing it.
+            models.Index(fields=["name_normalized"], name="customer_name_prefix"),
             GinIndex(OpClass(F("name_normalized"), name="gin_trgm_ops"), name="customer_name_trgm"),
         ]
 

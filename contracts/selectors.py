@@ -7,11 +7,15 @@ from django.http import Http404
 
 from billing.enums import EntryKind, InvoiceState
 from billing.models import AccountEntry, Invoice
-from contracts.models import Contract, Normalize, User
+from contracts.models import Contract, Customer, Normalize, User
 from contracts.phone import normalize_phone
 
-SEARCH_LIMIT = 50
+SEARCH_LIMIT = 30  # a page an agent can scan; beyond that, the page asks for precision
 NAME_MIN_LENGTH = 3  # a trigram index needs three characters to narrow anything down
+# A part of a name ("KOSSI") may be in tens of thousands of names out of a million; the agency's
+# contracts are looked up among the first NAME_MATCH_CAP of them, and the page asks for more
+# precision when the cap is reached.
+NAME_MATCH_CAP = 300
 
 
 def contracts_visible_to(user: User) -> QuerySet[Contract]:
@@ -37,15 +41,37 @@ def search_contracts(user: User, query: str) -> tuple[list[Contract], bool]:
         visible.filter(number__startswith=code),
         visible.filter(meter__serial__startswith=code),
     ]
-    phone = normalize_phone(query)
-    if phone:
+    if phone := normalize_phone(query):
         criteria.append(visible.filter(customer__phone=phone))
-    if len(query) >= NAME_MIN_LENGTH and not query.isdigit():
-        criteria.append(visible.filter(customer__name_normalized__contains=Normalize(Value(query))))
     ids: set[int] = set()
     for qs in criteria:
-        ids.update(qs.order_by().values_list("pk", flat=True)[: SEARCH_LIMIT + 1])
-    truncated = len(ids) > SEARCH_LIMIT
+        ids.update(qs.values_list("pk", flat=True)[: SEARCH_LIMIT + 1])
+    truncated = False
+    if len(query) >= NAME_MIN_LENGTH and not query.isdigit():
+        normalized = Normalize(Value(query))
+        # Agents type the NOM first: names starting with the query, walking the B-tree in
+        # order and stopping at the limit.
+        by_name = list(
+            visible.filter(customer__name_normalized__startswith=normalized)
+            .order_by("customer__name_normalized")
+            .values_list("pk", flat=True)[: SEARCH_LIMIT + 1]
+        )
+        if not by_name:
+            # Otherwise names containing it (a first name, part of a compound name), through
+            # the trigram index, among a bounded number of customers.
+            customer_ids = list(
+                Customer.objects.filter(name_normalized__contains=normalized)
+                .order_by()
+                .values_list("pk", flat=True)[: NAME_MATCH_CAP + 1]
+            )
+            truncated = len(customer_ids) > NAME_MATCH_CAP
+            by_name = list(
+                visible.filter(customer_id__in=customer_ids[:NAME_MATCH_CAP])
+                .order_by()
+                .values_list("pk", flat=True)[: SEARCH_LIMIT + 1]
+            )
+        ids.update(by_name)
+    truncated = truncated or len(ids) > SEARCH_LIMIT
     contracts = list(
         Contract.objects.filter(pk__in=ids)
         .select_related("customer", "delivery_point", "meter", "tariff_category", "agency")

@@ -77,7 +77,7 @@ class Migration(migrations.Migration):
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
                 ('kind', models.CharField(choices=[('person', 'Personne physique'), ('company', 'Personne morale')], max_length=8, verbose_name='type')),
                 ('name', models.CharField(help_text='NOM et prénoms, ou raison sociale pour une entreprise.', max_length=150, verbose_name='nom')),
-                ('name_normalized', models.GeneratedField(db_persist=True, expression=contracts.models.Normalize(models.F('name')), output_field=models.TextField(), verbose_name='nom normalisé')),
+                ('name_normalized', models.GeneratedField(db_persist=True, expression=contracts.models.Normalize(models.F('name')), output_field=models.TextField(db_collation='C'), verbose_name='nom normalisé')),
                 ('id_document_type', models.CharField(choices=[('cni', "Carte nationale d'identité (CNI)"), ('cip', "Certificat d'identification personnelle (CIP)"), ('passport', 'Passeport'), ('consular_card', 'Carte consulaire'), ('rccm', 'Registre du commerce (RCCM)')], max_length=16, verbose_name='type de pièce')),
                 ('id_document_number', models.CharField(max_length=40, verbose_name='numéro de pièce')),
                 ('phone', models.CharField(db_index=True, max_length=10, verbose_name='téléphone')),
@@ -85,7 +85,7 @@ class Migration(migrations.Migration):
             ],
             options={
                 'verbose_name': 'client',
-                'indexes': [django.contrib.postgres.indexes.GinIndex(django.contrib.postgres.indexes.OpClass(models.F('name_normalized'), name='gin_trgm_ops'), name='customer_name_trgm')],
+                'indexes': [models.Index(fields=['name_normalized'], name='customer_name_prefix'), django.contrib.postgres.indexes.GinIndex(django.contrib.postgres.indexes.OpClass(models.F('name_normalized'), name='gin_trgm_ops'), name='customer_name_trgm')],
                 'constraints': [models.UniqueConstraint(fields=('id_document_type', 'id_document_number'), name='customer_unique_id_document'), models.CheckConstraint(condition=models.Q(models.Q(('id_document_type', 'rccm'), ('kind', 'company')), models.Q(('id_document_type__in', ['cni', 'cip', 'passport', 'consular_card']), ('kind', 'person')), _connector='OR'), name='customer_id_document_fits_kind', violation_error_message="Une entreprise s'identifie par son RCCM ; une personne par une CNI, un CIP, un passeport ou une carte consulaire."), models.CheckConstraint(condition=models.Q(('phone__regex', '^[0-9]{8,10}$')), name='customer_phone_digits')],
             },
         ),
