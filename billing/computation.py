@@ -1,0 +1,202 @@
+"""The invoice computation of DESIGN.md §5, as pure functions on plain values.
+
+No database, no float: quantities are kWh, amounts whole francs CFA; every line is rounded half up
+to the franc, and VAT is computed once on the sum of its base.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+from billing.enums import TariffItemKind
+
+ROLLOVER_REQUIRED = (
+    "L'index relevé ({final}) est inférieur au dernier index facturé ({last}). "
+    "Vérifiez la saisie, ou confirmez un passage du compteur par zéro."
+)
+ROLLOVER_IMPOSSIBLE = "Un index de {digits} chiffres ne peut pas dépasser {maximum}."
+DATE_BEFORE_LAST = (
+    "La date de relève ne peut pas précéder la date du dernier index facturé ({last})."
+)
+
+
+class ComputationError(ValueError):
+    pass
+
+
+def round_half_up(numerator: int, denominator: int = 1) -> int:
+    """numerator / denominator rounded half up to an integer (both non-negative)."""
+    if numerator < 0 or denominator <= 0:
+        raise ValueError("round_half_up expects a non-negative fraction")
+    return (2 * numerator + denominator) // (2 * denominator)
+
+
+@dataclass(frozen=True)
+class Item:
+    """A tariff item in force, as plain values (see billing.models.TariffItem)."""
+
+    code: str
+    label: str
+    kind: str
+    value: int
+    from_kwh: int | None = None
+    to_kwh: int | None = None
+    vat_applies: bool = False
+    zone: str = ""
+
+
+@dataclass(frozen=True)
+class Line:
+    code: str
+    label: str
+    quantity: int
+    unit: str
+    unit_price: int
+    amount: int
+    vat_applies: bool
+
+
+@dataclass(frozen=True)
+class Computation:
+    days: int
+    consumption: int
+    lines: list[Line] = field(default_factory=list)
+    vat_rate: int = 0
+    vat_base: int = 0
+    vat_amount: int = 0
+    total: int = 0
+
+
+def period_days(last_date: dt.date, final_date: dt.date) -> int:
+    if final_date < last_date:
+        raise ComputationError(DATE_BEFORE_LAST.format(last=last_date.strftime("%d/%m/%Y")))
+    return max(1, (final_date - last_date).days)
+
+
+def consumption_kwh(*, last_index: int, final_index: int, digits: int, rollover: bool) -> int:
+    maximum = 10**digits - 1
+    if final_index > maximum:
+        raise ComputationError(ROLLOVER_IMPOSSIBLE.format(digits=digits, maximum=maximum))
+    if final_index >= last_index:
+        return final_index - last_index
+    if not rollover:
+        raise ComputationError(ROLLOVER_REQUIRED.format(final=final_index, last=last_index))
+    return 10**digits - last_index + final_index
+
+
+def scaled_bound(bound30: int, days: int) -> int:
+    """A tranche bound given per 30 days, for a period of `days` days."""
+    return round_half_up(bound30 * days, 30)
+
+
+def compute_consumption_invoice(
+    *,
+    items: list[Item],
+    power_kva: int,
+    zone: str,
+    last_index: int,
+    last_date: dt.date,
+    final_index: int,
+    final_date: dt.date,
+    digits: int,
+    rollover: bool = False,
+) -> Computation:
+    """The consumption part of a balance (or complementary) invoice: energy by tranche, fixed
+    charges prorated to the period, levies per kWh, VAT on its base."""
+    days = period_days(last_date, final_date)
+    kwh = consumption_kwh(
+        last_index=last_index, final_index=final_index, digits=digits, rollover=rollover
+    )
+    lines: list[Line] = []
+    tranches = sorted(
+        (i for i in items if i.kind == TariffItemKind.ENERGY), key=lambda i: i.from_kwh or 0
+    )
+    for item in tranches:
+        lower = scaled_bound(item.from_kwh or 0, days)
+        upper = kwh if item.to_kwh is None else min(kwh, scaled_bound(item.to_kwh, days))
+        quantity = max(0, upper - lower)
+        if quantity or item is tranches[0]:
+            lines.append(
+                Line(
+                    item.code,
+                    item.label,
+                    quantity,
+                    "kWh",
+                    item.value,
+                    quantity * item.value,
+                    item.vat_applies,
+                )
+            )
+    for item in items:
+        if item.kind == TariffItemKind.FIXED_PER_KVA:
+            amount = round_half_up(item.value * power_kva * days, 30)
+            lines.append(
+                Line(
+                    item.code,
+                    f"{item.label} ({power_kva} kVA, {days} j)",
+                    power_kva,
+                    "kVA",
+                    item.value,
+                    amount,
+                    item.vat_applies,
+                )
+            )
+        elif item.kind == TariffItemKind.FIXED_PER_CONTRACT:
+            amount = round_half_up(item.value * days, 30)
+            lines.append(
+                Line(
+                    item.code,
+                    f"{item.label} ({days} j)",
+                    1,
+                    "contrat",
+                    item.value,
+                    amount,
+                    item.vat_applies,
+                )
+            )
+    for item in items:
+        if item.kind == TariffItemKind.LEVY_PER_KWH and item.zone in ("", zone):
+            lines.append(
+                Line(item.code, item.label, kwh, "kWh", item.value, kwh * item.value, False)
+            )
+    vat_rate = next((i.value for i in items if i.kind == TariffItemKind.VAT_RATE), 0)
+    vat_base = sum(line.amount for line in lines if line.vat_applies)
+    vat_amount = round_half_up(vat_base * vat_rate, 100)
+    total = sum(line.amount for line in lines) + vat_amount
+    return Computation(
+        days=days,
+        consumption=kwh,
+        lines=lines,
+        vat_rate=vat_rate,
+        vat_base=vat_base,
+        vat_amount=vat_amount,
+        total=total,
+    )
+
+
+def compute_subscription_invoice(*, items: list[Item], power_kva: int) -> Computation:
+    """The successor's subscription invoice: the deposit per kVA and the flat fees; no VAT."""
+    lines: list[Line] = []
+    for item in items:
+        if item.kind == TariffItemKind.DEPOSIT_PER_KVA:
+            lines.append(
+                Line(
+                    item.code,
+                    item.label,
+                    power_kva,
+                    "kVA",
+                    item.value,
+                    item.value * power_kva,
+                    False,
+                )
+            )
+    for item in items:
+        if item.kind == TariffItemKind.SUBSCRIPTION_FEE:
+            lines.append(Line(item.code, item.label, 1, "forfait", item.value, item.value, False))
+    return Computation(days=0, consumption=0, lines=lines, total=sum(li.amount for li in lines))
+
+
+def balance(*, total: int, unpaid: int, advances: int, deposit: int) -> int:
+    """What the customer owes at termination: positive to collect, negative to refund."""
+    return total + unpaid - advances - deposit
