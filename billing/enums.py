@@ -32,3 +32,16 @@ class EntryKind(models.TextChoices):
     ADVANCE = "advance", "Avance en compte"
     DEPOSIT_APPLIED = "deposit_applied", "Dépôt de garantie imputé"
     REFUND = "refund", "Remboursement"
+
+
+class SettlementKind(models.TextChoices):
+    COLLECTION = "collection", "Encaissement"
+    REFUND = "refund", "Remboursement"
+    ZERO = "zero", "Solde nul"
+
+
+class PaymentMode(models.TextChoices):
+    CASH = "cash", "Espèces"
+    CHEQUE = "cheque", "Chèque"
+    MOBILE_MONEY = "mobile_money", "Mobile money"
+    TRANSFER = "transfer", "Virement"

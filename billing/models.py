@@ -2,8 +2,15 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
-from billing.enums import EntryKind, InvoiceKind, InvoiceState, TariffItemKind
-from contracts.enums import Voltage, Zone
+from billing.enums import (
+    EntryKind,
+    InvoiceKind,
+    InvoiceState,
+    PaymentMode,
+    SettlementKind,
+    TariffItemKind,
+)
+from contracts.enums import IdDocumentType, Voltage, Zone
 
 
 class TariffCategory(models.Model):
@@ -74,11 +81,23 @@ class TariffItem(models.Model):
 
 
 class Invoice(models.Model):
+    """An invoice of the account. Termination invoices (balance, subscription, complementary)
+    start as drafts, then are validated: numbered, immutable (a database trigger refuses any
+    change to a validated invoice's amounts and lines), and entered into the account."""
+
     contract = models.ForeignKey(
         "contracts.Contract",
         on_delete=models.PROTECT,
         related_name="invoices",
         verbose_name="contrat",
+    )
+    request = models.ForeignKey(
+        "contracts.TerminationRequest",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="invoices",
+        verbose_name="demande de résiliation",
     )
     kind = models.CharField("nature", max_length=16, choices=InvoiceKind.choices)
     state = models.CharField(
@@ -88,7 +107,26 @@ class Invoice(models.Model):
     issued_on = models.DateField("émise le", null=True, blank=True)
     period_start = models.DateField("début de période", null=True, blank=True)
     period_end = models.DateField("fin de période", null=True, blank=True)
+    old_index = models.PositiveIntegerField("ancien index", null=True, blank=True)
+    new_index = models.PositiveIntegerField("nouvel index", null=True, blank=True)
+    rollover = models.BooleanField("passage par zéro", default=False)
+    consumption = models.PositiveIntegerField("consommation (kWh)", default=0)
+    days = models.PositiveIntegerField("jours", default=0)
+    vat_rate = models.PositiveSmallIntegerField("taux de TVA (%)", default=0)
+    vat_base = models.PositiveIntegerField("base TVA", default=0)
+    vat_amount = models.PositiveIntegerField("TVA", default=0)
     total = models.PositiveIntegerField("montant TTC (FCFA)", default=0)
+    # Balance invoice: what else the account holds at termination.
+    unpaid_total = models.PositiveIntegerField("factures impayées", default=0)
+    advances_total = models.PositiveIntegerField("avances en compte", default=0)
+    deposit_amount = models.PositiveIntegerField("dépôt de garantie", default=0)
+    balance = models.IntegerField(
+        "solde", default=0, help_text="Positif : à payer ; négatif : à rembourser."
+    )
+    validated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    validated_at = models.DateTimeField("validée le", null=True, blank=True)
 
     class Meta:
         verbose_name = "facture"
@@ -98,11 +136,81 @@ class Invoice(models.Model):
                 | (~Q(state=InvoiceState.DRAFT) & Q(number__isnull=False, issued_on__isnull=False)),
                 name="invoice_number_iff_not_draft",
             ),
+            models.UniqueConstraint(
+                fields=["request", "kind"],
+                condition=Q(request__isnull=False),
+                name="invoice_one_per_request_kind",
+            ),
         ]
-        indexes = [models.Index(fields=["contract", "state"], name="invoice_contract_state")]
+        indexes = [
+            models.Index(fields=["contract", "state"], name="invoice_contract_state"),
+            models.Index(fields=["state", "kind"], name="invoice_state_kind"),
+        ]
 
     def __str__(self) -> str:
         return self.number or f"Brouillon {self.get_kind_display().lower()}"
+
+    @property
+    def to_collect(self) -> int:
+        return max(self.balance, 0)
+
+    @property
+    def to_refund(self) -> int:
+        return max(-self.balance, 0)
+
+
+class InvoiceLine(models.Model):
+    invoice = models.ForeignKey(Invoice, on_delete=models.CASCADE, related_name="lines")
+    position = models.PositiveSmallIntegerField()
+    code = models.CharField(max_length=40)
+    label = models.CharField("libellé", max_length=150)
+    quantity = models.PositiveIntegerField("quantité")
+    unit = models.CharField("unité", max_length=10)
+    unit_price = models.PositiveIntegerField("prix unitaire")
+    amount = models.PositiveIntegerField("montant")
+    vat_applies = models.BooleanField("soumis à TVA")
+
+    class Meta:
+        ordering = ["position"]
+        constraints = [
+            models.UniqueConstraint(fields=["invoice", "position"], name="invoice_line_position")
+        ]
+
+    def __str__(self) -> str:
+        return self.label
+
+
+class Settlement(models.Model):
+    """The cash desk's settlement of an invoice: exactly one per invoice."""
+
+    invoice = models.OneToOneField(
+        Invoice, on_delete=models.PROTECT, related_name="settlement", verbose_name="facture"
+    )
+    agency = models.ForeignKey("contracts.Agency", on_delete=models.PROTECT)
+    kind = models.CharField("nature", max_length=10, choices=SettlementKind.choices)
+    number = models.CharField("numéro de reçu", max_length=40, unique=True)
+    amount = models.PositiveIntegerField("montant (FCFA)")
+    mode = models.CharField("mode", max_length=12, choices=PaymentMode.choices, blank=True)
+    reference = models.CharField("référence", max_length=80, blank=True)
+    beneficiary_name = models.CharField("bénéficiaire", max_length=150, blank=True)
+    beneficiary_id_document_type = models.CharField(
+        "pièce présentée", max_length=16, choices=IdDocumentType.choices, blank=True
+    )
+    beneficiary_id_document_number = models.CharField("numéro de pièce", max_length=40, blank=True)
+    cashier = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name="caissier",
+    )
+    created_at = models.DateTimeField("le", auto_now_add=True)
+
+    class Meta:
+        verbose_name = "règlement"
+        indexes = [models.Index(fields=["agency", "created_at"], name="settlement_agency_day")]
+
+    def __str__(self) -> str:
+        return self.number
 
 
 class AccountEntry(models.Model):

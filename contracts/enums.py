@@ -64,3 +64,37 @@ class DepositStatus(models.TextChoices):
     HELD = "held", "Détenu"
     APPLIED = "applied", "Imputé sur la facture de solde"
     REFUNDED = "refunded", "Remboursé"
+
+
+class RequestState(models.TextChoices):
+    RECEIVED = "received", "Demande reçue"
+    TAKEOVER_INVOICED = "takeover_invoiced", "Reprise facturée, en attente de caisse"
+    ORDER_ISSUED = "order_issued", "Ordre d'intervention émis"
+    FIELD_REPORTED = "field_reported", "Compte-rendu saisi, à signer"
+    REPORT_APPROVED = "report_approved", "Compte-rendu approuvé"
+    INVOICED = "invoiced", "Facture de solde validée"
+    SETTLED = "settled", "Solde réglé"
+    REMOVAL_ORDERED = "removal_ordered", "Ordre de dépose émis"
+    METER_REMOVED = "meter_removed", "Dépose effectuée"
+    CLOSED = "closed", "Clôturée"
+    CANCELLED = "cancelled", "Annulée"
+
+
+OPEN_REQUEST_STATES = [
+    s for s in RequestState.values if s not in (RequestState.CLOSED, RequestState.CANCELLED)
+]
+
+
+class TerminationKind(models.TextChoices):
+    WITHOUT_TAKEOVER = "without_takeover", "Sans reprise"
+    WITH_TAKEOVER = "with_takeover", "Avec reprise (successeur)"
+
+
+class Timing(models.TextChoices):
+    CLASSIC = "classic", "Classique (coupure immédiate)"
+    ANTICIPATED = "anticipated", "Anticipée (coupure à une date ultérieure)"
+
+
+class RequesterQuality(models.TextChoices):
+    HOLDER = "holder", "Titulaire du contrat"
+    PROXY = "proxy", "Mandataire"

@@ -1,9 +1,14 @@
+import datetime as dt
+
+from django.conf import settings
 from django.contrib.auth.models import AbstractUser, UserManager
 from django.contrib.postgres.indexes import GinIndex, OpClass
 from django.db import models
 from django.db.models import F, Func, Q
+from django_fsm import RETURN_VALUE, ConcurrentTransitionMixin, FSMField, transition
 
 from contracts.enums import (
+    OPEN_REQUEST_STATES,
     PERSON_ID_TYPES,
     ContractStatus,
     CustomerKind,
@@ -11,7 +16,11 @@ from contracts.enums import (
     DepositStatus,
     IdDocumentType,
     MeterStatus,
+    RequesterQuality,
+    RequestState,
     Role,
+    TerminationKind,
+    Timing,
     Voltage,
     Zone,
 )
@@ -254,3 +263,326 @@ class Deposit(models.Model):
 
     def __str__(self) -> str:
         return f"Dépôt {self.contract.number}"
+
+
+class NumberSequence(models.Model):
+    """Gapless numbering per prefix, agency and year (orders, invoices, receipts). A number is
+    taken inside the transaction that issues the document, under this row's lock: a rollback
+    gives it back, and two issuers take two consecutive numbers."""
+
+    prefix = models.CharField(max_length=10)
+    agency = models.ForeignKey(Agency, on_delete=models.PROTECT)
+    year = models.PositiveSmallIntegerField()
+    last = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["prefix", "agency", "year"], name="number_sequence_key")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.prefix}-{self.agency_id}-{self.year}: {self.last}"
+
+    @classmethod
+    def next(cls, prefix: str, agency: Agency, year: int) -> str:
+        cls.objects.bulk_create(
+            [cls(prefix=prefix, agency=agency, year=year)], ignore_conflicts=True
+        )
+        seq = cls.objects.select_for_update().get(prefix=prefix, agency=agency, year=year)
+        seq.last += 1
+        seq.save(update_fields=["last"])
+        return f"{prefix}-{agency.code}-{year}-{seq.last:06d}"
+
+
+def by_role(role: str):
+    """A transition's permission: the acting user holds the role. `.role` names it for the
+    tests and the README's table."""
+
+    def permission(instance, user) -> bool:
+        return user is not None and user.has_role(role)
+
+    permission.role = role
+    return permission
+
+
+def by_system(instance, user) -> bool:
+    """Step 8: the system issues the removal order on the date, nobody asks for it."""
+    return user is None
+
+
+by_system.role = "system"
+
+
+def is_with_takeover(request: "TerminationRequest") -> bool:
+    return request.kind == TerminationKind.WITH_TAKEOVER
+
+
+def is_without_takeover(request: "TerminationRequest") -> bool:
+    return request.kind == TerminationKind.WITHOUT_TAKEOVER
+
+
+def needs_field_visit(request: "TerminationRequest") -> bool:
+    """After settlement, a crew still goes on site (step 8): every BT request (removal), and an
+    MT anticipated one whose supply was not cut yet (final interruption)."""
+    return not (request.is_mt and request.timing == Timing.CLASSIC)
+
+
+def closes_after_settlement(request: "TerminationRequest") -> bool:
+    """MT classic: the supply is already cut and no meter is removed; the ACFF confirms."""
+    return request.is_mt and request.timing == Timing.CLASSIC
+
+
+class TerminationRequest(ConcurrentTransitionMixin, models.Model):
+    """A customer's request to terminate a contract, driven through the procedure's steps.
+
+    The @transition methods only change fields in memory; contracts/services.py locks the row,
+    checks the actor, calls them, saves, and writes the TerminationEvent.
+    """
+
+    contract = models.ForeignKey(
+        Contract,
+        on_delete=models.PROTECT,
+        related_name="termination_requests",
+        verbose_name="contrat",
+    )
+    agency = models.ForeignKey(Agency, on_delete=models.PROTECT, verbose_name="agence")
+    kind = models.CharField("type", max_length=20, choices=TerminationKind.choices)
+    state = FSMField(
+        "état", default=RequestState.RECEIVED, choices=RequestState.choices, protected=True
+    )
+    timing = models.CharField("résiliation", max_length=12, choices=Timing.choices, blank=True)
+    cut_date = models.DateField("date de coupure", null=True, blank=True)
+    # Step 1: who asks (the procedure: "l'identité du demandeur doit être relevée").
+    requester_name = models.CharField("nom du demandeur", max_length=150)
+    requester_id_document_type = models.CharField(
+        "pièce du demandeur", max_length=16, choices=IdDocumentType.choices
+    )
+    requester_id_document_number = models.CharField("numéro de pièce", max_length=40)
+    requester_phone = models.CharField("téléphone du demandeur", max_length=10)
+    requester_quality = models.CharField("qualité", max_length=8, choices=RequesterQuality.choices)
+    proxy_reference = models.CharField("référence de la procuration", max_length=80, blank=True)
+    requester_signed = models.BooleanField("ordre signé par le demandeur", default=False)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name="créée par",
+    )
+    created_at = models.DateTimeField("créée le", auto_now_add=True)
+    # Step 2 (reprise).
+    successor = models.ForeignKey(
+        Customer,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name="successeur",
+    )
+    successor_contract = models.ForeignKey(
+        Contract,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name="contrat du successeur",
+    )
+    mutation_index = models.PositiveIntegerField("index de mutation", null=True, blank=True)
+    cancel_reason = models.CharField("motif d'annulation", max_length=255, blank=True)
+    closed_at = models.DateTimeField("clôturée le", null=True, blank=True)
+
+    class Meta:
+        verbose_name = "demande de résiliation"
+        verbose_name_plural = "demandes de résiliation"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["contract"],
+                condition=Q(state__in=OPEN_REQUEST_STATES),
+                name="request_one_open_per_contract",
+                violation_error_message="Ce contrat a déjà une demande de résiliation en cours.",
+            ),
+            models.CheckConstraint(
+                condition=~Q(requester_quality=RequesterQuality.PROXY) | ~Q(proxy_reference=""),
+                name="request_proxy_has_reference",
+            ),
+        ]
+        indexes = [models.Index(fields=["agency", "state"], name="request_agency_state")]
+
+    def __str__(self) -> str:
+        return f"Résiliation {self.contract.number}"
+
+    @property
+    def is_mt(self) -> bool:
+        return self.contract.tariff_category.voltage == Voltage.MT
+
+    @property
+    def is_anticipated(self) -> bool:
+        return self.timing == Timing.ANTICIPATED
+
+    def removal_due(self, today: dt.date) -> bool:
+        return self.cut_date is not None and self.cut_date <= today
+
+    # Step 2: reprise — the successor's contract is opened, both invoices validated.
+    @transition(
+        field=state,
+        source=RequestState.RECEIVED,
+        target=RequestState.TAKEOVER_INVOICED,
+        conditions=[is_with_takeover],
+        permission=by_role(Role.RECEPTION),
+        custom={"step": 2},
+    )
+    def take_over(self):
+        pass
+
+    # Step 3: the intervention order is issued and signed by the requester.
+    @transition(
+        field=state,
+        source=RequestState.RECEIVED,
+        target=RequestState.ORDER_ISSUED,
+        conditions=[is_without_takeover],
+        permission=by_role(Role.RECEPTION),
+        custom={"step": 3},
+    )
+    def issue_order(self):
+        pass
+
+    # Steps 4-5: the reader's report. Classic: the cut order waits for the supervisor's
+    # signature; anticipated: the reading report alone, the order is filed.
+    @transition(
+        field=state,
+        source=RequestState.ORDER_ISSUED,
+        target=RETURN_VALUE(RequestState.FIELD_REPORTED, RequestState.REPORT_APPROVED),
+        permission=by_role(Role.READER),
+        custom={"step": 5},
+    )
+    def report_field(self):
+        return RequestState.REPORT_APPROVED if self.is_anticipated else RequestState.FIELD_REPORTED
+
+    # Step 5: the chef de section recouvrement signs the cut order.
+    @transition(
+        field=state,
+        source=RequestState.FIELD_REPORTED,
+        target=RequestState.REPORT_APPROVED,
+        permission=by_role(Role.SUPERVISOR),
+        custom={"step": 5},
+    )
+    def approve_report(self):
+        pass
+
+    # Step 6: the balance invoice is validated.
+    @transition(
+        field=state,
+        source=RequestState.REPORT_APPROVED,
+        target=RequestState.INVOICED,
+        permission=by_role(Role.RECEPTION),
+        custom={"step": 6},
+    )
+    def invoice(self):
+        pass
+
+    # Step 7 without reprise: the balance is collected or refunded.
+    @transition(
+        field=state,
+        source=RequestState.INVOICED,
+        target=RequestState.SETTLED,
+        permission=by_role(Role.CASHIER),
+        custom={"step": 7},
+    )
+    def settle(self):
+        pass
+
+    # Step 7 with reprise: both invoices settled, end of the procedure.
+    @transition(
+        field=state,
+        source=RequestState.TAKEOVER_INVOICED,
+        target=RequestState.CLOSED,
+        conditions=[is_with_takeover],
+        permission=by_role(Role.CASHIER),
+        custom={"step": 7},
+    )
+    def close_takeover(self):
+        pass
+
+    # Step 8: on the date, the removal (BT) or final interruption (MT) order, by the system.
+    @transition(
+        field=state,
+        source=RequestState.SETTLED,
+        target=RequestState.REMOVAL_ORDERED,
+        conditions=[needs_field_visit],
+        permission=by_system,
+        custom={"step": 8},
+    )
+    def order_removal(self):
+        pass
+
+    # Step 9: the ARPNT's removal report.
+    @transition(
+        field=state,
+        source=RequestState.REMOVAL_ORDERED,
+        target=RequestState.METER_REMOVED,
+        permission=by_role(Role.ARPNT),
+        custom={"step": 9},
+    )
+    def report_removal(self):
+        pass
+
+    # Step 9: the ACFF confirms the codification (contract terminated, delivery point freed).
+    @transition(
+        field=state,
+        source=RequestState.METER_REMOVED,
+        target=RequestState.CLOSED,
+        permission=by_role(Role.ACFF),
+        custom={"step": 9},
+    )
+    def confirm_codification(self):
+        pass
+
+    # MT classic: nothing to remove; the ACFF confirms right after settlement.
+    @transition(
+        field=state,
+        source=RequestState.SETTLED,
+        target=RequestState.CLOSED,
+        conditions=[closes_after_settlement],
+        permission=by_role(Role.ACFF),
+        custom={"step": 9},
+    )
+    def confirm_codification_without_removal(self):
+        pass
+
+    @transition(
+        field=state,
+        source=[RequestState.RECEIVED, RequestState.ORDER_ISSUED],
+        target=RequestState.CANCELLED,
+        permission=by_role(Role.RECEPTION),
+        custom={"step": 0},
+    )
+    def cancel(self):
+        pass
+
+
+class TerminationEvent(models.Model):
+    """The request's audit trail: one row per step, in the step's transaction. Append-only: the
+    database refuses UPDATE and DELETE on this table (migration 0004)."""
+
+    request = models.ForeignKey(TerminationRequest, on_delete=models.PROTECT, related_name="events")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    actor_role = models.CharField("rôle", max_length=20)
+    step = models.PositiveSmallIntegerField("étape")
+    action = models.CharField("action", max_length=50)
+    from_state = models.CharField("de", max_length=20, choices=RequestState.choices)
+    to_state = models.CharField("à", max_length=20, choices=RequestState.choices)
+    at = models.DateTimeField("le", auto_now_add=True)
+    data = models.JSONField("données", default=dict, blank=True)
+
+    class Meta:
+        verbose_name = "événement"
+        ordering = ["at", "id"]
+        indexes = [models.Index(fields=["request", "at"], name="event_request_at")]
+
+    def __str__(self) -> str:
+        return f"{self.action} ({self.at:%d/%m/%Y %H:%M})"

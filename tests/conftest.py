@@ -1,17 +1,31 @@
 import pytest
+from django.core.management import call_command
 
-from contracts.enums import Role, Zone
-from tests.factories import AgencyFactory, UserFactory
+from contracts.enums import Role
+from contracts.models import Agency
+from tests.factories import UserFactory
+
+
+@pytest.fixture(autouse=True)
+def fast_password_hashing(settings):
+    """PBKDF2's cost is for attackers, not for a test suite that creates hundreds of users."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 @pytest.fixture
-def akpakpa(db):
-    return AgencyFactory(code="AKP", name="Cotonou Akpakpa", zone=Zone.SUD)
+def reference_data(db):
+    """Agencies, tariff categories and the tariff grid of DESIGN.md §5, from fixtures/."""
+    call_command("load_demo_data", "--reference-only", verbosity=0)
 
 
 @pytest.fixture
-def parakou(db):
-    return AgencyFactory(code="PKO", name="Parakou", zone=Zone.NORD)
+def akpakpa(reference_data):
+    return Agency.objects.get(code="AKP")
+
+
+@pytest.fixture
+def parakou(reference_data):
+    return Agency.objects.get(code="PKO")
 
 
 @pytest.fixture
@@ -30,3 +44,24 @@ def auditor(parakou):
 def outsider(parakou):
     """An agent d'accueil of another agency."""
     return UserFactory(username="accueil-pko", agency=parakou, roles=[Role.RECEPTION])
+
+
+class Staff:
+    """One person per role at Akpakpa, named after what they do."""
+
+    def __init__(self, agency):
+        def person(username, role):
+            return UserFactory(username=username, agency=agency, roles=[role])
+
+        self.reception = person("akp.accueil", Role.RECEPTION)
+        self.reader = person("akp.releve", Role.READER)
+        self.supervisor = person("akp.chef", Role.SUPERVISOR)
+        self.cashier = person("akp.caisse", Role.CASHIER)
+        self.arpnt = person("akp.arpnt", Role.ARPNT)
+        self.acff = person("akp.acff", Role.ACFF)
+        self.auditor = person("akp.audit", Role.AUDITOR)
+
+
+@pytest.fixture
+def staff(akpakpa):
+    return Staff(akpakpa)

@@ -54,7 +54,8 @@ class Command(BaseCommand):
         for name in names:
             with transaction.atomic():
                 added, kept = load_fixture(FIXTURES / name)
-            self.stdout.write(f"{name} : {added} objets ajoutés, {kept} déjà présents.")
+            if options["verbosity"]:
+                self.stdout.write(f"{name} : {added} objets ajoutés, {kept} déjà présents.")
         if logins:
             self.print_logins()
 

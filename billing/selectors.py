@@ -1,0 +1,84 @@
+"""Reads of the billing side: tariffs in force, what an account holds, the cash desk's lists."""
+
+import datetime as dt
+
+from django.db.models import QuerySet, Sum
+from django.utils import timezone
+
+from billing.computation import Item
+from billing.enums import EntryKind, InvoiceKind, InvoiceState
+from billing.models import AccountEntry, Invoice, Settlement, TariffCategory, TariffItem
+from contracts.enums import ContractStatus
+from contracts.models import Agency, Contract
+
+
+def tariff_items_in_force(category: TariffCategory, on: dt.date) -> list[Item]:
+    """For each item code of the category, the version in force on that date."""
+    rows = (
+        TariffItem.objects.filter(category=category, valid_from__lte=on)
+        .order_by("code", "-valid_from")
+        .distinct("code")
+    )
+    return [
+        Item(
+            code=r.code,
+            label=r.label,
+            kind=r.kind,
+            value=r.value,
+            from_kwh=r.from_kwh,
+            to_kwh=r.to_kwh,
+            vat_applies=r.vat_applies,
+            zone=r.zone,
+        )
+        for r in rows
+    ]
+
+
+def unpaid_invoices(contract: Contract) -> QuerySet[Invoice]:
+    """Consumption invoices validated and not settled: what the balance invoice takes over."""
+    return contract.invoices.filter(kind=InvoiceKind.CONSUMPTION, state=InvoiceState.VALIDATED)
+
+
+def advances_in_account(contract: Contract) -> int:
+    total = contract.account_entries.filter(kind=EntryKind.ADVANCE).aggregate(s=Sum("credit"))["s"]
+    return total or 0
+
+
+def billable_contracts() -> QuerySet[Contract]:
+    """Contracts that the periodic billing (maintenance invoices included) may still bill."""
+    return Contract.objects.filter(status=ContractStatus.ACTIVE)
+
+
+def usual_consumption(contract: Contract, days: int) -> int:
+    """The contract's usual consumption over `days` days: its lifetime daily average (the
+    meter started at zero when the contract did)."""
+    lifetime = max(1, (contract.last_billed_date - contract.start_date).days)
+    return contract.last_billed_index * days // lifetime
+
+
+def invoices_to_settle(agency: Agency) -> QuerySet[Invoice]:
+    """The cashier's queue: the agency's termination invoices validated and not settled."""
+    return (
+        Invoice.objects.filter(
+            contract__agency=agency,
+            state=InvoiceState.VALIDATED,
+            kind__in=[InvoiceKind.BALANCE, InvoiceKind.SUBSCRIPTION],
+        )
+        .select_related("contract__customer", "request")
+        .order_by("validated_at", "id")
+    )
+
+
+def day_journal(agency: Agency, day: dt.date) -> QuerySet[Settlement]:
+    start = timezone.make_aware(dt.datetime.combine(day, dt.time.min))
+    return (
+        Settlement.objects.filter(
+            agency=agency, created_at__gte=start, created_at__lt=start + dt.timedelta(days=1)
+        )
+        .select_related("invoice__contract__customer", "cashier")
+        .order_by("created_at", "id")
+    )
+
+
+def account_entries(contract: Contract) -> QuerySet[AccountEntry]:
+    return contract.account_entries.order_by("posted_on", "id")
