@@ -1,4 +1,5 @@
 import pytest
+import time_machine
 from django.core.management import call_command
 
 from contracts.enums import Role
@@ -65,3 +66,12 @@ class Staff:
 @pytest.fixture
 def staff(akpakpa):
     return Staff(akpakpa)
+
+
+@pytest.fixture
+def frozen_today():
+    """Today is 30/11/2026, 30 days after the demo contracts' last billed index."""
+    from tests.workflow import FROZEN_NOW
+
+    with time_machine.travel(FROZEN_NOW, tick=False):
+        yield

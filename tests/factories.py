@@ -35,7 +35,8 @@ class UserFactory(factory.django.DjangoModelFactory):
     @factory.post_generation
     def roles(self, create, extracted, **kwargs):
         if create and extracted:
-            self.groups.set([Group.objects.get(name=role) for role in extracted])
+            # get_or_create: transactional tests flush the groups the migration made
+            self.groups.set([Group.objects.get_or_create(name=role)[0] for role in extracted])
 
 
 class CustomerFactory(factory.django.DjangoModelFactory):

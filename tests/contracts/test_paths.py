@@ -7,7 +7,7 @@ import pytest
 import time_machine
 
 from billing import services as billing
-from billing.enums import EntryKind, InvoiceKind, InvoiceState, PaymentMode, SettlementKind
+from billing.enums import InvoiceKind, InvoiceState, PaymentMode, SettlementKind
 from billing.models import Invoice
 from billing.selectors import billable_contracts
 from contracts import services
@@ -16,75 +16,28 @@ from contracts.enums import (
     DeliveryPointStatus,
     DepositStatus,
     MeterStatus,
-    RequesterQuality,
     RequestState,
     TerminationKind,
     Timing,
 )
-from contracts.models import Contract, Deposit, TerminationRequest
+from contracts.models import Contract, Deposit
 from interventions.enums import OrderKind, OrderStatus, Remark
 from interventions.services import issue_due_orders
-from tests.factories import (
-    AccountEntryFactory,
-    ContractFactory,
-    CustomerFactory,
-    InvoiceFactory,
-    TariffCategoryFactory,
+from tests.factories import ContractFactory, CustomerFactory, TariffCategoryFactory
+from tests.workflow import (
+    ALL_SAFETY_STEPS,
+    TODAY,
+    create,
+    reload,
+    worked_example_contract,
 )
 
-pytestmark = pytest.mark.django_db
-
-TODAY = dt.date(2026, 11, 30)  # 30 days after the last billed index of 31/10/2026
-ALL_SAFETY_STEPS = list(range(1, 9))
-
-
-@pytest.fixture(autouse=True)
-def today():
-    with time_machine.travel(dt.datetime(2026, 11, 30, 9, 0, tzinfo=dt.UTC), tick=False):
-        yield
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("frozen_today")]
 
 
 @pytest.fixture
 def contract(akpakpa):
-    """The worked example's contract: BT-DOM, 6 kVA, zone Sud, 12 000 unpaid, 5 000 advance,
-    a 30 000 deposit."""
-    customer = CustomerFactory(name="HOUNKPATIN Codjo Marcel", id_document_number="1234567890")
-    contract = ContractFactory(
-        number="1010004512",
-        agency=akpakpa,
-        customer=customer,
-        last_billed_index=12000,
-        last_billed_date=dt.date(2026, 10, 31),
-        start_date=dt.date(2023, 7, 19),
-    )
-    unpaid = InvoiceFactory(contract=contract, total=12000)
-    AccountEntryFactory(
-        contract=contract,
-        kind=EntryKind.INVOICE,
-        debit=12000,
-        credit=0,
-        invoice=unpaid,
-        label="Facture de consommation",
-    )
-    AccountEntryFactory(contract=contract, kind=EntryKind.ADVANCE, credit=5000)
-    return contract
-
-
-def create(contract, staff, kind=TerminationKind.WITHOUT_TAKEOVER):
-    return services.termination_request_create(
-        contract,
-        actor=staff.reception,
-        kind=kind,
-        requester_name="HOUNKPATIN Codjo Marcel",
-        requester_id_document_type="cni",
-        requester_id_document_number="1234567890",
-        requester_phone="01 97 12 34 56",
-        requester_quality=RequesterQuality.HOLDER,
-    )
-
-
-def reload(request):
-    return TerminationRequest.objects.get(pk=request.pk)
+    return worked_example_contract(akpakpa)
 
 
 def removal_and_close(request, staff, *, index, steps=ALL_SAFETY_STEPS, on=TODAY):

@@ -1,6 +1,7 @@
 from pathlib import Path
 
 from django.conf import settings
+from django.contrib.auth.models import Group
 from django.core import serializers
 from django.core.management.base import BaseCommand
 from django.core.management.color import no_style
@@ -50,6 +51,9 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, reference_only: bool = False, logins: bool = False, **options):
+        # The roles come with migration 0002; make sure of them before users refer to them.
+        for role in Role.values:
+            Group.objects.get_or_create(name=role)
         names = ["reference.json"] if reference_only else ["reference.json", "demo.json"]
         for name in names:
             with transaction.atomic():

@@ -1,0 +1,127 @@
+"""Two agents, two database connections, the same action at the same moment: exactly one
+effect, and a clear refusal for the other."""
+
+import datetime as dt
+import threading
+
+import pytest
+from django.db import connection
+
+from billing import services as billing
+from billing.enums import InvoiceKind, PaymentMode
+from billing.models import Invoice, Settlement
+from contracts import services
+from contracts.enums import RequestState, Role, Timing
+from contracts.rules import StepRefused
+from interventions.enums import OrderKind
+from interventions.models import InterventionOrder
+from interventions.services import issue_due_orders
+from tests.factories import UserFactory
+from tests.workflow import TODAY, advance, create, reload, worked_example_contract
+
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("frozen_today"),
+]
+
+
+def race(*calls):
+    """Run the calls in threads released together; each thread has its own connection."""
+    barrier = threading.Barrier(len(calls))
+    results: list = [None] * len(calls)
+
+    def run(i, call):
+        try:
+            barrier.wait()
+            results[i] = ("ok", call())
+        except Exception as error:  # noqa: BLE001 - the outcome is what the test inspects
+            results[i] = ("refused", error)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=(i, c)) for i, c in enumerate(calls)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    return results
+
+
+def test_two_supervisors_signing_the_same_report_sign_it_once(akpakpa, staff):
+    request = advance(
+        create(worked_example_contract(akpakpa), staff), staff, RequestState.FIELD_REPORTED
+    )
+    other = UserFactory(username="akp.chef2", agency=akpakpa, roles=[Role.SUPERVISOR])
+    results = race(
+        lambda: services.termination_request_approve_report(request, actor=staff.supervisor),
+        lambda: services.termination_request_approve_report(request, actor=other),
+    )
+    outcomes = sorted(kind for kind, _ in results)
+    assert outcomes == ["ok", "refused"]
+    refusal = next(value for kind, value in results if kind == "refused")
+    assert isinstance(refusal, StepRefused)
+    assert request.events.filter(action="approve_report").count() == 1
+    assert reload(request).state == RequestState.REPORT_APPROVED
+
+
+def test_two_cashiers_settling_the_same_invoice_settle_it_once(akpakpa, staff):
+    request = advance(create(worked_example_contract(akpakpa), staff), staff, RequestState.INVOICED)
+    invoice = request.invoices.get(kind=InvoiceKind.BALANCE)
+    other = UserFactory(username="akp.caisse2", agency=akpakpa, roles=[Role.CASHIER])
+
+    def settle(cashier):
+        return billing.invoice_settle(invoice, actor=cashier, amount=26417, mode=PaymentMode.CASH)
+
+    results = race(lambda: settle(staff.cashier), lambda: settle(other))
+    assert sorted(kind for kind, _ in results) == ["ok", "refused"]
+    refusal = next(value for kind, value in results if kind == "refused")
+    assert refusal.message.startswith("Cette facture est déjà réglée (reçu REC-AKP-2026-")
+    assert Settlement.objects.filter(invoice=invoice).count() == 1
+    assert reload(request).state == RequestState.REMOVAL_ORDERED
+
+
+def test_two_validations_at_once_take_two_consecutive_numbers(akpakpa, staff):
+    first = advance(
+        create(worked_example_contract(akpakpa, "1010000001"), staff),
+        staff,
+        RequestState.REPORT_APPROVED,
+    )
+    second = advance(
+        create(worked_example_contract(akpakpa, "1010000002"), staff),
+        staff,
+        RequestState.REPORT_APPROVED,
+    )
+    other = UserFactory(username="akp.accueil2", agency=akpakpa, roles=[Role.RECEPTION])
+    results = race(
+        lambda: services.termination_request_invoice(first, actor=staff.reception),
+        lambda: services.termination_request_invoice(second, actor=other),
+    )
+    assert [kind for kind, _ in results] == ["ok", "ok"]
+    numbers = sorted(
+        Invoice.objects.filter(kind=InvoiceKind.BALANCE).values_list("number", flat=True)
+    )
+    assert numbers == ["FAC-AKP-2026-000001", "FAC-AKP-2026-000002"]
+
+
+def test_two_workers_issue_each_due_order_once(akpakpa, staff):
+    requests = []
+    for n in range(6):
+        request = create(worked_example_contract(akpakpa, f"101000010{n}"), staff)
+        request = advance(request, staff, RequestState.INVOICED, timing=Timing.ANTICIPATED)
+        billing.invoice_settle(
+            request.invoices.get(kind=InvoiceKind.BALANCE),
+            actor=staff.cashier,
+            amount=26417,
+            mode=PaymentMode.CASH,
+        )
+        requests.append(request)
+    due = TODAY + dt.timedelta(days=10)  # the anticipated cut date
+    results = race(
+        lambda: issue_due_orders(due, batch_size=2),
+        lambda: issue_due_orders(due, batch_size=2),
+    )
+    assert [kind for kind, _ in results] == ["ok", "ok"]
+    assert sum(value for _, value in results) == 6
+    assert InterventionOrder.objects.filter(kind=OrderKind.REMOVAL).count() == 6
+    assert all(reload(r).state == RequestState.REMOVAL_ORDERED for r in requests)
+    assert issue_due_orders(due) == 0  # a third run finds nothing left

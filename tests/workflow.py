@@ -1,0 +1,137 @@
+"""Building blocks for tests that need a request at a given step of the procedure."""
+
+import datetime as dt
+
+from billing import services as billing
+from billing.enums import EntryKind, PaymentMode
+from contracts import services
+from contracts.enums import RequesterQuality, RequestState, TerminationKind, Timing
+from contracts.models import TerminationRequest
+from interventions.enums import Remark
+from tests.factories import (
+    AccountEntryFactory,
+    ContractFactory,
+    CustomerFactory,
+    InvoiceFactory,
+)
+
+TODAY = dt.date(2026, 11, 30)  # 30 days after the last billed index of 31/10/2026
+FROZEN_NOW = dt.datetime(2026, 11, 30, 9, 0, tzinfo=dt.UTC)
+ALL_SAFETY_STEPS = list(range(1, 9))
+SUCCESSOR = {
+    "name": "ZINSOU Afiavi Bérénice",
+    "id_document_type": "cip",
+    "id_document_number": "9988776655",
+    "phone": "0161000000",
+    "address": "Quartier Sègbèya, carré 90, Cotonou",
+}
+
+
+def worked_example_contract(agency, number="1010004512"):
+    """DESIGN.md §5's example: BT-DOM, 6 kVA, zone Sud, last index 12 000 on 31/10/2026 (about
+    10 kWh a day), 12 000 unpaid, a 5 000 advance, a 30 000 deposit paid by the holder."""
+    customer = CustomerFactory(
+        name="HOUNKPATIN Codjo Marcel", id_document_number=f"12{number[-8:]}"
+    )
+    contract = ContractFactory(
+        number=number,
+        agency=agency,
+        customer=customer,
+        last_billed_index=12000,
+        last_billed_date=dt.date(2026, 10, 31),
+        start_date=dt.date(2023, 7, 19),
+    )
+    unpaid = InvoiceFactory(contract=contract, total=12000)
+    AccountEntryFactory(
+        contract=contract,
+        kind=EntryKind.INVOICE,
+        debit=12000,
+        credit=0,
+        invoice=unpaid,
+        label="Facture de consommation",
+    )
+    AccountEntryFactory(contract=contract, kind=EntryKind.ADVANCE, credit=5000)
+    return contract
+
+
+def create(contract, staff, kind=TerminationKind.WITHOUT_TAKEOVER):
+    return services.termination_request_create(
+        contract,
+        actor=staff.reception,
+        kind=kind,
+        requester_name="HOUNKPATIN Codjo Marcel",
+        requester_id_document_type="cni",
+        requester_id_document_number=contract.customer.id_document_number,
+        requester_phone="01 97 12 34 56",
+        requester_quality=RequesterQuality.HOLDER,
+    )
+
+
+def reload(request):
+    return TerminationRequest.objects.get(pk=request.pk)
+
+
+def advance(request, staff, until: str, *, timing=Timing.CLASSIC):
+    """Drive a BT request without reprise through the steps until it reaches `until`."""
+    steps = [
+        (
+            RequestState.RECEIVED,
+            lambda r: services.termination_request_issue_order(
+                r,
+                actor=staff.reception,
+                timing=timing,
+                cut_date=TODAY + dt.timedelta(days=10) if timing == Timing.ANTICIPATED else None,
+                requester_signed=True,
+            ),
+        ),
+        (
+            RequestState.ORDER_ISSUED,
+            lambda r: services.termination_request_report_field(
+                r,
+                actor=staff.reader,
+                index_read=12300,
+                read_on=TODAY,
+                cut_done=timing == Timing.CLASSIC,
+                cut_index=12300 if timing == Timing.CLASSIC else None,
+                remarks=[],
+            ),
+        ),
+        (
+            RequestState.FIELD_REPORTED,
+            lambda r: services.termination_request_approve_report(r, actor=staff.supervisor),
+        ),
+        (
+            RequestState.REPORT_APPROVED,
+            lambda r: services.termination_request_invoice(r, actor=staff.reception),
+        ),
+        (
+            RequestState.INVOICED,
+            lambda r: billing.invoice_settle(
+                r.invoices.get(kind="balance"),
+                actor=staff.cashier,
+                amount=26417,
+                mode=PaymentMode.CASH,
+            ),
+        ),
+        (
+            RequestState.REMOVAL_ORDERED,
+            lambda r: services.termination_request_report_removal(
+                r,
+                actor=staff.arpnt,
+                index_read=12300,
+                read_on=TODAY,
+                cut_done=True,
+                safety_steps_confirmed=ALL_SAFETY_STEPS,
+                remarks=[Remark.ROTTEN_PANEL],
+            ),
+        ),
+    ]
+    for state, step in steps:
+        request = reload(request)
+        if request.state == until:
+            return request
+        if request.state == state:
+            step(request)
+    request = reload(request)
+    assert request.state == until, request.state
+    return request
