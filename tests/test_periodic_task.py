@@ -1,0 +1,55 @@
+import datetime as dt
+
+import pytest
+from django.core.management import call_command
+
+from billing import services as billing
+from billing.enums import InvoiceKind, PaymentMode
+from contracts.enums import RequestState, Timing
+from interventions.enums import OrderKind
+from interventions.models import InterventionOrder
+from interventions.tasks import issue_due_orders_every_morning
+from tests.workflow import TODAY, advance, create, reload, worked_example_contract
+
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("frozen_today")]
+
+
+@pytest.fixture
+def settled_anticipated(akpakpa, staff):
+    request = advance(
+        create(worked_example_contract(akpakpa), staff),
+        staff,
+        RequestState.INVOICED,
+        timing=Timing.ANTICIPATED,
+    )
+    billing.invoice_settle(
+        request.invoices.get(kind=InvoiceKind.BALANCE),
+        actor=staff.cashier,
+        amount=26417,
+        mode=PaymentMode.CASH,
+    )
+    return request
+
+
+def test_the_command_issues_the_due_orders_once(settled_anticipated, capsys):
+    cut_date = TODAY + dt.timedelta(days=10)
+    call_command("issue_due_orders", "--date", (cut_date - dt.timedelta(days=1)).isoformat())
+    assert reload(settled_anticipated).state == RequestState.SETTLED
+    call_command("issue_due_orders", "--date", cut_date.isoformat())
+    call_command("issue_due_orders", "--date", cut_date.isoformat())
+    output = capsys.readouterr().out.splitlines()
+    assert output == [
+        "0 ordre(s) émis pour le 09/12/2026.",
+        "1 ordre(s) émis pour le 10/12/2026.",
+        "0 ordre(s) émis pour le 10/12/2026.",
+    ]
+    assert InterventionOrder.objects.filter(kind=OrderKind.REMOVAL).count() == 1
+
+
+def test_the_periodic_task_issues_what_is_due_today(settled_anticipated):
+    import time_machine
+
+    with time_machine.travel(dt.datetime(2026, 12, 10, 5, 0, tzinfo=dt.UTC), tick=False):
+        assert issue_due_orders_every_morning(timestamp=0) == 1
+        assert issue_due_orders_every_morning(timestamp=0) == 0
+    assert reload(settled_anticipated).state == RequestState.REMOVAL_ORDERED
