@@ -6,4 +6,6 @@ def staff(request) -> dict:
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return {}
-    return {"Role": Role, "user_roles": user.roles}
+    from contracts.selectors import QUEUES
+
+    return {"Role": Role, "user_roles": user.roles, "has_queue": bool(user.roles & set(QUEUES))}

@@ -1,7 +1,51 @@
-from django.shortcuts import render
+"""Thin views: fetch for the user, validate the form, call one service, redirect."""
 
-from contracts.forms import ContractSearchForm
-from contracts.selectors import contract_account, get_contract_for_user, search_contracts
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_http_methods
+
+from billing.enums import InvoiceKind, InvoiceState
+from contracts import services
+from contracts.enums import OPEN_REQUEST_STATES, ContractStatus, RequestState, Role
+from contracts.forms import (
+    CancelForm,
+    ConfirmForm,
+    ContractSearchForm,
+    FieldReportForm,
+    IssueOrderForm,
+    RemovalReportForm,
+    TakeOverForm,
+    TerminationRequestForm,
+)
+from contracts.rules import ROLE_REFUSED, StepRefused
+from contracts.selectors import (
+    contract_account,
+    get_contract_for_user,
+    get_request_for_user,
+    requests_visible_to,
+    search_contracts,
+    timeline,
+)
+from contracts.selectors import work_queue as select_work_queue
+from interventions.enums import FIELD_ORDER_KINDS, REMOVAL_ORDER_KINDS, OrderStatus
+
+
+def home(request):
+    if request.user.roles & {
+        Role.RECEPTION,
+        Role.READER,
+        Role.SUPERVISOR,
+        Role.CASHIER,
+        Role.ARPNT,
+        Role.ACFF,
+    }:
+        return redirect("work_queue")
+    if request.user.has_role(Role.AUDITOR):
+        return redirect("request_list")
+    return redirect("contract_search")
 
 
 def contract_search(request):
@@ -19,8 +63,373 @@ def contract_search(request):
 
 def contract_detail(request, number: str):
     contract = get_contract_for_user(request.user, number)
+    open_request = contract.termination_requests.filter(state__in=OPEN_REQUEST_STATES).first()
     return render(
         request,
         "contracts/detail.html",
-        {"contract": contract, "account": contract_account(contract)},
+        {
+            "contract": contract,
+            "account": contract_account(contract),
+            "open_request": open_request,
+            "may_terminate": contract.status == ContractStatus.ACTIVE
+            and open_request is None
+            and request.user.has_role(Role.RECEPTION)
+            and contract.agency_id == request.user.agency_id,
+        },
+    )
+
+
+def work_queue(request):
+    items = select_work_queue(request.user, timezone.localdate())
+    return render(request, "contracts/work_queue.html", {"items": items})
+
+
+def request_list(request):
+    state = request.GET.get("etat", "")
+    qs = (
+        requests_visible_to(request.user)
+        .select_related("contract__customer", "agency")
+        .order_by("-created_at")
+    )
+    if state in RequestState.values:
+        qs = qs.filter(state=state)
+    return render(
+        request,
+        "contracts/request_list.html",
+        {"requests": qs[:100], "states": RequestState.choices, "state": state},
+    )
+
+
+def _require_role(user, *roles):
+    if not user.has_role(*roles):
+        raise PermissionDenied(ROLE_REFUSED)
+
+
+def _refused(form, error: StepRefused) -> None:
+    """Put the service's refusal next to its field, or above the form; what was typed stays."""
+    form.add_error(error.field if error.field in form.fields else None, error.message)
+
+
+@require_http_methods(["GET", "POST"])
+def request_create(request, number: str):
+    """Step 1."""
+    _require_role(request.user, Role.RECEPTION)
+    contract = get_contract_for_user(request.user, number)
+    customer = contract.customer
+    initial = {
+        "requester_name": customer.name,
+        "requester_id_document_type": customer.id_document_type,
+        "requester_id_document_number": customer.id_document_number,
+        "requester_phone": customer.phone,
+    }
+    form = TerminationRequestForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        try:
+            created = services.termination_request_create(
+                contract, actor=request.user, **form.cleaned_data
+            )
+        except StepRefused as error:
+            _refused(form, error)
+        else:
+            messages.success(request, "Demande de résiliation enregistrée.")
+            return redirect("request_detail", pk=created.pk)
+    return render(request, "contracts/request_create.html", {"contract": contract, "form": form})
+
+
+ACTIONS = {
+    # transition name -> (label, url name)
+    "take_over": ("Établir la reprise (étape 2)", "request_take_over"),
+    "issue_order": ("Émettre l'ordre d'intervention (étape 3)", "request_issue_order"),
+    "report_field": ("Saisir le compte-rendu d'intervention (étape 5)", "request_field_report"),
+    "approve_report": (
+        "Contrôler et signer l'ordre de coupure (étape 5)",
+        "request_approve_report",
+    ),
+    "invoice": ("Calculer et valider la facture de solde (étape 6)", "request_invoice"),
+    "report_removal": ("Saisir le compte-rendu de dépose (étape 9)", "request_removal_report"),
+    "confirm_codification": ("Confirmer la codification (étape 9)", "request_confirm"),
+    "confirm_codification_without_removal": (
+        "Confirmer la codification (étape 9)",
+        "request_confirm",
+    ),
+    "cancel": ("Annuler la demande", "request_cancel"),
+}
+
+
+def available_actions(req, user) -> list[tuple[str, str]]:
+    """Only what this user may do now (the services check again)."""
+    if user.agency_id != req.agency_id:
+        return []
+    actions = []
+    for transition in req.get_available_user_state_transitions(user):
+        if transition.name in ACTIONS:
+            label, url_name = ACTIONS[transition.name]
+            actions.append((label, reverse(url_name, args=[req.pk])))
+    if user.has_role(Role.CASHIER) and req.state in (
+        RequestState.INVOICED,
+        RequestState.TAKEOVER_INVOICED,
+    ):
+        for invoice in req.invoices.filter(state=InvoiceState.VALIDATED):
+            actions.append(
+                (
+                    f"Régler la facture {invoice.number} (étape 7)",
+                    reverse("invoice_settle", args=[invoice.pk]),
+                )
+            )
+    if (
+        user.has_role(Role.SUPERVISOR)
+        and req.state == RequestState.METER_REMOVED
+        and req.orders.filter(kind__in=REMOVAL_ORDER_KINDS, status=OrderStatus.REPORTED).exists()
+    ):
+        actions.append(
+            (
+                "Contrôler et signer le compte-rendu de dépose (étape 9)",
+                reverse("request_sign_removal", args=[req.pk]),
+            )
+        )
+    return actions
+
+
+def request_detail(request, pk: int):
+    req = get_request_for_user(request.user, pk)
+    events = list(req.events.select_related("actor"))
+    orders = list(req.orders.select_related("report__entered_by", "report__signed_by", "assignee"))
+    invoices = list(req.invoices.select_related("contract", "settlement").order_by("id"))
+    return render(
+        request,
+        "contracts/request_detail.html",
+        {
+            "req": req,
+            "timeline": timeline(req, events),
+            "events": events,
+            "orders": orders,
+            "invoices": invoices,
+            "actions": available_actions(req, request.user),
+        },
+    )
+
+
+def _step(
+    request, pk, *, role, form_class, template, title, act, success, form_kwargs=None, extra=None
+):
+    """A step's page: GET shows the form, POST runs the service; refusals stay on the page."""
+    _require_role(request.user, role)
+    req = get_request_for_user(request.user, pk)
+    form = form_class(request.POST or None, **(form_kwargs or {}))
+    if request.method == "POST" and form.is_valid():
+        try:
+            act(req, form.cleaned_data)
+        except StepRefused as error:
+            _refused(form, error)
+        else:
+            messages.success(request, success)
+            return redirect("request_detail", pk=req.pk)
+    context = {"req": req, "form": form, "title": title}
+    context.update(extra(req) if extra else {})
+    return render(request, template, context)
+
+
+@require_http_methods(["GET", "POST"])
+def request_take_over(request, pk: int):
+    def act(req, data):
+        services.termination_request_take_over(
+            req,
+            actor=request.user,
+            successor={
+                "id_document_type": data["successor_id_document_type"],
+                "id_document_number": data["successor_id_document_number"],
+                "name": data["successor_name"],
+                "phone": data["successor_phone"],
+                "address": data["successor_address"],
+            },
+            mutation_index=data["mutation_index"],
+            mutation_date=data["mutation_date"],
+            rollover_confirmed=data["rollover_confirmed"],
+            high_consumption_confirmed=data["high_consumption_confirmed"],
+        )
+
+    return _step(
+        request,
+        pk,
+        role=Role.RECEPTION,
+        form_class=TakeOverForm,
+        template="contracts/step_form.html",
+        title="Étape 2 – Reprise d'abonnement",
+        act=act,
+        success="Reprise établie : les deux factures sont validées, "
+        "le contrat du successeur est ouvert. Orientez les clients vers la caisse.",
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def request_issue_order(request, pk: int):
+    def act(req, data):
+        services.termination_request_issue_order(req, actor=request.user, **data)
+
+    return _step(
+        request,
+        pk,
+        role=Role.RECEPTION,
+        form_class=IssueOrderForm,
+        template="contracts/step_form.html",
+        title="Étape 3 – Ordre d'intervention",
+        act=act,
+        success="Ordre d'intervention émis. Imprimez-le et remettez-le à l'agent de relève.",
+        form_kwargs={"agency": request.user.agency},
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def request_field_report(request, pk: int):
+    def act(req, data):
+        services.termination_request_report_field(req, actor=request.user, **data)
+
+    def extra(req):
+        return {"order": req.orders.filter(kind__in=FIELD_ORDER_KINDS).first()}
+
+    return _step(
+        request,
+        pk,
+        role=Role.READER,
+        form_class=FieldReportForm,
+        template="contracts/step_form.html",
+        title="Étapes 4-5 – Compte-rendu d'intervention",
+        act=act,
+        success="Compte-rendu d'intervention enregistré.",
+        extra=extra,
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def request_approve_report(request, pk: int):
+    def act(req, data):
+        services.termination_request_approve_report(req, actor=request.user)
+
+    def extra(req):
+        order = req.orders.select_related("report").filter(kind__in=FIELD_ORDER_KINDS).first()
+        return {"order": order, "report": getattr(order, "report", None)}
+
+    return _step(
+        request,
+        pk,
+        role=Role.SUPERVISOR,
+        form_class=ConfirmForm,
+        template="contracts/step_form.html",
+        title="Étape 5 – Contrôle et signature de l'ordre de coupure",
+        act=act,
+        success="Ordre de coupure signé.",
+        extra=extra,
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def request_invoice(request, pk: int):
+    """Step 6: compute the draft (POST), view it, then validate it (POST, confirmed)."""
+    _require_role(request.user, Role.RECEPTION)
+    req = get_request_for_user(request.user, pk)
+    form = ConfirmForm(request.POST if request.POST.get("action") == "validate" else None)
+    error = None
+    if request.method == "POST":
+        try:
+            if request.POST.get("action") == "compute":
+                services.termination_request_compute_invoice(req, actor=request.user)
+                messages.info(request, "Facture calculée : vérifiez-la avant de la valider.")
+                return redirect("request_invoice", pk=req.pk)
+            if form.is_valid():
+                invoice = services.termination_request_invoice(req, actor=request.user)
+                messages.success(
+                    request,
+                    f"Facture {invoice.number} validée. Imprimez-la et "
+                    "orientez le client vers la caisse.",
+                )
+                return redirect("request_detail", pk=req.pk)
+        except StepRefused as refused:
+            error = refused.message
+    draft = req.invoices.filter(kind=InvoiceKind.BALANCE).prefetch_related("lines").first()
+    return render(
+        request,
+        "contracts/request_invoice.html",
+        {"req": req, "invoice": draft, "form": form, "error": error},
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def request_removal_report(request, pk: int):
+    def act(req, data):
+        services.termination_request_report_removal(req, actor=request.user, **data)
+
+    def extra(req):
+        return {"order": req.orders.filter(kind__in=REMOVAL_ORDER_KINDS).first()}
+
+    return _step(
+        request,
+        pk,
+        role=Role.ARPNT,
+        form_class=RemovalReportForm,
+        template="contracts/step_form.html",
+        title="Étape 9 – Compte-rendu de dépose",
+        act=act,
+        success="Compte-rendu de dépose enregistré.",
+        extra=extra,
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def request_sign_removal(request, pk: int):
+    def act(req, data):
+        services.termination_request_sign_removal(req, actor=request.user)
+
+    def extra(req):
+        order = req.orders.select_related("report").filter(kind__in=REMOVAL_ORDER_KINDS).first()
+        return {"order": order, "report": getattr(order, "report", None)}
+
+    return _step(
+        request,
+        pk,
+        role=Role.SUPERVISOR,
+        form_class=ConfirmForm,
+        template="contracts/step_form.html",
+        title="Étape 9 – Contrôle et signature du compte-rendu de dépose",
+        act=act,
+        success="Compte-rendu de dépose signé. Transmis à l'ACFF.",
+        extra=extra,
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def request_confirm(request, pk: int):
+    def act(req, data):
+        services.termination_request_confirm_codification(req, actor=request.user)
+
+    def extra(req):
+        order = req.orders.select_related("report").filter(kind__in=REMOVAL_ORDER_KINDS).first()
+        return {"order": order, "report": getattr(order, "report", None), "codification": True}
+
+    return _step(
+        request,
+        pk,
+        role=Role.ACFF,
+        form_class=ConfirmForm,
+        template="contracts/step_form.html",
+        title="Étape 9 – Confirmation de la codification",
+        act=act,
+        success="Codification confirmée : contrat résilié, point de livraison libéré.",
+        extra=extra,
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def request_cancel(request, pk: int):
+    def act(req, data):
+        services.termination_request_cancel(req, actor=request.user, reason=data["reason"])
+
+    return _step(
+        request,
+        pk,
+        role=Role.RECEPTION,
+        form_class=CancelForm,
+        template="contracts/step_form.html",
+        title="Annuler la demande",
+        act=act,
+        success="Demande annulée.",
     )

@@ -114,6 +114,11 @@ class InterventionReport(models.Model):
         return f"CRI {self.order.number}"
 
     @property
+    def remark_labels(self) -> list[str]:
+        labels = dict(Remark.choices)
+        return [labels.get(r, r) for r in self.remarks]
+
+    @property
     def final_index(self) -> int:
         """The index the invoice is computed on: the cut index when the supply was cut."""
         return self.cut_index if self.cut_done and self.cut_index is not None else self.index_read

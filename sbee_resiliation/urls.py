@@ -11,4 +11,6 @@ urlpatterns = [
     path("deconnexion/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
     path("", include("contracts.urls")),
+    path("", include("billing.urls")),
+    path("", include("interventions.urls")),
 ]

@@ -1,0 +1,126 @@
+from collections import defaultdict
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_http_methods
+
+from billing import services
+from billing.forms import AdvanceForm, SettlementForm
+from billing.models import Invoice, Settlement
+from billing.selectors import day_journal, invoices_to_settle
+from contracts.enums import Role
+from contracts.rules import ROLE_REFUSED, StepRefused
+from contracts.selectors import get_contract_for_user
+
+
+def _require_role(user, *roles):
+    if not user.has_role(*roles):
+        raise PermissionDenied(ROLE_REFUSED)
+
+
+def _visible(user, qs):
+    return qs if user.sees_all_agencies else qs.filter(contract__agency_id=user.agency_id)
+
+
+def cash_desk(request):
+    """The cashier's queue and the day's journal with totals per mode."""
+    _require_role(request.user, Role.CASHIER, Role.AUDITOR)
+    today = timezone.localdate()
+    journal = list(day_journal(request.user.agency, today))
+    totals: dict[str, dict[str, int]] = defaultdict(lambda: {"collected": 0, "refunded": 0})
+    for s in journal:
+        key = s.get_mode_display() or "Solde nul"
+        totals[key]["refunded" if s.kind == "refund" else "collected"] += s.amount
+    return render(
+        request,
+        "billing/cash_desk.html",
+        {
+            "queue": list(invoices_to_settle(request.user.agency)),
+            "journal": journal,
+            "totals": dict(totals),
+            "collected": sum(s.amount for s in journal if s.kind == "collection"),
+            "refunded": sum(s.amount for s in journal if s.kind == "refund"),
+            "today": today,
+        },
+    )
+
+
+def _invoice_for(user, pk: int) -> Invoice:
+    qs = Invoice.objects.select_related(
+        "contract__customer",
+        "contract__agency",
+        "contract__delivery_point",
+        "contract__meter",
+        "request",
+        "settlement",
+    ).prefetch_related("lines")
+    try:
+        return _visible(user, qs).get(pk=pk)
+    except Invoice.DoesNotExist:
+        raise Http404("Facture introuvable.") from None
+
+
+def invoice_detail(request, pk: int):
+    invoice = _invoice_for(request.user, pk)
+    return render(request, "billing/invoice.html", {"invoice": invoice})
+
+
+@require_http_methods(["GET", "POST"])
+def invoice_settle(request, pk: int):
+    _require_role(request.user, Role.CASHIER)
+    invoice = _invoice_for(request.user, pk)
+    deposit = getattr(invoice.contract, "deposit", None) if invoice.balance < 0 else None
+    initial = {"amount": abs(invoice.balance)}
+    form = SettlementForm(request.POST or None, refund=invoice.balance < 0, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        data.pop("confirm")
+        try:
+            settlement = services.invoice_settle(invoice, actor=request.user, **data)
+        except StepRefused as error:
+            form.add_error(error.field if error.field in form.fields else None, error.message)
+        else:
+            messages.success(request, f"Règlement enregistré : reçu {settlement.number}.")
+            return redirect("receipt", pk=settlement.pk)
+    return render(
+        request, "billing/settle.html", {"invoice": invoice, "form": form, "deposit": deposit}
+    )
+
+
+def receipt(request, pk: int):
+    qs = Settlement.objects.select_related(
+        "invoice__contract__customer", "invoice__contract__agency", "cashier"
+    )
+    if not request.user.sees_all_agencies:
+        qs = qs.filter(agency_id=request.user.agency_id)
+    try:
+        settlement = qs.get(pk=pk)
+    except Settlement.DoesNotExist:
+        raise Http404("Reçu introuvable.") from None
+    return render(request, "billing/receipt.html", {"settlement": settlement})
+
+
+@require_http_methods(["GET", "POST"])
+def advance_record(request, number: str):
+    _require_role(request.user, Role.CASHIER)
+    contract = get_contract_for_user(request.user, number)
+    form = AdvanceForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            services.account_advance_record(
+                contract,
+                actor=request.user,
+                amount=data["amount"],
+                mode=data["mode"],
+                reference=data["reference"],
+            )
+        except StepRefused as error:
+            form.add_error(error.field if error.field in form.fields else None, error.message)
+        else:
+            messages.success(request, "Avance en compte enregistrée.")
+            return redirect("contract_detail", number=contract.number)
+    return render(request, "billing/advance.html", {"contract": contract, "form": form})

@@ -1,0 +1,5 @@
+from django.urls import path
+
+from interventions import views
+
+urlpatterns = [path("ordres/<int:pk>/", views.order_detail, name="order_detail")]
