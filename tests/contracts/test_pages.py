@@ -1,0 +1,350 @@
+"""The paths of the procedure driven through the pages, each step by its own role, as the
+agency staff do it (the Django test client; the browser tests go through Chromium)."""
+
+import datetime as dt
+import html as html_module
+
+import pytest
+from django.urls import reverse
+
+from billing.enums import InvoiceKind
+from billing.models import Invoice, Settlement
+from contracts.enums import ContractStatus, RequestState, TerminationKind
+from contracts.models import Contract, TerminationRequest
+from interventions.services import issue_due_orders
+from tests.factories import ContractFactory, CustomerFactory, TariffCategoryFactory
+from tests.workflow import TODAY, worked_example_contract
+
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("frozen_today")]
+
+
+class Desk:
+    """A client that logs in as whoever acts, posts a form, and insists it went through."""
+
+    def __init__(self, client):
+        self.client = client
+
+    def get(self, user, url):
+        self.client.force_login(user)
+        response = self.client.get(url)
+        assert response.status_code == 200, response.status_code
+        return html_module.unescape(response.content.decode())
+
+    def post(self, user, url, data, *, expect_redirect=True):
+        self.client.force_login(user)
+        response = self.client.post(url, data)
+        if expect_redirect:
+            errors = (
+                html_module.unescape(response.content.decode())
+                if response.status_code == 200
+                else ""
+            )
+            errors = [line.strip() for line in errors.splitlines() if 'class="error' in line]
+            assert response.status_code == 302, errors
+        return response
+
+
+@pytest.fixture
+def desk(client):
+    return Desk(client)
+
+
+def url(name, *args):
+    return reverse(name, args=args)
+
+
+def start(desk, staff, contract, kind=TerminationKind.WITHOUT_TAKEOVER):
+    html = desk.get(staff.reception, url("contract_detail", contract.number))
+    assert "Demande de résiliation (étape 1)" in html
+    desk.post(
+        staff.reception,
+        url("request_create", contract.number),
+        {
+            "kind": kind,
+            "requester_quality": "holder",
+            "requester_name": contract.customer.name,
+            "requester_id_document_type": "cni",
+            "requester_id_document_number": contract.customer.id_document_number,
+            "requester_phone": "01 97 12 34 56",
+        },
+    )
+    return TerminationRequest.objects.get(contract=contract)
+
+
+def state(request):
+    return TerminationRequest.objects.get(pk=request.pk).state
+
+
+def test_bt_classic_through_the_pages(desk, staff, akpakpa):
+    contract = worked_example_contract(akpakpa)
+    req = start(desk, staff, contract)
+    assert "Émettre l'ordre d'intervention (étape 3)" in desk.get(
+        staff.reception, url("request_detail", req.pk)
+    )
+    desk.post(
+        staff.reception,
+        url("request_issue_order", req.pk),
+        {"timing": "classic", "assignee": staff.reader.pk, "requester_signed": "on"},
+    )
+    assert state(req) == RequestState.ORDER_ISSUED
+
+    queue = desk.get(staff.reader, url("work_queue"))
+    assert "Saisir le compte-rendu d'intervention" in queue
+    desk.post(
+        staff.reader,
+        url("request_field_report", req.pk),
+        {"index_read": 12300, "read_on": "2026-11-30", "cut_done": "on", "cut_index": 12300},
+    )
+    assert state(req) == RequestState.FIELD_REPORTED
+
+    assert "Contrôler et signer l'ordre de coupure" in desk.get(staff.supervisor, url("work_queue"))
+    desk.post(staff.supervisor, url("request_approve_report", req.pk), {"confirm": "on"})
+
+    desk.post(staff.reception, url("request_invoice", req.pk), {"action": "compute"})
+    html = desk.get(staff.reception, url("request_invoice", req.pk))
+    assert "(brouillon, sans numéro)" in html and "49\u00a0417\u00a0FCFA" in html
+    assert "À PAYER" in html and "26\u00a0417\u00a0FCFA" in html
+    desk.post(
+        staff.reception, url("request_invoice", req.pk), {"action": "validate", "confirm": "on"}
+    )
+    invoice = Invoice.objects.get(request=req, kind=InvoiceKind.BALANCE)
+    assert invoice.number == "FAC-AKP-2026-000001"
+
+    assert "FAC-AKP-2026-000001" in desk.get(staff.cashier, url("cash_desk"))
+    response = desk.post(
+        staff.cashier,
+        url("invoice_settle", invoice.pk),
+        {"amount": 26417, "mode": "cash", "confirm": "on"},
+    )
+    settlement = Settlement.objects.get(invoice=invoice)
+    assert response.url == url("receipt", settlement.pk)
+    assert "Reçu de caisse REC-AKP-2026-000001" in desk.get(staff.cashier, response.url)
+    journal = desk.get(staff.cashier, url("cash_desk"))
+    assert "Total encaissé : 26\u00a0417\u00a0FCFA" in journal
+    assert state(req) == RequestState.REMOVAL_ORDERED
+
+    assert "Déposer le compteur" in desk.get(staff.arpnt, url("work_queue"))
+    desk.post(
+        staff.arpnt,
+        url("request_removal_report", req.pk),
+        {
+            "index_read": 12300,
+            "read_on": "2026-11-30",
+            "cut_done": "on",
+            "safety_steps_confirmed": [str(n) for n in range(1, 9)],
+            "remarks": ["rotten_panel"],
+        },
+    )
+    desk.post(staff.supervisor, url("request_sign_removal", req.pk), {"confirm": "on"})
+    assert "Confirmer la codification" in desk.get(staff.acff, url("work_queue"))
+    desk.post(staff.acff, url("request_confirm", req.pk), {"confirm": "on"})
+    assert state(req) == RequestState.CLOSED
+    assert Contract.objects.get(pk=contract.pk).status == ContractStatus.TERMINATED
+
+    page = desk.get(staff.auditor, url("request_detail", req.pk))
+    assert page.count('class="step-done"') == 8  # step 2 does not apply
+
+
+def test_bt_anticipated_through_the_pages(desk, staff, akpakpa):
+    contract = worked_example_contract(akpakpa)
+    req = start(desk, staff, contract)
+    cut_date = TODAY + dt.timedelta(days=10)
+    desk.post(
+        staff.reception,
+        url("request_issue_order", req.pk),
+        {"timing": "anticipated", "cut_date": cut_date.isoformat(), "requester_signed": "on"},
+    )
+    desk.post(
+        staff.reader,
+        url("request_field_report", req.pk),
+        {"index_read": 12300, "read_on": "2026-11-30"},
+    )
+    assert state(req) == RequestState.REPORT_APPROVED
+    desk.post(staff.reception, url("request_invoice", req.pk), {"action": "compute"})
+    desk.post(
+        staff.reception, url("request_invoice", req.pk), {"action": "validate", "confirm": "on"}
+    )
+    invoice = Invoice.objects.get(request=req, kind=InvoiceKind.BALANCE)
+    desk.post(
+        staff.cashier,
+        url("invoice_settle", invoice.pk),
+        {"amount": 26417, "mode": "mobile_money", "reference": "MM-1", "confirm": "on"},
+    )
+    assert state(req) == RequestState.SETTLED
+    assert issue_due_orders(cut_date) == 1
+    assert "Déposer le compteur" in desk.get(staff.arpnt, url("work_queue"))
+
+
+def test_takeover_through_the_pages(desk, staff, akpakpa):
+    contract = worked_example_contract(akpakpa)
+    req = start(desk, staff, contract, kind=TerminationKind.WITH_TAKEOVER)
+    assert "Établir la reprise (étape 2)" in desk.get(
+        staff.reception, url("request_detail", req.pk)
+    )
+    desk.post(
+        staff.reception,
+        url("request_take_over", req.pk),
+        {
+            "successor_id_document_type": "cip",
+            "successor_id_document_number": "9988776655",
+            "successor_name": "ZINSOU Afiavi Bérénice",
+            "successor_phone": "01 61 00 00 00",
+            "successor_address": "Quartier Sègbèya, Cotonou",
+            "mutation_index": 12300,
+            "mutation_date": "2026-11-30",
+            "confirm": "on",
+        },
+    )
+    assert state(req) == RequestState.TAKEOVER_INVOICED
+    for invoice in Invoice.objects.filter(request=req).order_by("id"):
+        desk.post(
+            staff.cashier,
+            url("invoice_settle", invoice.pk),
+            {"amount": invoice.balance, "mode": "cash", "confirm": "on"},
+        )
+    assert state(req) == RequestState.CLOSED
+
+
+def test_mt_classic_through_the_pages(desk, staff, akpakpa):
+    mt = TariffCategoryFactory(code="MT-GEN")
+    customer = CustomerFactory(
+        kind="company",
+        name="Glacière du Port SA",
+        id_document_type="rccm",
+        id_document_number="RB/COT/19 B 99",
+    )
+    contract = ContractFactory(
+        agency=akpakpa,
+        customer=customer,
+        tariff_category=mt,
+        subscribed_power_kva=100,
+        last_billed_index=400000,
+        meter__digits=7,
+        deposit__amount=100,
+    )
+    req = start(desk, staff, contract)
+    desk.post(
+        staff.reception,
+        url("request_issue_order", req.pk),
+        {"timing": "classic", "requester_signed": "on"},
+    )
+    desk.post(
+        staff.reader,
+        url("request_field_report", req.pk),
+        {
+            "index_read": 401000,
+            "read_on": "2026-11-30",
+            "cut_done": "on",
+            "cut_index": 401000,
+            "high_consumption_confirmed": "on",
+        },
+    )
+    desk.post(staff.supervisor, url("request_approve_report", req.pk), {"confirm": "on"})
+    desk.post(
+        staff.reception, url("request_invoice", req.pk), {"action": "validate", "confirm": "on"}
+    )
+    invoice = Invoice.objects.get(request=req, kind=InvoiceKind.BALANCE)
+    desk.post(
+        staff.cashier,
+        url("invoice_settle", invoice.pk),
+        {"amount": invoice.balance, "mode": "transfer", "reference": "VIR-1", "confirm": "on"},
+    )
+    assert state(req) == RequestState.SETTLED
+    assert "sans dépose" in desk.get(staff.acff, url("work_queue"))
+    desk.post(staff.acff, url("request_confirm", req.pk), {"confirm": "on"})
+    assert state(req) == RequestState.CLOSED
+
+
+def test_cancellation_through_the_pages(desk, staff, akpakpa):
+    req = start(desk, staff, worked_example_contract(akpakpa))
+    response = desk.post(
+        staff.reception, url("request_cancel", req.pk), {"reason": ""}, expect_redirect=False
+    )
+    assert "Ce champ est obligatoire." in response.content.decode()
+    desk.post(
+        staff.reception,
+        url("request_cancel", req.pk),
+        {"reason": "Le client renonce", "confirm": "on"},
+    )
+    assert state(req) == RequestState.CANCELLED
+
+
+def test_a_refused_index_shows_a_french_message_and_keeps_what_was_typed(desk, staff, akpakpa):
+    req = start(desk, staff, worked_example_contract(akpakpa))
+    desk.post(
+        staff.reception,
+        url("request_issue_order", req.pk),
+        {"timing": "classic", "requester_signed": "on"},
+    )
+    response = desk.post(
+        staff.reader,
+        url("request_field_report", req.pk),
+        {
+            "index_read": 11000,
+            "read_on": "2026-11-30",
+            "cut_done": "on",
+            "cut_index": 11000,
+            "remarks_other": "compteur ancien",
+        },
+        expect_redirect=False,
+    )
+    html = html_module.unescape(response.content.decode())
+    assert response.status_code == 200
+    assert "L'index relevé (11000) est inférieur au dernier index facturé (12000)." in html
+    assert 'value="11000"' in html and 'value="compteur ancien"' in html
+    assert state(req) == RequestState.ORDER_ISSUED
+
+
+def test_a_cut_date_in_the_past_is_refused(desk, staff, akpakpa):
+    req = start(desk, staff, worked_example_contract(akpakpa))
+    response = desk.post(
+        staff.reception,
+        url("request_issue_order", req.pk),
+        {"timing": "anticipated", "cut_date": "2026-11-01", "requester_signed": "on"},
+        expect_redirect=False,
+    )
+    assert "La date de coupure ne peut pas être dans le passé." in response.content.decode()
+
+
+def test_a_get_never_changes_anything(desk, staff, akpakpa):
+    req = start(desk, staff, worked_example_contract(akpakpa))
+    for name in ("request_issue_order", "request_cancel", "request_invoice"):
+        desk.get(staff.reception, url(name, req.pk))
+    assert state(req) == RequestState.RECEIVED
+    assert req.events.count() == 1
+
+
+def test_step_pages_refuse_other_roles(desk, staff, akpakpa, client):
+    req = start(desk, staff, worked_example_contract(akpakpa))
+    client.force_login(staff.cashier)
+    assert client.get(url("request_issue_order", req.pk)).status_code == 403
+    assert (
+        client.post(url("request_cancel", req.pk), {"reason": "x", "confirm": "on"}).status_code
+        == 403
+    )
+    assert state(req) == RequestState.RECEIVED
+
+
+def test_another_agencys_request_is_not_found(desk, staff, akpakpa, parakou, client):
+    from tests.factories import UserFactory
+
+    req = start(desk, staff, worked_example_contract(akpakpa))
+    outsider = UserFactory(username="pko.accueil", agency=parakou, roles=["reception"])
+    client.force_login(outsider)
+    assert client.get(url("request_detail", req.pk)).status_code == 404
+    assert (
+        client.post(url("request_cancel", req.pk), {"reason": "x", "confirm": "on"}).status_code
+        == 404
+    )
+
+
+@pytest.mark.parametrize("rows", [1, 20])
+def test_work_queue_query_count_does_not_grow(
+    desk, staff, akpakpa, rows, django_assert_num_queries
+):
+    for n in range(rows):
+        start(desk, staff, worked_example_contract(akpakpa, number=f"10100{n:05d}"))
+    desk.client.force_login(staff.reception)
+    with django_assert_num_queries(8):
+        response = desk.client.get(url("work_queue"))
+    assert len(response.context["items"]) == rows
