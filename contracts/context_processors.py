@@ -8,4 +8,8 @@ def staff(request) -> dict:
         return {}
     from contracts.selectors import QUEUES
 
-    return {"Role": Role, "user_roles": user.roles, "has_queue": bool(user.roles & set(QUEUES))}
+    return {
+        "Role": Role,
+        "user_roles": user.roles,
+        "has_queue": bool(user.roles & {*QUEUES, Role.CASHIER}),
+    }

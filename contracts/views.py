@@ -8,6 +8,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 
 from billing.enums import InvoiceKind, InvoiceState
+from billing.selectors import invoices_to_settle
 from contracts import services
 from contracts.enums import OPEN_REQUEST_STATES, ContractStatus, RequestState, Role
 from contracts.forms import (
@@ -80,8 +81,15 @@ def contract_detail(request, number: str):
 
 
 def work_queue(request):
-    items = select_work_queue(request.user, timezone.localdate())
-    return render(request, "contracts/work_queue.html", {"items": items})
+    today = timezone.localdate()
+    items = select_work_queue(request.user, today)
+    invoices = []
+    if request.user.has_role(Role.CASHIER):
+        invoices = [
+            (invoice, (today - timezone.localtime(invoice.validated_at).date()).days)
+            for invoice in invoices_to_settle(request.user.agency)
+        ]
+    return render(request, "contracts/work_queue.html", {"items": items, "invoices": invoices})
 
 
 def request_list(request):
@@ -152,7 +160,7 @@ ACTIONS = {
         "Confirmer la codification (étape 9)",
         "request_confirm",
     ),
-    "cancel": ("Annuler la demande", "request_cancel"),
+    "cancel": ("Annuler la demande", "request_cancel"),  # shown last, as a secondary action
 }
 
 

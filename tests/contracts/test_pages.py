@@ -111,6 +111,7 @@ def test_bt_classic_through_the_pages(desk, staff, akpakpa):
     assert invoice.number == "FAC-AKP-2026-000001"
 
     assert "FAC-AKP-2026-000001" in desk.get(staff.cashier, url("cash_desk"))
+    assert "Régler (étape 7)" in desk.get(staff.cashier, url("work_queue"))
     response = desk.post(
         staff.cashier,
         url("invoice_settle", invoice.pk),
