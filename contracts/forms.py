@@ -159,6 +159,7 @@ class FieldReportForm(forms.Form):
     remarks_other = forms.CharField(label="Autre remarque", max_length=255, required=False)
     rollover_confirmed = TakeOverForm.base_fields["rollover_confirmed"]
     high_consumption_confirmed = TakeOverForm.base_fields["high_consumption_confirmed"]
+    confirm = ConfirmForm.base_fields["confirm"]
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -183,6 +184,7 @@ class RemovalReportForm(forms.Form):
     remarks = FieldReportForm.base_fields["remarks"]
     remarks_other = FieldReportForm.base_fields["remarks_other"]
     rollover_confirmed = TakeOverForm.base_fields["rollover_confirmed"]
+    confirm = ConfirmForm.base_fields["confirm"]
 
 
 class CancelForm(forms.Form):

@@ -290,6 +290,7 @@ def request_issue_order(request, pk: int):
 @require_http_methods(["GET", "POST"])
 def request_field_report(request, pk: int):
     def act(req, data):
+        data.pop("confirm")
         services.termination_request_report_field(req, actor=request.user, **data)
 
     def extra(req):
@@ -364,6 +365,7 @@ def request_invoice(request, pk: int):
 @require_http_methods(["GET", "POST"])
 def request_removal_report(request, pk: int):
     def act(req, data):
+        data.pop("confirm")
         services.termination_request_report_removal(req, actor=request.user, **data)
 
     def extra(req):

@@ -93,7 +93,13 @@ def test_bt_classic_through_the_pages(desk, staff, akpakpa):
     desk.post(
         staff.reader,
         url("request_field_report", req.pk),
-        {"index_read": 12300, "read_on": "2026-11-30", "cut_done": "on", "cut_index": 12300},
+        {
+            "index_read": 12300,
+            "read_on": "2026-11-30",
+            "cut_done": "on",
+            "cut_index": 12300,
+            "confirm": "on",
+        },
     )
     assert state(req) == RequestState.FIELD_REPORTED
 
@@ -131,6 +137,7 @@ def test_bt_classic_through_the_pages(desk, staff, akpakpa):
         {
             "index_read": 12300,
             "read_on": "2026-11-30",
+            "confirm": "on",
             "cut_done": "on",
             "safety_steps_confirmed": [str(n) for n in range(1, 9)],
             "remarks": ["rotten_panel"],
@@ -158,7 +165,7 @@ def test_bt_anticipated_through_the_pages(desk, staff, akpakpa):
     desk.post(
         staff.reader,
         url("request_field_report", req.pk),
-        {"index_read": 12300, "read_on": "2026-11-30"},
+        {"index_read": 12300, "read_on": "2026-11-30", "confirm": "on"},
     )
     assert state(req) == RequestState.REPORT_APPROVED
     desk.post(staff.reception, url("request_invoice", req.pk), {"action": "compute"})
@@ -238,6 +245,7 @@ def test_mt_classic_through_the_pages(desk, staff, akpakpa):
             "cut_done": "on",
             "cut_index": 401000,
             "high_consumption_confirmed": "on",
+            "confirm": "on",
         },
     )
     desk.post(staff.supervisor, url("request_approve_report", req.pk), {"confirm": "on"})
@@ -286,6 +294,7 @@ def test_a_refused_index_shows_a_french_message_and_keeps_what_was_typed(desk, s
             "cut_done": "on",
             "cut_index": 11000,
             "remarks_other": "compteur ancien",
+            "confirm": "on",
         },
         expect_redirect=False,
     )
