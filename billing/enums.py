@@ -45,3 +45,15 @@ class PaymentMode(models.TextChoices):
     CHEQUE = "cheque", "Chèque"
     MOBILE_MONEY = "mobile_money", "Mobile money"
     TRANSFER = "transfer", "Virement"
+
+
+class DocumentKind(models.TextChoices):
+    ORDER = "order", "Ordre d'intervention"
+    INVOICE = "invoice", "Facture"
+    RECEIPT = "receipt", "Reçu de caisse / bon de remboursement"
+    SUCCESSOR_CONTRACT = "successor_contract", "Contrat d'abonnement du repreneur"
+
+
+class DocumentStatus(models.TextChoices):
+    READY = "ready", "Prêt"
+    TO_REGENERATE = "to_regenerate", "À régénérer"

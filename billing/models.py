@@ -3,6 +3,8 @@ from django.db import models
 from django.db.models import Q
 
 from billing.enums import (
+    DocumentKind,
+    DocumentStatus,
     EntryKind,
     InvoiceKind,
     InvoiceState,
@@ -250,3 +252,61 @@ class AccountEntry(models.Model):
 
     def __str__(self) -> str:
         return self.label
+
+
+class Document(models.Model):
+    """A printed document, rendered once when issued; every print serves these same bytes."""
+
+    kind = models.CharField("nature", max_length=20, choices=DocumentKind.choices)
+    number = models.CharField("numéro", max_length=40)
+    request = models.ForeignKey(
+        "contracts.TerminationRequest",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="documents",
+    )
+    order = models.OneToOneField(
+        "interventions.InterventionOrder",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="document",
+    )
+    invoice = models.OneToOneField(
+        Invoice, on_delete=models.PROTECT, null=True, blank=True, related_name="document"
+    )
+    settlement = models.OneToOneField(
+        Settlement, on_delete=models.PROTECT, null=True, blank=True, related_name="document"
+    )
+    contract = models.OneToOneField(
+        "contracts.Contract",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="subscription_document",
+    )
+    status = models.CharField(
+        "état", max_length=14, choices=DocumentStatus.choices, default=DocumentStatus.READY
+    )
+    content = models.BinaryField("PDF", blank=True, default=b"")
+    sha256 = models.CharField("SHA-256", max_length=64, blank=True)
+    issued_at = models.DateTimeField("émis le", null=True, blank=True)
+    error = models.TextField("erreur de rendu", blank=True)
+
+    class Meta:
+        verbose_name = "document"
+        constraints = [
+            models.UniqueConstraint(fields=["kind", "number"], name="document_one_per_number"),
+            models.CheckConstraint(
+                condition=~Q(status=DocumentStatus.READY) | ~Q(sha256=""),
+                name="document_ready_has_hash",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.number}"
+
+    @property
+    def filename(self) -> str:
+        return f"{self.number}.pdf"

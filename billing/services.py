@@ -13,7 +13,9 @@ from billing.computation import (
     compute_consumption_invoice,
     compute_subscription_invoice,
 )
+from billing.documents import issue_after_commit
 from billing.enums import (
+    DocumentKind,
     EntryKind,
     InvoiceKind,
     InvoiceState,
@@ -167,6 +169,7 @@ def invoice_validate(invoice: Invoice, *, actor: User | None) -> Invoice:
             debit=invoice.total,
             created_by=actor,
         )
+    issue_after_commit(DocumentKind.INVOICE, invoice.pk)
     if invoice.kind == InvoiceKind.BALANCE and invoice.deposit_amount:
         deposit = Deposit.objects.select_for_update().get(contract=contract)
         deposit.status = DepositStatus.APPLIED
@@ -339,6 +342,7 @@ def invoice_settle(
             )
     except IntegrityError:
         raise StepRefused(ALREADY_SETTLED.format(number="déjà émis")) from None
+    issue_after_commit(DocumentKind.RECEIPT, settlement.pk)
     if kind == SettlementKind.COLLECTION:
         AccountEntry.objects.create(
             contract=contract,
@@ -442,4 +446,21 @@ def account_advance_record(
         label=label,
         credit=amount,
         created_by=actor,
+    )
+
+
+@transaction.atomic
+def record_print(document, *, actor: User) -> None:
+    """A print (or reprint) of an issued document, in its request's events."""
+    from billing.documents import document_step
+
+    request = TerminationRequest.objects.select_for_update().get(pk=document.request_id)
+    check_agency(actor, request.agency_id)
+    record_event(
+        request,
+        "print",
+        actor=actor,
+        from_state=request.state,
+        step=document_step(document),
+        data={"document": document.number, "sha256": document.sha256[:12]},
     )

@@ -8,4 +8,7 @@ urlpatterns = [
     path("factures/<int:pk>/reglement/", views.invoice_settle, name="invoice_settle"),
     path("recus/<int:pk>/", views.receipt, name="receipt"),
     path("contrats/<str:number>/avance/", views.advance_record, name="advance_record"),
+    path("documents/<int:pk>/", views.document_pdf, name="document_pdf"),
+    path("documents/<int:pk>/imprimer/", views.document_print, name="document_print"),
+    path("documents/<int:pk>/regenerer/", views.document_regenerate, name="document_regenerate"),
 ]

@@ -2,15 +2,18 @@ from collections import defaultdict
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
-from django.http import Http404
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.http import require_http_methods, require_POST
 
 from billing import services
+from billing.documents import document_issue
+from billing.enums import DocumentKind, DocumentStatus
 from billing.forms import AdvanceForm, SettlementForm
-from billing.models import Invoice, Settlement
+from billing.models import Document, Invoice, Settlement
 from billing.selectors import day_journal, invoices_to_settle
+from billing.services import record_print
 from contracts.enums import Role
 from contracts.rules import ROLE_REFUSED, StepRefused
 from contracts.selectors import get_contract_for_user
@@ -124,3 +127,52 @@ def advance_record(request, number: str):
             messages.success(request, "Avance en compte enregistrée.")
             return redirect("contract_detail", number=contract.number)
     return render(request, "billing/advance.html", {"contract": contract, "form": form})
+
+
+def _document_for(user, pk: int) -> Document:
+    qs = Document.objects.select_related("request", "order", "invoice")
+    if not user.sees_all_agencies:
+        qs = qs.filter(request__agency_id=user.agency_id)
+    try:
+        return qs.get(pk=pk)
+    except Document.DoesNotExist:
+        raise Http404("Document introuvable.") from None
+
+
+def document_pdf(request, pk: int):
+    """The stored bytes, exactly as issued, inline, with the number in the file name."""
+    document = _document_for(request.user, pk)
+    if document.status != DocumentStatus.READY:
+        raise Http404("Ce document est à régénérer.")
+    response = HttpResponse(bytes(document.content), content_type="application/pdf")
+    response["Content-Disposition"] = f'inline; filename="{document.filename}"'
+    response["X-Content-SHA256"] = document.sha256
+    return response
+
+
+@require_POST
+def document_print(request, pk: int):
+    """ "Imprimer": the print is recorded in the request's events, then the PDF opens."""
+    document = _document_for(request.user, pk)
+    if document.status != DocumentStatus.READY:
+        messages.error(request, "Ce document n'a pas pu être produit : régénérez-le d'abord.")
+        return redirect("request_detail", pk=document.request_id)
+    record_print(document, actor=request.user)
+    return redirect("document_pdf", pk=document.pk)
+
+
+@require_POST
+def document_regenerate(request, pk: int):
+    document = _document_for(request.user, pk)
+    if document.status == DocumentStatus.READY:
+        messages.info(request, "Ce document est déjà prêt.")
+    else:
+        source_id = document.order_id or document.invoice_id or document.settlement_id
+        if document.kind == DocumentKind.SUCCESSOR_CONTRACT:
+            source_id = document.request_id
+        document = document_issue(document.kind, source_id)
+        if document.status == DocumentStatus.READY:
+            messages.success(request, f"Document {document.number} produit.")
+        else:
+            messages.error(request, f"Le rendu a encore échoué : {document.error}")
+    return redirect("request_detail", pk=document.request_id)

@@ -8,6 +8,8 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from billing import services as billing
+from billing.documents import issue_after_commit
+from billing.enums import DocumentKind
 from contracts.enums import (
     OPEN_REQUEST_STATES,
     ContractStatus,
@@ -308,6 +310,7 @@ def termination_request_take_over(
     subscription = billing.subscription_invoice_create(
         request, successor_contract=successor_contract, actor=actor
     )
+    issue_after_commit(DocumentKind.SUCCESSOR_CONTRACT, request.pk)
     record_event(
         request,
         "takeover_invoiced",

@@ -203,6 +203,7 @@ def request_detail(request, pk: int):
     events = list(req.events.select_related("actor"))
     orders = list(req.orders.select_related("report__entered_by", "report__signed_by", "assignee"))
     invoices = list(req.invoices.select_related("contract", "settlement").order_by("id"))
+    documents = list(req.documents.order_by("id").defer("content"))
     return render(
         request,
         "contracts/request_detail.html",
@@ -212,6 +213,7 @@ def request_detail(request, pk: int):
             "events": events,
             "orders": orders,
             "invoices": invoices,
+            "documents": documents,
             "actions": available_actions(req, request.user),
         },
     )

@@ -10,7 +10,8 @@ from django.db.models import Q
 from django.utils import timezone
 
 from billing.computation import ComputationError, consumption_kwh, period_days
-from billing.enums import InvoiceKind
+from billing.documents import issue_after_commit
+from billing.enums import DocumentKind, InvoiceKind
 from billing.selectors import usual_consumption
 from contracts.enums import RequestState, Role, Timing, Voltage
 from contracts.models import Contract, NumberSequence, TerminationRequest, User
@@ -77,7 +78,7 @@ def order_issue(
 ) -> InterventionOrder:
     """A numbered order (gapless per agency and year), in the caller's transaction."""
     today = timezone.localdate()
-    return InterventionOrder.objects.create(
+    order = InterventionOrder.objects.create(
         request=request,
         agency=request.agency,
         kind=kind,
@@ -87,6 +88,8 @@ def order_issue(
         assignee=assignee,
         issued_by=actor,
     )
+    issue_after_commit(DocumentKind.ORDER, order.pk)
+    return order
 
 
 def field_order_issue(

@@ -6,6 +6,7 @@ SECRET_KEY     required unless DEBUG is on.
 DEBUG          true/false (default false). Also enables the documented demo password.
 ALLOWED_HOSTS  comma-separated host names (default: localhost names when DEBUG is on).
 SESSION_IDLE_MINUTES  minutes of inactivity before a session ends (default 30).
+SITE_URL       the application's address, for the QR codes on documents.
 """
 
 import os
@@ -129,6 +130,9 @@ SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SECURE = envbool("SECURE_COOKIES", not DEBUG)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 
+# The application's address, printed as a QR code on every document.
+SITE_URL = os.environ.get("SITE_URL", "http://127.0.0.1:8000")
+
 # Demo password: accepted for the demo users only, and only when DEBUG is on.
 DEMO_PASSWORD = "demo-sbee-2026"
 
@@ -153,5 +157,7 @@ LOGGING = {
     "loggers": {
         "django.db.backends": {"level": "INFO"},
         "procrastinate": {"level": os.environ.get("PROCRASTINATE_LOG_LEVEL", "WARNING")},
+        "weasyprint": {"level": "WARNING"},
+        "fontTools": {"level": "WARNING"},
     },
 }

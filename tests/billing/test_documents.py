@@ -1,0 +1,208 @@
+import datetime as dt
+import hashlib
+import io
+import re
+
+import pytest
+from django.urls import reverse
+from pypdf import PdfReader
+from weasyprint import HTML
+from weasyprint.urls import FatalURLFetchingError
+
+from billing import services as billing
+from billing.documents import (
+    RefusedURL,
+    StaticOnlyFetcher,
+    build_invoice_context,
+    build_order_context,
+    document_issue,
+)
+from billing.enums import DocumentKind, DocumentStatus, InvoiceKind, PaymentMode
+from billing.models import Document, TariffCategory, TariffItem
+from contracts import services
+from contracts.enums import RequestState, TerminationKind
+from contracts.models import Deposit
+from interventions.enums import OrderKind
+from tests.workflow import SUCCESSOR, TODAY, advance, create, worked_example_contract
+
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("frozen_today")]
+
+
+def text_of(pdf: bytes) -> str:
+    reader = PdfReader(io.BytesIO(pdf))
+    text = "\n".join(page.extract_text() for page in reader.pages)
+    return re.sub(r"[ \u00a0\u202f]+", " ", text)
+
+
+@pytest.fixture
+def invoiced(akpakpa, staff, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        request = advance(
+            create(worked_example_contract(akpakpa), staff), staff, RequestState.INVOICED
+        )
+    return request
+
+
+def test_invoice_context_is_built_without_weasyprint(invoiced):
+    context = build_invoice_context(invoiced.invoices.get(kind=InvoiceKind.BALANCE))
+    assert (context["balance_label"], context["balance_amount"]) == ("À PAYER", 26417)
+    assert context["balance_words"] == "vingt-six mille quatre cent dix-sept francs CFA"
+    assert context["number"] == "FAC-AKP-2026-000001"
+    assert context["qr"].startswith("data:image/svg+xml")
+    assert context["request_url"].endswith(f"/demandes/{invoiced.pk}/")
+
+
+def test_order_context_carries_the_requester_and_the_meter(invoiced):
+    order = invoiced.orders.get(kind=OrderKind.INTERRUPTION_READING)
+    context = build_order_context(order)
+    assert context["number"] == "OI-AKP-2026-000001"
+    assert context["req"].requester_name == "HOUNKPATIN Codjo Marcel"
+    assert context["contract"].meter.digits == 6
+
+
+def test_balance_invoice_pdf_shows_number_identity_amounts_and_to_pay(invoiced):
+    document = Document.objects.get(kind=DocumentKind.INVOICE)
+    assert document.status == DocumentStatus.READY
+    text = text_of(bytes(document.content))
+    assert "FAC-AKP-2026-000001" in text
+    assert "HOUNKPATIN Codjo Marcel" in text
+    assert "49 417 FCFA" in text and "26 417 FCFA" in text
+    assert "À PAYER" in text
+    assert "vingt-six mille quatre cent dix-sept francs CFA" in text
+
+
+def test_invoice_pdf_is_pdf_a_3b_with_a_title_and_french(invoiced):
+    pdf = bytes(Document.objects.get(kind=DocumentKind.INVOICE).content)
+    reader = PdfReader(io.BytesIO(pdf))
+    metadata = reader.trailer["/Root"]["/Metadata"].get_object().get_data()
+    assert re.search(rb"pdfaid:part(>|=\")3", metadata)
+    assert re.search(rb"pdfaid:conformance(>|=\")B", metadata)
+    assert reader.metadata.title.startswith("Facture de solde")
+    assert reader.trailer["/Root"].get("/Lang") == "fr"
+
+
+def test_refund_invoice_pdf_says_to_refund(akpakpa, staff, django_capture_on_commit_callbacks):
+    contract = worked_example_contract(akpakpa)
+    Deposit.objects.filter(contract=contract).update(amount=90000)
+    with django_capture_on_commit_callbacks(execute=True):
+        advance(create(contract, staff), staff, RequestState.INVOICED)
+    text = text_of(bytes(Document.objects.get(kind=DocumentKind.INVOICE).content))
+    assert "À REMBOURSER : 33 583 FCFA" in text
+
+
+def test_orders_receipts_and_successor_contract_are_printed(
+    akpakpa, staff, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        request = advance(
+            create(worked_example_contract(akpakpa), staff), staff, RequestState.METER_REMOVED
+        )
+    removal = text_of(bytes(Document.objects.get(number="OI-AKP-2026-000002").content))
+    assert "Ordre de dépose de compteur" in removal
+    assert "Se munir de gants isolants BT" in removal and "la plomber" in removal
+    first = text_of(bytes(Document.objects.get(number="OI-AKP-2026-000001").content))
+    assert "Ordre d'interruption et de relève" in first
+    assert "Signature du demandeur" in first and "HOUNKPATIN Codjo Marcel" in first
+    assert request.contract.customer.id_document_number in first
+    receipt = text_of(bytes(Document.objects.get(kind=DocumentKind.RECEIPT).content))
+    assert "Reçu de caisse" in receipt and "REC-AKP-2026-000001" in receipt
+    assert "26 417 FCFA" in receipt
+    assert request.documents.count() == 4
+
+    other = worked_example_contract(akpakpa, number="1010007777")
+    with django_capture_on_commit_callbacks(execute=True):
+        takeover = create(other, staff, kind=TerminationKind.WITH_TAKEOVER)
+        services.termination_request_take_over(
+            takeover,
+            actor=staff.reception,
+            successor=SUCCESSOR,
+            mutation_index=12300,
+            mutation_date=TODAY,
+        )
+    contract_doc = Document.objects.get(kind=DocumentKind.SUCCESSOR_CONTRACT)
+    text = text_of(bytes(contract_doc.content))
+    assert "ZINSOU Afiavi Bérénice" in text and "12300 kWh" in text
+    assert "30 000 FCFA" in text
+
+
+def test_reprints_serve_the_same_bytes_and_are_recorded(invoiced, staff, client):
+    document = Document.objects.get(kind=DocumentKind.INVOICE)
+    client.force_login(staff.reception)
+    first = client.post(reverse("document_print", args=[document.pk]), follow=True)
+    second = client.post(reverse("document_print", args=[document.pk]), follow=True)
+    assert first["Content-Type"] == "application/pdf"
+    assert first["Content-Disposition"] == 'inline; filename="FAC-AKP-2026-000001.pdf"'
+    assert first.content == second.content == bytes(document.content)
+    assert hashlib.sha256(first.content).hexdigest() == document.sha256
+    prints = invoiced.events.filter(action="print")
+    assert [(e.step, e.actor, e.data["document"]) for e in prints] == [
+        (6, staff.reception, "FAC-AKP-2026-000001")
+    ] * 2
+
+
+def test_issuing_again_never_renders_twice(invoiced):
+    document = Document.objects.get(kind=DocumentKind.INVOICE)
+    again = document_issue(DocumentKind.INVOICE, document.invoice_id)
+    assert (again.pk, again.sha256, again.issued_at) == (
+        document.pk,
+        document.sha256,
+        document.issued_at,
+    )
+
+
+def test_a_validated_invoice_pdf_does_not_change_after_a_tariff_change(invoiced):
+    document = Document.objects.get(kind=DocumentKind.INVOICE)
+    TariffItem.objects.create(
+        category=TariffCategory.objects.get(code="BT-DOM"),
+        code="energie-tranche-2",
+        label="Énergie tranche 2",
+        kind="energy",
+        value=200,
+        from_kwh=20,
+        to_kwh=250,
+        vat_applies=True,
+        valid_from=TODAY - dt.timedelta(days=40),
+    )
+    again = document_issue(DocumentKind.INVOICE, document.invoice_id)
+    assert again.sha256 == document.sha256
+    assert text_of(bytes(again.content)).count("26 417 FCFA") >= 1
+
+
+def test_the_url_fetcher_refuses_the_network_and_files_outside_static():
+    fetcher = StaticOnlyFetcher()
+    with pytest.raises(RefusedURL):
+        fetcher.fetch("http://127.0.0.1:8000/static/css/app.css")
+    with pytest.raises(RefusedURL):
+        fetcher.fetch("file:///etc/passwd")
+    with pytest.raises(FatalURLFetchingError):
+        HTML(
+            string='<link rel="stylesheet" href="http://example.org/x.css"><p>x</p>',
+            url_fetcher=StaticOnlyFetcher(),
+        ).write_pdf()
+
+
+def test_a_rendering_failure_leaves_the_action_intact_and_the_document_to_regenerate(
+    invoiced, staff, client, monkeypatch, django_capture_on_commit_callbacks
+):
+    from billing import documents
+
+    def broken(*args, **kwargs):
+        raise OSError("disque plein")
+
+    monkeypatch.setattr(documents, "render_pdf", broken)
+    invoice = invoiced.invoices.get(kind=InvoiceKind.BALANCE)
+    with django_capture_on_commit_callbacks(execute=True):
+        billing.invoice_settle(invoice, actor=staff.cashier, amount=26417, mode=PaymentMode.CASH)
+    receipt = Document.objects.get(kind=DocumentKind.RECEIPT)
+    assert (receipt.status, receipt.error) == (
+        DocumentStatus.TO_REGENERATE,
+        "OSError: disque plein",
+    )
+    assert invoice.settlement.number == "REC-AKP-2026-000001"  # the settlement stands
+    monkeypatch.undo()
+    client.force_login(staff.cashier)
+    page = client.get(reverse("request_detail", args=[invoiced.pk])).content.decode()
+    assert "à régénérer" in page
+    client.post(reverse("document_regenerate", args=[receipt.pk]))
+    receipt.refresh_from_db()
+    assert receipt.status == DocumentStatus.READY
