@@ -10,7 +10,7 @@ PY := $(UV) run --frozen python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: help run test lint format stop db setup uv sync bench
+.PHONY: help run test lint format stop db setup uv sync bench bench-pdf
 
 help:
 	@echo "make run    – démarre l'application avec les données de démonstration (http://$(HOST):$(PORT))"
@@ -70,3 +70,7 @@ bench: db
 	  || psql "postgres://postgres@/postgres?host=$$sock" -qc "CREATE DATABASE sbee_bench"; \
 	DATABASE_URL=$$url DEBUG=true $(PY) manage.py migrate --no-input -v0; \
 	DATABASE_URL=$$url DEBUG=false SECRET_KEY=bench ALLOWED_HOSTS=testserver $(PY) manage.py bench_search --contracts $(BENCH_CONTRACTS)
+
+# PDF rendering benchmark, on the demo data (rolled back afterwards).
+bench-pdf: setup
+	DEBUG=true $(PY) manage.py bench_pdf

@@ -53,27 +53,31 @@ class StaticOnlyFetcher(URLFetcher):
         raise RefusedURL(f"Ressource refusée pendant le rendu : {url}")
 
 
-# Parsed once per process: the fonts and the stylesheet are the bulk of a render's set-up.
+# Made once per process: the fonts, the stylesheet and the fetcher (whose construction sets up
+# an SSL context it will never use) are the bulk of a render's set-up. The fetcher only reads
+# files and data: URIs, which keep no state between calls, so renders may share it.
 _FONT_CONFIG = None
 _STYLESHEET = None
+_FETCHER = None
 
 
 def _shared():
-    global _FONT_CONFIG, _STYLESHEET
+    global _FONT_CONFIG, _STYLESHEET, _FETCHER
     if _STYLESHEET is None:
+        _FETCHER = StaticOnlyFetcher()
         _FONT_CONFIG = FontConfiguration()
         _STYLESHEET = CSS(
             filename=str(STATIC_DIR / "documents" / "print.css"),
             font_config=_FONT_CONFIG,
-            url_fetcher=StaticOnlyFetcher(),
+            url_fetcher=_FETCHER,
         )
-    return _FONT_CONFIG, _STYLESHEET
+    return _FONT_CONFIG, _STYLESHEET, _FETCHER
 
 
 def render_pdf(template: str, context: dict, *, pdf_variant: str | None = None) -> bytes:
-    font_config, stylesheet = _shared()
+    font_config, stylesheet, fetcher = _shared()
     html = render_to_string(template, context)
-    return HTML(string=html, base_url=BASE_URL, url_fetcher=StaticOnlyFetcher()).write_pdf(
+    return HTML(string=html, base_url=BASE_URL, url_fetcher=fetcher).write_pdf(
         stylesheets=[stylesheet],
         font_config=font_config,
         pdf_variant=pdf_variant,

@@ -1,0 +1,185 @@
+"""Rendering time of each kind of document, in a warm process (DESIGN.md §8: a one-page
+invoice under 100 ms at the median). Runs on the demo data inside a transaction that is rolled
+back, so the database is left as it was.
+
+    make bench-pdf
+"""
+
+import datetime as dt
+import statistics
+import time
+
+from django.core.management.base import BaseCommand
+from django.db import transaction
+
+from billing import services as billing
+from billing.documents import (
+    ORDER_TEMPLATES,
+    build_invoice_context,
+    build_order_context,
+    build_receipt_context,
+    build_successor_contract_context,
+    render_pdf,
+)
+from billing.enums import InvoiceKind, PaymentMode
+from contracts import services
+from contracts.enums import OPEN_REQUEST_STATES, RequesterQuality, Role, TerminationKind, Timing
+from contracts.models import Contract, TerminationRequest, User
+
+
+class Rollback(Exception):
+    pass
+
+
+class Command(BaseCommand):
+    help = "Mesure le rendu PDF de chaque type de document (médiane et p95 sur 20 rendus)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--runs", type=int, default=20)
+
+    def handle(self, *args, runs: int, **options):
+        try:
+            with transaction.atomic():
+                self.measure(runs)
+                raise Rollback
+        except Rollback:
+            pass
+
+    def measure(self, runs: int) -> None:
+        staff = {
+            role: User.objects.filter(agency__code="AKP", groups__name=role).first()
+            for role in Role.values
+        }
+        contracts = (
+            Contract.objects.filter(
+                agency__code="AKP", status="active", tariff_category__code="BT-DOM"
+            )
+            .exclude(termination_requests__state__in=OPEN_REQUEST_STATES)
+            .order_by("number")
+        )
+        first, second, third = contracts[0], contracts[1], contracts[2]
+
+        def create(contract, kind=TerminationKind.WITHOUT_TAKEOVER):
+            c = contract.customer
+            return services.termination_request_create(
+                contract,
+                actor=staff[Role.RECEPTION],
+                kind=kind,
+                requester_name=c.name,
+                requester_id_document_type=c.id_document_type,
+                requester_id_document_number=c.id_document_number,
+                requester_phone=c.phone,
+                requester_quality=RequesterQuality.HOLDER,
+            )
+
+        today = dt.date.today()
+        request = create(first)
+        order = services.termination_request_issue_order(
+            request,
+            actor=staff[Role.RECEPTION],
+            timing=Timing.CLASSIC,
+            cut_date=None,
+            requester_signed=True,
+        )
+        index = first.last_billed_index + 150
+        services.termination_request_report_field(
+            request,
+            actor=staff[Role.READER],
+            index_read=index,
+            read_on=today,
+            cut_done=True,
+            cut_index=index,
+            remarks=[],
+            high_consumption_confirmed=True,
+        )
+        services.termination_request_approve_report(request, actor=staff[Role.SUPERVISOR])
+        invoice = services.termination_request_invoice(request, actor=staff[Role.RECEPTION])
+        data = {"amount": abs(invoice.balance), "mode": PaymentMode.CASH}
+        if invoice.balance < 0:
+            deposit = first.deposit
+            data.update(
+                beneficiary_id_document_type=deposit.payer_id_document_type,
+                beneficiary_id_document_number=deposit.payer_id_document_number,
+            )
+        settlement = billing.invoice_settle(invoice, actor=staff[Role.CASHIER], **data)
+        removal = request.orders.get(kind="removal")
+
+        takeover = create(second, TerminationKind.WITH_TAKEOVER)
+        services.termination_request_take_over(
+            takeover,
+            actor=staff[Role.RECEPTION],
+            successor={
+                "id_document_type": "cni",
+                "id_document_number": "9990001112",
+                "name": "AHOLOU Sèna Arnaud",
+                "phone": "0197000000",
+                "address": "Quartier Agbato, Cotonou",
+            },
+            mutation_index=second.last_billed_index + 100,
+            mutation_date=today,
+            high_consumption_confirmed=True,
+        )
+        takeover = TerminationRequest.objects.get(pk=takeover.pk)  # as the service left it
+        subscription = takeover.invoices.get(kind=InvoiceKind.SUBSCRIPTION)
+
+        anticipated = create(third)
+        reading = services.termination_request_issue_order(
+            anticipated,
+            actor=staff[Role.RECEPTION],
+            timing=Timing.ANTICIPATED,
+            cut_date=today + dt.timedelta(days=7),
+            requester_signed=True,
+        )
+
+        kinds = {
+            "ordre d'interruption et de relève": (
+                ORDER_TEMPLATES[order.kind],
+                lambda: build_order_context(order),
+                None,
+            ),
+            "ordre de relève d'index": (
+                ORDER_TEMPLATES[reading.kind],
+                lambda: build_order_context(reading),
+                None,
+            ),
+            "ordre de dépose": (
+                ORDER_TEMPLATES[removal.kind],
+                lambda: build_order_context(removal),
+                None,
+            ),
+            "facture de solde (PDF/A-3b)": (
+                "documents/invoice.html",
+                lambda: build_invoice_context(invoice),
+                "pdf/a-3b",
+            ),
+            "facture d'abonnement (PDF/A-3b)": (
+                "documents/invoice.html",
+                lambda: build_invoice_context(subscription),
+                "pdf/a-3b",
+            ),
+            "reçu de caisse": (
+                "documents/receipt.html",
+                lambda: build_receipt_context(settlement),
+                None,
+            ),
+            "contrat du repreneur": (
+                "documents/successor_contract.html",
+                lambda: build_successor_contract_context(takeover),
+                None,
+            ),
+        }
+        render_pdf(
+            *kinds["facture de solde (PDF/A-3b)"][:1], kinds["facture de solde (PDF/A-3b)"][1]()
+        )  # warm-up
+        self.stdout.write(f"Rendu PDF, processus chaud, {runs} rendus par document :")
+        for label, (template, build, variant) in kinds.items():
+            context = build()
+            samples = []
+            for _ in range(runs):
+                start = time.perf_counter()
+                render_pdf(template, context, pdf_variant=variant)
+                samples.append((time.perf_counter() - start) * 1000)
+            p95 = statistics.quantiles(samples, n=20)[-1]
+            self.stdout.write(
+                f"  {label:<34} médiane {statistics.median(samples):6.1f} ms   p95 {p95:6.1f} ms"
+            )
