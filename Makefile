@@ -55,7 +55,13 @@ format: sync
 	$(UV) run --frozen ruff format .
 	$(UV) run --frozen ruff check --fix .
 
-test: lint db
+# The browser tests' accessibility and validity checkers (axe-core, vnu-jar), from tests/package.json.
+tests/node_modules/.package-lock.json: tests/package.json tests/package-lock.json
+	@if command -v npm >/dev/null; then \
+	  npm ci --prefix tests --no-audit --no-fund --ignore-scripts; \
+	else echo "npm est absent : les vérifications axe-core et vnu des tests navigateur seront signalées."; fi
+
+test: lint db tests/node_modules/.package-lock.json
 	$(UV) run --frozen pytest $(PYTEST_ARGS)
 
 stop:

@@ -186,6 +186,10 @@ class RemovalReportForm(forms.Form):
     rollover_confirmed = TakeOverForm.base_fields["rollover_confirmed"]
     confirm = ConfirmForm.base_fields["confirm"]
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["read_on"].initial = timezone.localdate
+
 
 class CancelForm(forms.Form):
     reason = forms.CharField(

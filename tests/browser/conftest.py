@@ -1,0 +1,222 @@
+"""Real Chromium (Debian's, /usr/bin/chromium) driven by Playwright against the live server on
+the real PostgreSQL. Every page a test visits is checked with axe-core (no serious or critical
+violation) and its HTML, as served, with the Nu HTML Checker (no error)."""
+
+import json
+import os
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+NODE_MODULES = Path(settings.BASE_DIR) / "tests" / "node_modules"
+AXE = NODE_MODULES / "axe-core" / "axe.min.js"
+VNU = NODE_MODULES / "vnu-jar" / "build" / "dist" / "vnu.jar"
+ARTIFACTS = Path(settings.BASE_DIR) / "var" / "test-artifacts"
+PASSWORD = "mot-de-passe-solide-42"
+PAGES_CHECKED: set[str] = set()  # every page checked in this run, ids replaced by <n>
+
+
+def _missing(what: str, how: str):
+    """In CI a missing tool is a failure (.ci/run installs it); elsewhere, a clear skip."""
+    message = f"{what} introuvable : {how}"
+    if os.environ.get("CI") == "true":
+        pytest.fail(message, pytrace=False)
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def browser():
+    if not CHROMIUM.exists():
+        _missing("Chromium (/usr/bin/chromium)", "apt-get install chromium")
+    if not AXE.exists() or not VNU.exists():
+        _missing("axe-core / vnu-jar", "npm ci --prefix tests (make test le fait)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    report = yield
+    setattr(item, f"rep_{report.when}", report)
+    return report
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-zA-Z0-9]+", "-", text).strip("-")[:80]
+
+
+class Agent:
+    """One member of staff in their own browser context: logs in through the form, and every
+    page they reach is checked."""
+
+    def __init__(self, office: "Office", username: str, viewport: dict | None):
+        self.office = office
+        self.username = username
+        self.context = office.browser.new_context(
+            viewport=viewport or {"width": 1280, "height": 900}, locale="fr-FR"
+        )
+        self.page = self.context.new_page()
+        self.page.set_default_timeout(15000)
+        self._responses = []
+        self.page.on("response", self._keep_document_response)
+        self.goto("/connexion/")
+        self.page.fill("#id_username", username)
+        self.page.fill("#id_password", PASSWORD)
+        self.click("button:has-text('Se connecter')")
+
+    def _keep_document_response(self, response):
+        request = response.request
+        if request.resource_type == "document" and request.frame == self.page.main_frame:
+            self._responses.append(response)
+
+    def goto(self, path: str):
+        self.page.goto(self.office.base_url + path)
+        self.checked()
+
+    def click(self, selector: str):
+        """Click something that loads a page, then check the page."""
+        with self.page.expect_navigation():
+            self.page.click(selector)
+        self.checked()
+
+    def follow(self, text: str):
+        """Follow a link by its text (the way staff find their work)."""
+        with self.page.expect_navigation():
+            self.page.get_by_role("link", name=text).first.click()
+        self.checked()
+
+    def submit(self, button: str = "Enregistrer"):
+        self.click(f"button:has-text('{button}')")
+
+    def checked(self):
+        self.page.wait_for_load_state()
+        self.office.check_accessibility(self)
+        for response in self._responses:
+            if response.status == 200 and "text/html" in response.headers.get("content-type", ""):
+                self.office.keep_html(self, response.url, response.body())
+        self._responses.clear()
+
+    def text(self) -> str:
+        return self.page.inner_text("main")
+
+    def logout(self):
+        self.click("button:has-text('Se déconnecter')")
+        self.context.close()
+
+
+class Office:
+    def __init__(self, browser, base_url: str, test_name: str):
+        self.browser = browser
+        self.base_url = base_url
+        self.test_name = _slug(test_name)
+        self.agents: list[Agent] = []
+        self.html_files: list[Path] = []
+        self.pages_checked: list[str] = []
+        self.validated = False
+
+    def open_as(self, username: str, viewport: dict | None = None) -> Agent:
+        agent = Agent(self, username, viewport)
+        self.agents.append(agent)
+        return agent
+
+    def check_accessibility(self, agent: Agent) -> None:
+        page = agent.page
+        page.add_script_tag(path=str(AXE))
+        violations = page.evaluate(
+            """async () => (await axe.run(document, {resultTypes: ['violations']})).violations
+                 .filter(v => ['serious', 'critical'].includes(v.impact))
+                 .map(v => `${v.impact} ${v.id}: ${v.help} -> `
+                           + v.nodes.map(n => n.target.join(' ')).join(', '))"""
+        )
+        path = page.url.replace(self.base_url, "")
+        self.pages_checked.append(path)
+        PAGES_CHECKED.add(re.sub(r"/\d+/", "/<n>/", path.split("?")[0]))
+        assert violations == [], f"axe-core sur {page.url} :\n" + "\n".join(violations)
+
+    def keep_html(self, agent: Agent, url: str, body: bytes) -> None:
+        folder = ARTIFACTS / "html" / self.test_name
+        folder.mkdir(parents=True, exist_ok=True)
+        name = _slug(url.replace(self.base_url, ""))
+        path = folder / f"{len(self.html_files):03d}-{agent.username}-{name}.html"
+        path.write_bytes(body)
+        self.html_files.append(path)
+
+    def assert_valid_html(self) -> None:
+        """The Nu HTML Checker over every page served during the test: no error."""
+        self.validated = True
+        if not self.html_files:
+            return
+        result = subprocess.run(
+            [
+                "java",
+                "-jar",
+                str(VNU),
+                "--errors-only",
+                "--format",
+                "json",
+                "--stdout",
+                *map(str, self.html_files),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        messages = json.loads(result.stdout or "{}").get("messages", [])
+        errors = [
+            f"{Path(m.get('url', '')).name}:{m.get('lastLine')}: {m.get('message')}"
+            for m in messages
+            if m.get("type") == "error"
+        ]
+        assert errors == [], "Nu HTML Checker :\n" + "\n".join(errors)
+
+    def save_failure_artifacts(self) -> None:
+        folder = ARTIFACTS / self.test_name
+        folder.mkdir(parents=True, exist_ok=True)
+        for agent in self.agents:
+            try:
+                agent.page.screenshot(path=str(folder / f"{agent.username}.png"), full_page=True)
+                (folder / f"{agent.username}.html").write_text(agent.page.content())
+            except Exception:  # a closed context has nothing left to show
+                continue
+        print(f"\nCaptures d'écran et HTML de l'échec : {folder}")
+
+
+@pytest.fixture
+def office(browser, live_server, request, settings):
+    settings.SITE_URL = live_server.url
+    office = Office(browser, live_server.url, request.node.name)
+    yield office
+    call = getattr(request.node, "rep_call", None)
+    if call is not None and call.failed:
+        office.save_failure_artifacts()
+    elif call is not None and not office.validated:
+        office.assert_valid_html()  # every page a browser test visits is validated
+    for agent in office.agents:
+        try:
+            agent.context.close()
+        except Exception:
+            continue
+
+
+def pytest_terminal_summary(terminalreporter):
+    if PAGES_CHECKED:
+        terminalreporter.write_line(
+            f"Pages vérifiées (axe-core, Nu HTML Checker) : {len(PAGES_CHECKED)} – "
+            + " ".join(sorted(PAGES_CHECKED))
+        )
