@@ -278,9 +278,15 @@ def document_issue(kind: str, pk: int) -> Document:
     return document
 
 
-def issue_after_commit(kind: str, pk: int) -> None:
-    """Queue the document for when the issuing transaction has committed."""
-    transaction.on_commit(lambda: document_issue(kind, pk))
+def issue_after_commit(kind: str, pk: int, *, background: bool = False) -> None:
+    """Render the document once the issuing transaction has committed: at once when someone is
+    waiting to print it, or by the worker when the system issues documents in bulk (step 8)."""
+    if background:
+        from billing.tasks import render_document
+
+        transaction.on_commit(lambda: render_document.defer(kind=kind, pk=pk))
+    else:
+        transaction.on_commit(lambda: document_issue(kind, pk))
 
 
 def document_step(document: Document) -> int:

@@ -5,6 +5,7 @@ from django.contrib.auth.models import AbstractUser, UserManager
 from django.contrib.postgres.indexes import GinIndex, OpClass
 from django.db import models
 from django.db.models import F, Func, Q
+from django.utils import timezone
 from django_fsm import RETURN_VALUE, ConcurrentTransitionMixin, FSMField, transition
 
 from contracts.enums import (
@@ -389,6 +390,8 @@ class TerminationRequest(ConcurrentTransitionMixin, models.Model):
     mutation_index = models.PositiveIntegerField("index de mutation", null=True, blank=True)
     cancel_reason = models.CharField("motif d'annulation", max_length=255, blank=True)
     closed_at = models.DateTimeField("clôturée le", null=True, blank=True)
+    # When the request entered its state: the work queues' age and order, through an index.
+    state_since = models.DateTimeField("dans cet état depuis", default=timezone.now)
 
     class Meta:
         verbose_name = "demande de résiliation"
@@ -405,7 +408,9 @@ class TerminationRequest(ConcurrentTransitionMixin, models.Model):
                 name="request_proxy_has_reference",
             ),
         ]
-        indexes = [models.Index(fields=["agency", "state"], name="request_agency_state")]
+        indexes = [
+            models.Index(fields=["agency", "state", "state_since"], name="request_queue"),
+        ]
 
     def __str__(self) -> str:
         return f"Résiliation {self.contract.number}"

@@ -3,6 +3,7 @@ step; and the audit row every step leaves. Shared by the three apps' services.""
 
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
+from django.utils import timezone
 from django_fsm import can_proceed, has_transition_perm
 
 from contracts.models import TerminationEvent, TerminationRequest, User
@@ -76,6 +77,7 @@ def apply_transition(
         raise StepRefused(STEP_NOT_NOW.format(state=request.get_state_display()))
     from_state = request.state
     method()
+    request.state_since = timezone.now()
     request.save()
     return record_event(request, action, actor=actor, from_state=from_state, data=data)
 

@@ -2,7 +2,7 @@
 
 from dataclasses import dataclass
 
-from django.db.models import Max, QuerySet, Value
+from django.db.models import QuerySet, Value
 from django.http import Http404
 from django.utils import timezone
 
@@ -209,6 +209,9 @@ QUEUES: dict[str, list[tuple[str, str, str]]] = {
 }
 
 
+QUEUE_LIMIT = 50  # the oldest first; a longer queue is worked from its head
+
+
 def work_queue(user: User, today) -> list[QueueItem]:
     """Ma corbeille: what waits for this user in the agency, oldest first. Age is counted from
     the last step done on the request."""
@@ -223,19 +226,14 @@ def work_queue(user: User, today) -> list[QueueItem]:
         .filter(state__in=states)
         .select_related(*REQUEST_RELATED)
         .prefetch_related("orders")
-        .annotate(since=Max("events__at"))
-        .order_by("since", "id")
+        .order_by("state_since", "id")[:QUEUE_LIMIT]
     )
     items = []
     for request in requests:
+        age = (today - timezone.localtime(request.state_since).date()).days
         for state, task, url in wanted:
-            if request.state != state or not _queue_applies(request, url):
-                continue
-            items.append(
-                QueueItem(
-                    request, task, url, (today - timezone.localtime(request.since).date()).days
-                )
-            )
+            if request.state == state and _queue_applies(request, url):
+                items.append(QueueItem(request, task, url, age))
     return items
 
 

@@ -87,7 +87,7 @@ def work_queue(request):
     if request.user.has_role(Role.CASHIER):
         invoices = [
             (invoice, (today - timezone.localtime(invoice.validated_at).date()).days)
-            for invoice in invoices_to_settle(request.user.agency)
+            for invoice in invoices_to_settle(request.user.agency)[:50]
         ]
     return render(request, "contracts/work_queue.html", {"items": items, "invoices": invoices})
 

@@ -75,6 +75,7 @@ def order_issue(
     due_on: dt.date,
     actor: User | None,
     assignee: User | None = None,
+    render_in_background: bool = False,
 ) -> InterventionOrder:
     """A numbered order (gapless per agency and year), in the caller's transaction."""
     today = timezone.localdate()
@@ -88,7 +89,7 @@ def order_issue(
         assignee=assignee,
         issued_by=actor,
     )
-    issue_after_commit(DocumentKind.ORDER, order.pk)
+    issue_after_commit(DocumentKind.ORDER, order.pk, background=render_in_background)
     return order
 
 
@@ -242,14 +243,23 @@ def removal_report_enter(
     return report
 
 
-def removal_order_issue(request: TerminationRequest) -> InterventionOrder:
-    """Step 8 for one request (locked by the caller): removal (BT) or final interruption (MT)."""
+def removal_order_issue(
+    request: TerminationRequest, *, render_in_background: bool = False
+) -> InterventionOrder:
+    """Step 8 for one request (locked by the caller): removal (BT) or final interruption (MT).
+    The morning run issues thousands at once: their PDFs are left to the worker."""
     kind = (
         OrderKind.FINAL_INTERRUPTION
         if request.contract.tariff_category.voltage == Voltage.MT
         else OrderKind.REMOVAL
     )
-    order = order_issue(request, kind=kind, due_on=request.cut_date, actor=None)
+    order = order_issue(
+        request,
+        kind=kind,
+        due_on=request.cut_date,
+        actor=None,
+        render_in_background=render_in_background,
+    )
     apply_transition(request, "order_removal", actor=None, data={"order": order.number})
     return order
 
@@ -277,7 +287,7 @@ def issue_due_orders(today: dt.date | None = None, *, batch_size: int = 200) -> 
                 .order_by("cut_date", "id")[:batch_size]
             )
             for request in batch:
-                removal_order_issue(request)
+                removal_order_issue(request, render_in_background=True)
             issued += len(batch)
         if len(batch) < batch_size:
             break

@@ -53,3 +53,23 @@ def test_the_periodic_task_issues_what_is_due_today(settled_anticipated):
         assert issue_due_orders_every_morning(timestamp=0) == 1
         assert issue_due_orders_every_morning(timestamp=0) == 0
     assert reload(settled_anticipated).state == RequestState.REMOVAL_ORDERED
+
+
+def test_the_morning_run_leaves_the_order_pdfs_to_the_worker(
+    settled_anticipated, django_capture_on_commit_callbacks
+):
+    from procrastinate.contrib.django.models import ProcrastinateJob
+
+    from billing.enums import DocumentStatus
+    from billing.models import Document
+    from billing.tasks import render_document
+
+    with django_capture_on_commit_callbacks(execute=True):
+        assert issue_due_orders_every_morning(timestamp=0) == 0  # not due yet today
+        call_command("issue_due_orders", "--date", (TODAY + dt.timedelta(days=10)).isoformat())
+    order = InterventionOrder.objects.get(kind=OrderKind.REMOVAL)
+    job = ProcrastinateJob.objects.get(task_name="billing.render_document")
+    assert (job.queue_name, job.args) == ("documents", {"kind": "order", "pk": order.pk})
+    assert not Document.objects.filter(order=order).exists()  # nothing rendered in the batch
+    render_document(**job.args)  # what the worker runs
+    assert Document.objects.get(order=order).status == DocumentStatus.READY

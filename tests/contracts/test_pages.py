@@ -358,3 +358,16 @@ def test_work_queue_query_count_does_not_grow(
     with django_assert_num_queries(8):
         response = desk.client.get(url("work_queue"))
     assert len(response.context["items"]) == rows
+
+
+def test_work_queue_lists_the_oldest_first_with_its_age(desk, staff, akpakpa):
+    from django.utils import timezone
+
+    recent = start(desk, staff, worked_example_contract(akpakpa, number="1010000011"))
+    old = start(desk, staff, worked_example_contract(akpakpa, number="1010000012"))
+    TerminationRequest.objects.filter(pk=old.pk).update(
+        state_since=timezone.now() - dt.timedelta(days=3)
+    )
+    desk.client.force_login(staff.reception)
+    items = desk.client.get(url("work_queue")).context["items"]
+    assert [(i.request.pk, i.age_days) for i in items] == [(old.pk, 3), (recent.pk, 0)]
