@@ -75,7 +75,8 @@ bench: db
 	psql "postgres://postgres@/postgres?host=$$sock" -tAc "SELECT 1 FROM pg_database WHERE datname='sbee_bench'" | grep -q 1 \
 	  || psql "postgres://postgres@/postgres?host=$$sock" -qc "CREATE DATABASE sbee_bench"; \
 	DATABASE_URL=$$url DEBUG=true $(PY) manage.py migrate --no-input -v0; \
-	DATABASE_URL=$$url DEBUG=false SECRET_KEY=bench ALLOWED_HOSTS=testserver $(PY) manage.py bench_search --contracts $(BENCH_CONTRACTS)
+	DATABASE_URL=$$url DEBUG=false SECRET_KEY=bench ALLOWED_HOSTS=testserver $(PY) manage.py bench_search --contracts $(BENCH_CONTRACTS); \
+	DATABASE_URL=$$url DEBUG=false SECRET_KEY=bench ALLOWED_HOSTS=testserver $(PY) manage.py bench_due_orders
 
 # PDF rendering benchmark, on the demo data (rolled back afterwards).
 bench-pdf: setup

@@ -285,14 +285,20 @@ class NumberSequence(models.Model):
         return f"{self.prefix}-{self.agency_id}-{self.year}: {self.last}"
 
     @classmethod
-    def next(cls, prefix: str, agency: Agency, year: int) -> str:
+    def take(cls, prefix: str, agency: Agency, year: int, count: int = 1) -> list[str]:
+        """The next `count` numbers, in order, under the sequence row's lock."""
         cls.objects.bulk_create(
             [cls(prefix=prefix, agency=agency, year=year)], ignore_conflicts=True
         )
         seq = cls.objects.select_for_update().get(prefix=prefix, agency=agency, year=year)
-        seq.last += 1
+        first = seq.last + 1
+        seq.last += count
         seq.save(update_fields=["last"])
-        return f"{prefix}-{agency.code}-{year}-{seq.last:06d}"
+        return [f"{prefix}-{agency.code}-{year}-{n:06d}" for n in range(first, seq.last + 1)]
+
+    @classmethod
+    def next(cls, prefix: str, agency: Agency, year: int) -> str:
+        return cls.take(prefix, agency, year, 1)[0]
 
 
 def by_role(role: str):

@@ -82,6 +82,58 @@ def apply_transition(
     return record_event(request, action, actor=actor, from_state=from_state, data=data)
 
 
+def apply_transition_many(
+    requests: list[TerminationRequest], action: str, *, actor: User | None, data: list[dict]
+) -> None:
+    """apply_transition for a batch of requests the caller has locked (step 8 issues thousands
+    each morning): the same checks, one UPDATE and one INSERT for the whole batch."""
+    events = []
+    now = timezone.now()
+    for request, extra in zip(requests, data, strict=True):
+        method = getattr(request, action)
+        if not has_transition_perm(method, actor):
+            raise PermissionDenied(ROLE_REFUSED)
+        if not can_proceed(method):
+            raise StepRefused(STEP_NOT_NOW.format(state=request.get_state_display()))
+        from_state = request.state
+        method()
+        request.state_since = now
+        events.append(_event(request, action, actor=actor, from_state=from_state, data=extra))
+    TerminationRequest.objects.bulk_update(requests, ["state", "state_since"])
+    TerminationEvent.objects.bulk_create(events)
+
+
+def _event(
+    request: TerminationRequest,
+    action: str,
+    *,
+    actor: User | None,
+    from_state: str | None = None,
+    step: int | None = None,
+    data: dict | None = None,
+) -> TerminationEvent:
+    meta = getattr(getattr(type(request), action, None), "_django_fsm", None)
+    transition = meta.get_transition(from_state) if meta and from_state else None
+    if step is None:
+        step = transition.custom.get("step", 0) if transition else 0
+    if actor is None:
+        role = "system"
+    else:
+        role = getattr(getattr(transition, "permission", None), "role", "")
+        if not actor.has_role(role):
+            role = min(actor.roles, default="")
+    return TerminationEvent(
+        request=request,
+        actor=actor,
+        actor_role=role,
+        step=step,
+        action=action,
+        from_state=from_state or request.state,
+        to_state=request.state,
+        data=data or {},
+    )
+
+
 def record_event(
     request: TerminationRequest,
     action: str,
@@ -93,23 +145,6 @@ def record_event(
 ) -> TerminationEvent:
     """The audit row of a step. For a transition, its step and role come from the @transition;
     other actions (a signature, one of two settlements) name their step."""
-    meta = getattr(getattr(type(request), action, None), "_django_fsm", None)
-    transition = meta.get_transition(from_state) if meta and from_state else None
-    if step is None:
-        step = transition.custom.get("step", 0) if transition else 0
-    if actor is None:
-        role = "system"
-    else:
-        role = getattr(getattr(transition, "permission", None), "role", "")
-        if not actor.has_role(role):
-            role = min(actor.roles, default="")
-    return TerminationEvent.objects.create(
-        request=request,
-        actor=actor,
-        actor_role=role,
-        step=step,
-        action=action,
-        from_state=from_state or request.state,
-        to_state=request.state,
-        data=data or {},
-    )
+    event = _event(request, action, actor=actor, from_state=from_state, step=step, data=data)
+    event.save()
+    return event

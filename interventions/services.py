@@ -15,7 +15,7 @@ from billing.enums import DocumentKind, InvoiceKind
 from billing.selectors import usual_consumption
 from contracts.enums import RequestState, Role, Timing, Voltage
 from contracts.models import Contract, NumberSequence, TerminationRequest, User
-from contracts.rules import StepRefused, apply_transition
+from contracts.rules import StepRefused, apply_transition, apply_transition_many
 from interventions.enums import SAFETY_STEPS, OrderKind, OrderStatus, Remark
 from interventions.models import InterventionOrder, InterventionReport
 
@@ -243,25 +243,49 @@ def removal_report_enter(
     return report
 
 
-def removal_order_issue(
-    request: TerminationRequest, *, render_in_background: bool = False
-) -> InterventionOrder:
-    """Step 8 for one request (locked by the caller): removal (BT) or final interruption (MT).
-    The morning run issues thousands at once: their PDFs are left to the worker."""
-    kind = (
-        OrderKind.FINAL_INTERRUPTION
-        if request.contract.tariff_category.voltage == Voltage.MT
-        else OrderKind.REMOVAL
+def removal_orders_issue(
+    requests: list[TerminationRequest], *, render_in_background: bool = False
+) -> list[InterventionOrder]:
+    """Step 8 for requests the caller has locked: the removal (BT) or final interruption (MT)
+    order of each, numbered in order, issued by the system. The morning run issues thousands
+    at once: one numbering lock per agency, bulk inserts, and the PDFs left to the worker."""
+    today = timezone.localdate()
+    numbers = {}
+    for agency_id in sorted({r.agency_id for r in requests}):
+        agency = next(r.agency for r in requests if r.agency_id == agency_id)
+        count = sum(1 for r in requests if r.agency_id == agency_id)
+        numbers[agency_id] = iter(NumberSequence.take("OI", agency, today.year, count))
+    orders = [
+        InterventionOrder(
+            request=request,
+            agency_id=request.agency_id,
+            kind=OrderKind.FINAL_INTERRUPTION
+            if request.contract.tariff_category.voltage == Voltage.MT
+            else OrderKind.REMOVAL,
+            number=next(numbers[request.agency_id]),
+            issued_on=today,
+            due_on=request.cut_date,
+        )
+        for request in requests
+    ]
+    InterventionOrder.objects.bulk_create(orders)
+    apply_transition_many(
+        requests, "order_removal", actor=None, data=[{"order": o.number} for o in orders]
     )
-    order = order_issue(
-        request,
-        kind=kind,
-        due_on=request.cut_date,
-        actor=None,
-        render_in_background=render_in_background,
-    )
-    apply_transition(request, "order_removal", actor=None, data={"order": order.number})
-    return order
+    if render_in_background:
+        from billing.tasks import render_document
+
+        jobs = [{"kind": DocumentKind.ORDER, "pk": o.pk} for o in orders]
+        transaction.on_commit(lambda: render_document.batch_defer(*jobs))
+    else:
+        for order in orders:
+            issue_after_commit(DocumentKind.ORDER, order.pk)
+    return orders
+
+
+def removal_order_issue(request: TerminationRequest) -> InterventionOrder:
+    """Step 8 for one request, when its settlement comes on or after its cut date."""
+    return removal_orders_issue([request])[0]
 
 
 def due_requests(today: dt.date):
@@ -286,8 +310,8 @@ def issue_due_orders(today: dt.date | None = None, *, batch_size: int = 200) -> 
                 .select_related("contract__tariff_category", "agency")
                 .order_by("cut_date", "id")[:batch_size]
             )
-            for request in batch:
-                removal_order_issue(request, render_in_background=True)
+            if batch:
+                removal_orders_issue(batch, render_in_background=True)
             issued += len(batch)
         if len(batch) < batch_size:
             break

@@ -123,5 +123,7 @@ def test_two_workers_issue_each_due_order_once(akpakpa, staff):
     assert [kind for kind, _ in results] == ["ok", "ok"]
     assert sum(value for _, value in results) == 6
     assert InterventionOrder.objects.filter(kind=OrderKind.REMOVAL).count() == 6
+    numbers = sorted(InterventionOrder.objects.values_list("number", flat=True))
+    assert numbers == [f"OI-AKP-2026-{n:06d}" for n in range(1, 13)]  # no gap, no double
     assert all(reload(r).state == RequestState.REMOVAL_ORDERED for r in requests)
     assert issue_due_orders(due) == 0  # a third run finds nothing left
