@@ -102,7 +102,7 @@ class Agent:
         self.checked()
 
     def submit(self, button: str = "Enregistrer"):
-        self.click(f"button:has-text('{button}')")
+        self.click(f'button:has-text("{button}")')
 
     def checked(self):
         self.page.wait_for_load_state()

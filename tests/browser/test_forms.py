@@ -153,3 +153,32 @@ def test_a_step_can_be_done_with_the_keyboard_alone(office, staff, akpakpa):
         page.keyboard.press("Enter")
     reception.checked()
     assert "Ordre d'intervention émis." in reception.text()
+
+
+def test_an_advance_and_the_printable_pages(office, staff, akpakpa):
+    contract = worked_example_contract(akpakpa)
+    request = advance(create(contract, staff), staff, RequestState.INVOICED)
+    cashier = office.open_as(staff.cashier.username)
+    cashier.goto("/contrats/")
+    cashier.page.fill("#id_q", contract.number)
+    cashier.click("button:has-text('Rechercher')")
+    cashier.follow(contract.number)
+    cashier.follow("Enregistrer une avance en compte")
+    cashier.page.fill("#id_amount", "0")
+    cashier.page.check("#id_confirm")
+    cashier.submit("Enregistrer l'avance")
+    assert field_error(cashier, "id_amount").startswith(
+        "Assurez-vous que cette valeur est supérieure"
+    )
+    cashier.page.fill("#id_amount", "10000")
+    cashier.page.select_option("#id_mode", "mobile_money")
+    cashier.page.fill("#id_reference", "MM-4471")
+    cashier.submit("Enregistrer l'avance")
+    assert "Avance en compte enregistrée." in cashier.text()
+    assert "Avance en compte (mobile money, réf. MM-4471)" in cashier.text()
+    invoice = request.invoices.get(kind="balance")
+    cashier.goto(f"/factures/{invoice.pk}/")
+    assert "À PAYER" in cashier.text()
+    cashier.goto(f"/ordres/{request.orders.get().pk}/")
+    assert "Signature du demandeur" in cashier.text()
+    office.assert_valid_html()
