@@ -60,6 +60,16 @@ def _fmt(amount: int) -> str:
     return format_fcfa(amount)
 
 
+def _check_reference(mode: str, reference: str) -> None:
+    """A cheque, a mobile money transaction or a transfer is traced by its reference."""
+    if mode not in PaymentMode.values:
+        raise StepRefused("Choisissez le mode de règlement.", field="mode")
+    if mode != PaymentMode.CASH and not reference.strip():
+        raise StepRefused(
+            REFERENCE_REQUIRED.format(mode=PaymentMode(mode).label.lower()), field="reference"
+        )
+
+
 def _write_lines(invoice: Invoice, computation: Computation) -> None:
     invoice.lines.all().delete()
     InvoiceLine.objects.bulk_create(
@@ -289,10 +299,6 @@ def invoice_settle(
     today = timezone.localdate()
     if invoice.balance > 0:
         kind = SettlementKind.COLLECTION
-        if mode != PaymentMode.CASH and not reference.strip():
-            raise StepRefused(
-                REFERENCE_REQUIRED.format(mode=PaymentMode(mode).label.lower()), field="reference"
-            )
     elif invoice.balance < 0:
         kind = SettlementKind.REFUND
         deposit = Deposit.objects.filter(contract=contract).first()
@@ -315,12 +321,10 @@ def invoice_settle(
                 field="beneficiary_id_document_number",
             )
         beneficiary_name = deposit.payer_name
-        if mode != PaymentMode.CASH and not reference.strip():
-            raise StepRefused(
-                REFERENCE_REQUIRED.format(mode=PaymentMode(mode).label.lower()), field="reference"
-            )
     else:
         kind, mode, reference = SettlementKind.ZERO, "", ""
+    if kind != SettlementKind.ZERO:
+        _check_reference(mode, reference)
     try:
         with transaction.atomic():
             settlement = Settlement.objects.create(
@@ -433,10 +437,7 @@ def account_advance_record(
         raise StepRefused(ADVANCE_CONTRACT_CLOSED)
     if amount <= 0:
         raise StepRefused(ADVANCE_POSITIVE, field="amount")
-    if mode != PaymentMode.CASH and not reference.strip():
-        raise StepRefused(
-            REFERENCE_REQUIRED.format(mode=PaymentMode(mode).label.lower()), field="reference"
-        )
+    _check_reference(mode, reference)
     label = f"Avance en compte ({PaymentMode(mode).label.lower()}"
     label += f", réf. {reference.strip()})" if reference.strip() else ")"
     return AccountEntry.objects.create(

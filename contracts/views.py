@@ -219,6 +219,16 @@ def request_detail(request, pk: int):
     )
 
 
+def order_and_report(kinds, **more):
+    """The step page's order (and its report, if entered) shown above the form."""
+
+    def extra(req):
+        order = req.orders.select_related("report").filter(kind__in=kinds).first()
+        return {"order": order, "report": getattr(order, "report", None), **more}
+
+    return extra
+
+
 def _step(
     request, pk, *, role, form_class, template, title, act, success, form_kwargs=None, extra=None
 ):
@@ -295,9 +305,6 @@ def request_field_report(request, pk: int):
         data.pop("confirm")
         services.termination_request_report_field(req, actor=request.user, **data)
 
-    def extra(req):
-        return {"order": req.orders.filter(kind__in=FIELD_ORDER_KINDS).first()}
-
     return _step(
         request,
         pk,
@@ -307,7 +314,7 @@ def request_field_report(request, pk: int):
         title="Étapes 4-5 – Compte-rendu d'intervention",
         act=act,
         success="Compte-rendu d'intervention enregistré.",
-        extra=extra,
+        extra=order_and_report(FIELD_ORDER_KINDS),
     )
 
 
@@ -315,10 +322,6 @@ def request_field_report(request, pk: int):
 def request_approve_report(request, pk: int):
     def act(req, data):
         services.termination_request_approve_report(req, actor=request.user)
-
-    def extra(req):
-        order = req.orders.select_related("report").filter(kind__in=FIELD_ORDER_KINDS).first()
-        return {"order": order, "report": getattr(order, "report", None)}
 
     return _step(
         request,
@@ -329,7 +332,7 @@ def request_approve_report(request, pk: int):
         title="Étape 5 – Contrôle et signature de l'ordre de coupure",
         act=act,
         success="Ordre de coupure signé.",
-        extra=extra,
+        extra=order_and_report(FIELD_ORDER_KINDS),
     )
 
 
@@ -370,9 +373,6 @@ def request_removal_report(request, pk: int):
         data.pop("confirm")
         services.termination_request_report_removal(req, actor=request.user, **data)
 
-    def extra(req):
-        return {"order": req.orders.filter(kind__in=REMOVAL_ORDER_KINDS).first()}
-
     return _step(
         request,
         pk,
@@ -382,7 +382,7 @@ def request_removal_report(request, pk: int):
         title="Étape 9 – Compte-rendu de dépose",
         act=act,
         success="Compte-rendu de dépose enregistré.",
-        extra=extra,
+        extra=order_and_report(REMOVAL_ORDER_KINDS),
     )
 
 
@@ -390,10 +390,6 @@ def request_removal_report(request, pk: int):
 def request_sign_removal(request, pk: int):
     def act(req, data):
         services.termination_request_sign_removal(req, actor=request.user)
-
-    def extra(req):
-        order = req.orders.select_related("report").filter(kind__in=REMOVAL_ORDER_KINDS).first()
-        return {"order": order, "report": getattr(order, "report", None)}
 
     return _step(
         request,
@@ -404,7 +400,7 @@ def request_sign_removal(request, pk: int):
         title="Étape 9 – Contrôle et signature du compte-rendu de dépose",
         act=act,
         success="Compte-rendu de dépose signé. Transmis à l'ACFF.",
-        extra=extra,
+        extra=order_and_report(REMOVAL_ORDER_KINDS),
     )
 
 
@@ -412,10 +408,6 @@ def request_sign_removal(request, pk: int):
 def request_confirm(request, pk: int):
     def act(req, data):
         services.termination_request_confirm_codification(req, actor=request.user)
-
-    def extra(req):
-        order = req.orders.select_related("report").filter(kind__in=REMOVAL_ORDER_KINDS).first()
-        return {"order": order, "report": getattr(order, "report", None), "codification": True}
 
     return _step(
         request,
@@ -426,7 +418,7 @@ def request_confirm(request, pk: int):
         title="Étape 9 – Confirmation de la codification",
         act=act,
         success="Codification confirmée : contrat résilié, point de livraison libéré.",
-        extra=extra,
+        extra=order_and_report(REMOVAL_ORDER_KINDS, codification=True),
     )
 
 
