@@ -371,3 +371,41 @@ def test_work_queue_lists_the_oldest_first_with_its_age(desk, staff, akpakpa):
     desk.client.force_login(staff.reception)
     items = desk.client.get(url("work_queue")).context["items"]
     assert [(i.request.pk, i.age_days) for i in items] == [(old.pk, 3), (recent.pk, 0)]
+
+
+@pytest.mark.parametrize("rows", [1, 20])
+def test_request_list_query_count_does_not_grow(
+    desk, staff, akpakpa, rows, django_assert_num_queries
+):
+    for n in range(rows):
+        start(desk, staff, worked_example_contract(akpakpa, number=f"10102{n:05d}"))
+    desk.client.force_login(staff.auditor)
+    with django_assert_num_queries(7):
+        response = desk.client.get(url("request_list"))
+    assert len(response.context["requests"]) == rows
+
+
+@pytest.mark.parametrize("rows", [1, 20])
+def test_cash_desk_query_count_does_not_grow(
+    staff, akpakpa, client, rows, django_assert_num_queries
+):
+    from billing import services as billing
+    from tests.workflow import advance, create
+
+    for n in range(rows):
+        request = advance(
+            create(worked_example_contract(akpakpa, number=f"10103{n:05d}"), staff),
+            staff,
+            RequestState.INVOICED,
+        )
+        if n % 2:  # half settled today: the journal grows too
+            billing.invoice_settle(
+                request.invoices.get(kind=InvoiceKind.BALANCE),
+                actor=staff.cashier,
+                amount=26417,
+                mode="cash",
+            )
+    client.force_login(staff.cashier)
+    with django_assert_num_queries(8):
+        response = client.get(url("cash_desk"))
+    assert len(response.context["queue"]) + len(response.context["journal"]) == rows
