@@ -2,7 +2,17 @@ from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin
 from django.contrib.auth.models import Group
 
-from contracts.models import Agency, Contract, Customer, DeliveryPoint, Deposit, Meter, User
+from contracts.models import (
+    Agency,
+    Contract,
+    Customer,
+    DeliveryPoint,
+    Deposit,
+    Meter,
+    TerminationEvent,
+    TerminationRequest,
+    User,
+)
 from sbee_resiliation.admin import ReadOnlyAdmin, RoleAdmin
 
 admin.site.unregister(Group)  # roles are fixed by the procedure; users get them on their page
@@ -70,3 +80,20 @@ class ContractAdmin(ReadOnlyAdmin):
 class DepositAdmin(ReadOnlyAdmin):
     list_display = ["contract", "amount", "payer_name", "status"]
     list_select_related = ["contract"]
+
+
+@admin.register(TerminationRequest)
+class TerminationRequestAdmin(ReadOnlyAdmin):
+    """For reading: requests change only through the procedure's pages."""
+
+    list_display = ["pk", "contract", "agency", "kind", "state", "created_at"]
+    list_filter = ["agency", "kind", "state"]
+    list_select_related = ["contract", "agency"]
+    search_fields = ["contract__number"]
+
+
+@admin.register(TerminationEvent)
+class TerminationEventAdmin(ReadOnlyAdmin):
+    list_display = ["at", "request", "step", "action", "actor", "from_state", "to_state"]
+    list_filter = ["step", "action"]
+    list_select_related = ["request__contract", "actor"]
