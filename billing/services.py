@@ -374,7 +374,7 @@ def invoice_settle(
         unpaid_invoices(contract).update(state=InvoiceState.SETTLED)
     if invoice.kind == InvoiceKind.SUBSCRIPTION:
         _record_successor_deposit(invoice, today)
-    if invoice.request_id:
+    if invoice.request_id and invoice.kind in (InvoiceKind.BALANCE, InvoiceKind.SUBSCRIPTION):
         _advance_request_after_settlement(invoice, settlement, actor)
     return settlement
 

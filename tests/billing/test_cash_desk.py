@@ -189,3 +189,43 @@ def test_anticipated_balance_uses_the_reading(akpakpa, staff):
     )
     invoice = request.invoices.get(kind=InvoiceKind.BALANCE)
     assert (invoice.old_index, invoice.new_index, invoice.days) == (12000, 12300, 30)
+
+
+def test_a_complementary_invoice_is_settled_without_touching_the_closed_request(akpakpa, staff):
+    from contracts import services as steps
+
+    request = advance(
+        create(worked_example_contract(akpakpa), staff),
+        staff,
+        RequestState.INVOICED,
+        timing=Timing.ANTICIPATED,
+    )
+    billing.invoice_settle(
+        request.invoices.get(kind=InvoiceKind.BALANCE),
+        actor=staff.cashier,
+        amount=26417,
+        mode=PaymentMode.CASH,
+    )
+    from interventions.services import issue_due_orders
+
+    issue_due_orders(TODAY + dt.timedelta(days=10))
+    import time_machine
+
+    with time_machine.travel(dt.datetime(2026, 12, 10, 9, 0, tzinfo=dt.UTC), tick=False):
+        steps.termination_request_report_removal(
+            request,
+            actor=staff.arpnt,
+            index_read=12360,
+            read_on=dt.date(2026, 12, 10),
+            cut_done=True,
+            safety_steps_confirmed=list(range(1, 9)),
+            remarks=[],
+        )
+        steps.termination_request_sign_removal(request, actor=staff.supervisor)
+        steps.termination_request_confirm_codification(request, actor=staff.acff)
+        extra = request.invoices.get(kind=InvoiceKind.COMPLEMENTARY)
+        settlement = billing.invoice_settle(
+            extra, actor=staff.cashier, amount=extra.total, mode=PaymentMode.CASH
+        )
+    assert settlement.kind == SettlementKind.COLLECTION
+    assert request.events.filter(action="settle").count() == 1
