@@ -31,7 +31,7 @@ pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("frozen_today")]
 def text_of(pdf: bytes) -> str:
     reader = PdfReader(io.BytesIO(pdf))
     text = "\n".join(page.extract_text() for page in reader.pages)
-    return re.sub(r"[ \u00a0\u202f]+", " ", text)
+    return re.sub(r"\s+", " ", text)  # lines wrap where the page is narrow
 
 
 @pytest.fixture
@@ -206,3 +206,124 @@ def test_a_rendering_failure_leaves_the_action_intact_and_the_document_to_regene
     client.post(reverse("document_regenerate", args=[receipt.pk]))
     receipt.refresh_from_db()
     assert receipt.status == DocumentStatus.READY
+
+
+def test_every_other_kind_of_document_carries_its_number_and_its_words(
+    akpakpa, staff, django_capture_on_commit_callbacks
+):
+    import time_machine
+
+    from interventions.services import issue_due_orders
+    from tests.factories import ContractFactory, CustomerFactory, TariffCategoryFactory
+
+    # Anticipated BT: reading order, a refund voucher, a complementary invoice.
+    contract = worked_example_contract(akpakpa)
+    Deposit.objects.filter(contract=contract).update(amount=90000)
+    with django_capture_on_commit_callbacks(execute=True):
+        request = advance(
+            create(contract, staff), staff, RequestState.INVOICED, timing="anticipated"
+        )
+        deposit = Deposit.objects.get(contract=contract)
+        billing.invoice_settle(
+            request.invoices.get(kind=InvoiceKind.BALANCE),
+            actor=staff.cashier,
+            amount=33583,
+            mode=PaymentMode.CASH,
+            beneficiary_id_document_type=deposit.payer_id_document_type,
+            beneficiary_id_document_number=deposit.payer_id_document_number,
+        )
+    reading = text_of(bytes(Document.objects.get(number="OI-AKP-2026-000001").content))
+    assert "Ordre de relève d'index" in reading and "Relevé seul (pas de coupure)" in reading
+    voucher = text_of(bytes(Document.objects.get(kind=DocumentKind.RECEIPT).content))
+    assert "Bon de remboursement" in voucher and "33 583 FCFA" in voucher
+    assert "trente-trois mille cinq cent quatre-vingt-trois francs CFA" in voucher
+    issue_due_orders(TODAY + dt.timedelta(days=10))
+    with (
+        time_machine.travel(dt.datetime(2026, 12, 10, 9, 0, tzinfo=dt.UTC), tick=False),
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        services.termination_request_report_removal(
+            request,
+            actor=staff.arpnt,
+            index_read=12360,
+            read_on=dt.date(2026, 12, 10),
+            cut_done=True,
+            safety_steps_confirmed=list(range(1, 9)),
+            remarks=[],
+        )
+        services.termination_request_sign_removal(request, actor=staff.supervisor)
+        services.termination_request_confirm_codification(request, actor=staff.acff)
+    extra = request.invoices.get(kind=InvoiceKind.COMPLEMENTARY)
+    text = text_of(bytes(extra.document.content))
+    assert "Facture complémentaire" in text and extra.number in text
+    assert f"À PAYER : {extra.total:,} FCFA".replace(",", " ") in text
+
+    # MT anticipated: the final interruption order. Reprise: the subscription invoice.
+    mt = TariffCategoryFactory(code="MT-GEN")
+    company = CustomerFactory(
+        kind="company",
+        name="Rizerie du Borgou SARL",
+        id_document_type="rccm",
+        id_document_number="RB/PKO/18 B 987",
+    )
+    mt_contract = ContractFactory(
+        agency=akpakpa,
+        customer=company,
+        tariff_category=mt,
+        subscribed_power_kva=160,
+        last_billed_index=500000,
+        meter__digits=7,
+        deposit__amount=3_200_000,
+    )
+    mt_request = create(mt_contract, staff)
+    services.termination_request_issue_order(
+        mt_request,
+        actor=staff.reception,
+        timing="anticipated",
+        cut_date=TODAY + dt.timedelta(days=2),
+        requester_signed=True,
+    )
+    services.termination_request_report_field(
+        mt_request,
+        actor=staff.reader,
+        index_read=510000,
+        read_on=TODAY,
+        cut_done=False,
+        cut_index=None,
+        remarks=[],
+        high_consumption_confirmed=True,
+    )
+    invoice = services.termination_request_invoice(mt_request, actor=staff.reception)
+    mt_deposit = Deposit.objects.get(contract=mt_contract)
+    billing.invoice_settle(
+        invoice,
+        actor=staff.cashier,
+        amount=-invoice.balance,
+        mode=PaymentMode.TRANSFER,
+        reference="VIR-1",
+        beneficiary_id_document_type=mt_deposit.payer_id_document_type,
+        beneficiary_id_document_number=mt_deposit.payer_id_document_number,
+    )
+    issue_due_orders(TODAY + dt.timedelta(days=2))
+    final = mt_request.orders.get(kind=OrderKind.FINAL_INTERRUPTION)
+    document = document_issue(DocumentKind.ORDER, final.pk)
+    text = text_of(bytes(document.content))
+    assert "Ordre de coupure définitive" in text and "n'est pas déposé" in text
+
+    takeover = create(
+        worked_example_contract(akpakpa, number="1010008888"),
+        staff,
+        kind=TerminationKind.WITH_TAKEOVER,
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        services.termination_request_take_over(
+            takeover,
+            actor=staff.reception,
+            successor=SUCCESSOR,
+            mutation_index=12300,
+            mutation_date=TODAY,
+        )
+    subscription = takeover.invoices.get(kind=InvoiceKind.SUBSCRIPTION)
+    text = text_of(bytes(subscription.document.content))
+    assert "Facture d'abonnement" in text and "ZINSOU Afiavi Bérénice" in text
+    assert "Frais de police" in text and "À PAYER : 33 000 FCFA" in text
