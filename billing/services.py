@@ -12,8 +12,9 @@ from billing.computation import (
     balance,
     compute_consumption_invoice,
     compute_subscription_invoice,
+    round_half_up,
 )
-from billing.documents import issue_after_commit
+from billing.documents import document_step, issue_after_commit
 from billing.enums import (
     DocumentKind,
     EntryKind,
@@ -28,12 +29,27 @@ from contracts.enums import (
     ContractStatus,
     DepositStatus,
     IdDocumentType,
-    RequestState,
     Role,
     TerminationKind,
 )
-from contracts.models import Contract, Deposit, NumberSequence, TerminationRequest, User
-from contracts.rules import StepRefused, apply_transition, check_agency, check_role, record_event
+from contracts.models import (
+    Contract,
+    Deposit,
+    NumberSequence,
+    TerminationRequest,
+    User,
+    needs_field_visit,
+)
+from contracts.rules import (
+    StepRefused,
+    apply_transition,
+    check_agency,
+    check_role,
+    lock_request,
+    record_event,
+)
+from contracts.templatetags.sbee import format_fcfa
+from interventions.services import removal_order_issue
 
 ALREADY_SETTLED = "Cette facture est déjà réglée (reçu {number})."
 NOT_TO_SETTLE = "Cette facture n'est pas à régler : elle est « {state} »."
@@ -52,12 +68,6 @@ REFUND_IDENTITY_MISMATCH = (
 ADVANCE_POSITIVE = "Le montant de l'avance doit être positif."
 ADVANCE_CONTRACT_CLOSED = "Ce contrat est résilié : aucune avance ne peut y être versée."
 DRAFT_ONLY = "Seul un brouillon peut être recalculé ou validé."
-
-
-def _fmt(amount: int) -> str:
-    from contracts.templatetags.sbee import format_fcfa
-
-    return format_fcfa(amount)
 
 
 def _check_reference(mode: str, reference: str) -> None:
@@ -239,7 +249,7 @@ def complementary_invoice_create(
     # The fixed charges ran to the cut date and were billed then: only the energy remains.
     energy = [line for line in computation.lines if line.unit == "kWh"]
     vat_base = sum(line.amount for line in energy if line.vat_applies)
-    vat = (2 * vat_base * computation.vat_rate + 100) // 200
+    vat = round_half_up(vat_base * computation.vat_rate, 100)
     computation = Computation(
         days=computation.days,
         consumption=computation.consumption,
@@ -294,7 +304,7 @@ def invoice_settle(
         raise StepRefused(NOT_TO_SETTLE.format(state=invoice.get_state_display()))
     due = abs(invoice.balance)
     if amount != due:
-        raise StepRefused(PARTIAL_REFUSED.format(expected=_fmt(due)), field="amount")
+        raise StepRefused(PARTIAL_REFUSED.format(expected=format_fcfa(due)), field="amount")
     contract = invoice.contract
     today = timezone.localdate()
     if invoice.balance > 0:
@@ -397,9 +407,6 @@ def _record_successor_deposit(invoice: Invoice, today: dt.date) -> None:
 def _advance_request_after_settlement(
     invoice: Invoice, settlement: Settlement, actor: User
 ) -> None:
-    from contracts.rules import lock_request
-    from interventions.services import removal_order_issue
-
     request = lock_request(invoice.request_id)
     data = {
         "invoice": invoice.number,
@@ -409,11 +416,9 @@ def _advance_request_after_settlement(
     }
     if request.kind == TerminationKind.WITHOUT_TAKEOVER:
         apply_transition(request, "settle", actor=actor, data=data)
-        if request.removal_due(timezone.localdate()) and request.state == RequestState.SETTLED:
-            from contracts.models import needs_field_visit
-
-            if needs_field_visit(request):
-                removal_order_issue(request)
+        # Settled on or after the cut date: step 8 need not wait for tomorrow morning.
+        if request.removal_due(timezone.localdate()) and needs_field_visit(request):
+            removal_order_issue(request)
         return
     pending = request.invoices.filter(state=InvoiceState.VALIDATED).exclude(pk=invoice.pk)
     if pending.exists():
@@ -453,8 +458,6 @@ def account_advance_record(
 @transaction.atomic
 def record_print(document, *, actor: User) -> None:
     """A print (or reprint) of an issued document, in its request's events."""
-    from billing.documents import document_step
-
     request = TerminationRequest.objects.select_for_update().get(pk=document.request_id)
     check_agency(actor, request.agency_id)
     record_event(
