@@ -278,15 +278,19 @@ def document_issue(kind: str, pk: int) -> Document:
     return document
 
 
-def issue_after_commit(kind: str, pk: int, *, background: bool = False) -> None:
-    """Render the document once the issuing transaction has committed: at once when someone is
-    waiting to print it, or by the worker when the system issues documents in bulk (step 8)."""
-    if background:
-        from billing.tasks import render_document
+def issue_after_commit(kind: str, pk: int) -> None:
+    """Render the document once the issuing transaction has committed, for the agent who is
+    about to print it."""
+    transaction.on_commit(lambda: document_issue(kind, pk))
 
-        transaction.on_commit(lambda: render_document.defer(kind=kind, pk=pk))
-    else:
-        transaction.on_commit(lambda: document_issue(kind, pk))
+
+def issue_in_background(kind: str, pks: list[int]) -> None:
+    """Leave the rendering to the worker, for documents the system issues in bulk (step 8):
+    one job each, deferred together once the transaction has committed."""
+    from billing.tasks import render_document  # billing.tasks imports this module
+
+    jobs = [{"kind": kind, "pk": pk} for pk in pks]
+    transaction.on_commit(lambda: render_document.batch_defer(*jobs))
 
 
 def document_step(document: Document) -> int:

@@ -1,4 +1,5 @@
 from contracts.enums import Role
+from contracts.selectors import QUEUES
 
 
 def staff(request) -> dict:
@@ -6,8 +7,6 @@ def staff(request) -> dict:
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return {}
-    from contracts.selectors import QUEUES
-
     return {
         "Role": Role,
         "user_roles": user.roles,

@@ -10,7 +10,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from billing.computation import ComputationError, consumption_kwh, period_days
-from billing.documents import issue_after_commit
+from billing.documents import issue_after_commit, issue_in_background
 from billing.enums import DocumentKind, InvoiceKind
 from billing.selectors import usual_consumption
 from contracts.enums import RequestState, Role, Timing, Voltage
@@ -75,7 +75,6 @@ def order_issue(
     due_on: dt.date,
     actor: User | None,
     assignee: User | None = None,
-    render_in_background: bool = False,
 ) -> InterventionOrder:
     """A numbered order (gapless per agency and year), in the caller's transaction."""
     today = timezone.localdate()
@@ -89,7 +88,7 @@ def order_issue(
         assignee=assignee,
         issued_by=actor,
     )
-    issue_after_commit(DocumentKind.ORDER, order.pk, background=render_in_background)
+    issue_after_commit(DocumentKind.ORDER, order.pk)
     return order
 
 
@@ -273,10 +272,7 @@ def removal_orders_issue(
         requests, "order_removal", actor=None, data=[{"order": o.number} for o in orders]
     )
     if render_in_background:
-        from billing.tasks import render_document
-
-        jobs = [{"kind": DocumentKind.ORDER, "pk": o.pk} for o in orders]
-        transaction.on_commit(lambda: render_document.batch_defer(*jobs))
+        issue_in_background(DocumentKind.ORDER, [o.pk for o in orders])
     else:
         for order in orders:
             issue_after_commit(DocumentKind.ORDER, order.pk)
