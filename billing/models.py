@@ -153,10 +153,6 @@ class Invoice(models.Model):
         return self.number or f"Brouillon {self.get_kind_display().lower()}"
 
     @property
-    def to_collect(self) -> int:
-        return max(self.balance, 0)
-
-    @property
     def to_refund(self) -> int:
         return max(-self.balance, 0)
 

@@ -7,7 +7,7 @@ from django.utils import timezone
 
 from billing.computation import Item
 from billing.enums import EntryKind, InvoiceKind, InvoiceState
-from billing.models import AccountEntry, Invoice, Settlement, TariffCategory, TariffItem
+from billing.models import Invoice, Settlement, TariffCategory, TariffItem
 from contracts.enums import ContractStatus
 from contracts.models import Agency, Contract
 
@@ -78,7 +78,3 @@ def day_journal(agency: Agency, day: dt.date) -> QuerySet[Settlement]:
         .select_related("invoice__contract__customer", "cashier")
         .order_by("created_at", "id")
     )
-
-
-def account_entries(contract: Contract) -> QuerySet[AccountEntry]:
-    return contract.account_entries.order_by("posted_on", "id")

@@ -1,7 +1,6 @@
 from collections import defaultdict
 
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -15,13 +14,8 @@ from billing.models import Document, Invoice, Settlement
 from billing.selectors import day_journal, invoices_to_settle
 from billing.services import record_print
 from contracts.enums import Role
-from contracts.rules import ROLE_REFUSED, StepRefused
+from contracts.rules import StepRefused, check_role
 from contracts.selectors import get_contract_for_user
-
-
-def _require_role(user, *roles):
-    if not user.has_role(*roles):
-        raise PermissionDenied(ROLE_REFUSED)
 
 
 def _visible(user, qs):
@@ -30,7 +24,7 @@ def _visible(user, qs):
 
 def cash_desk(request):
     """The cashier's queue and the day's journal with totals per mode."""
-    _require_role(request.user, Role.CASHIER, Role.AUDITOR)
+    check_role(request.user, Role.CASHIER, Role.AUDITOR)
     today = timezone.localdate()
     journal = list(day_journal(request.user.agency, today))
     totals: dict[str, dict[str, int]] = defaultdict(lambda: {"collected": 0, "refunded": 0})
@@ -73,7 +67,7 @@ def invoice_detail(request, pk: int):
 
 @require_http_methods(["GET", "POST"])
 def invoice_settle(request, pk: int):
-    _require_role(request.user, Role.CASHIER)
+    check_role(request.user, Role.CASHIER)
     invoice = _invoice_for(request.user, pk)
     deposit = getattr(invoice.contract, "deposit", None) if invoice.balance < 0 else None
     initial = {"amount": abs(invoice.balance)}
@@ -84,7 +78,7 @@ def invoice_settle(request, pk: int):
         try:
             settlement = services.invoice_settle(invoice, actor=request.user, **data)
         except StepRefused as error:
-            form.add_error(error.field if error.field in form.fields else None, error.message)
+            error.show_in(form)
         else:
             messages.success(request, f"Règlement enregistré : reçu {settlement.number}.")
             return redirect("receipt", pk=settlement.pk)
@@ -108,7 +102,7 @@ def receipt(request, pk: int):
 
 @require_http_methods(["GET", "POST"])
 def advance_record(request, number: str):
-    _require_role(request.user, Role.CASHIER)
+    check_role(request.user, Role.CASHIER)
     contract = get_contract_for_user(request.user, number)
     form = AdvanceForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
@@ -122,7 +116,7 @@ def advance_record(request, number: str):
                 reference=data["reference"],
             )
         except StepRefused as error:
-            form.add_error(error.field if error.field in form.fields else None, error.message)
+            error.show_in(form)
         else:
             messages.success(request, "Avance en compte enregistrée.")
             return redirect("contract_detail", number=contract.number)

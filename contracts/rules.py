@@ -20,6 +20,10 @@ class StepRefused(Exception):
         self.message = message
         self.field = field
 
+    def show_in(self, form) -> None:
+        """Next to its field, or above the form; what was typed stays in the form."""
+        form.add_error(self.field if self.field in form.fields else None, self.message)
+
 
 def check_agency(actor: User, agency_id: int) -> None:
     """Staff act on their own agency only; another agency's object does not exist for them."""

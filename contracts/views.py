@@ -1,7 +1,6 @@
 """Thin views: fetch for the user, validate the form, call one service, redirect."""
 
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -21,7 +20,7 @@ from contracts.forms import (
     TakeOverForm,
     TerminationRequestForm,
 )
-from contracts.rules import ROLE_REFUSED, StepRefused
+from contracts.rules import StepRefused, check_role
 from contracts.selectors import (
     contract_account,
     get_contract_for_user,
@@ -108,20 +107,10 @@ def request_list(request):
     )
 
 
-def _require_role(user, *roles):
-    if not user.has_role(*roles):
-        raise PermissionDenied(ROLE_REFUSED)
-
-
-def _refused(form, error: StepRefused) -> None:
-    """Put the service's refusal next to its field, or above the form; what was typed stays."""
-    form.add_error(error.field if error.field in form.fields else None, error.message)
-
-
 @require_http_methods(["GET", "POST"])
 def request_create(request, number: str):
     """Step 1."""
-    _require_role(request.user, Role.RECEPTION)
+    check_role(request.user, Role.RECEPTION)
     contract = get_contract_for_user(request.user, number)
     customer = contract.customer
     initial = {
@@ -137,7 +126,7 @@ def request_create(request, number: str):
                 contract, actor=request.user, **form.cleaned_data
             )
         except StepRefused as error:
-            _refused(form, error)
+            error.show_in(form)
         else:
             messages.success(request, "Demande de résiliation enregistrée.")
             return redirect("request_detail", pk=created.pk)
@@ -233,14 +222,14 @@ def _step(
     request, pk, *, role, form_class, template, title, act, success, form_kwargs=None, extra=None
 ):
     """A step's page: GET shows the form, POST runs the service; refusals stay on the page."""
-    _require_role(request.user, role)
+    check_role(request.user, role)
     req = get_request_for_user(request.user, pk)
     form = form_class(request.POST or None, **(form_kwargs or {}))
     if request.method == "POST" and form.is_valid():
         try:
             act(req, form.cleaned_data)
         except StepRefused as error:
-            _refused(form, error)
+            error.show_in(form)
         else:
             messages.success(request, success)
             return redirect("request_detail", pk=req.pk)
@@ -339,7 +328,7 @@ def request_approve_report(request, pk: int):
 @require_http_methods(["GET", "POST"])
 def request_invoice(request, pk: int):
     """Step 6: compute the draft (POST), view it, then validate it (POST, confirmed)."""
-    _require_role(request.user, Role.RECEPTION)
+    check_role(request.user, Role.RECEPTION)
     req = get_request_for_user(request.user, pk)
     form = ConfirmForm(request.POST if request.POST.get("action") == "validate" else None)
     error = None
