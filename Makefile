@@ -15,7 +15,7 @@ PORT ?= 8000
 help:
 	@echo "make run    – démarre l'application avec les données de démonstration (http://$(HOST):$(PORT))"
 	@echo "make test   – lint puis toute la suite de tests sur un vrai PostgreSQL"
-	@echo "make lint   – ruff (règles et format)"
+	@echo "make lint   – ruff (règles et format) et le sens des dépendances (import-linter)"
 	@echo "make stop   – arrête le PostgreSQL local du projet"
 
 var/uv/bin/uv:
@@ -50,6 +50,7 @@ run: setup
 lint: sync
 	$(UV) run --frozen ruff check .
 	$(UV) run --frozen ruff format --check .
+	$(UV) run --frozen lint-imports --no-cache
 
 format: sync
 	$(UV) run --frozen ruff format .

@@ -306,3 +306,31 @@ class Document(models.Model):
     @property
     def filename(self) -> str:
         return f"{self.number}.pdf"
+
+
+class DocumentPrint(models.Model):
+    """One print of a stored document: copy 0 is the original, copy k the "DUPLICATA n° k".
+    Prints are not steps of the procedure: they are listed apart from the request's events."""
+
+    document = models.ForeignKey(
+        Document, on_delete=models.PROTECT, related_name="prints", verbose_name="document"
+    )
+    copy = models.PositiveSmallIntegerField("exemplaire", help_text="0 : l'original.")
+    printed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name="par"
+    )
+    printed_at = models.DateTimeField("imprimé le", auto_now_add=True)
+
+    class Meta:
+        verbose_name = "impression"
+        ordering = ["printed_at", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["document", "copy"], name="document_print_copy")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.document} ({self.copy})"
+
+    @property
+    def is_duplicate(self) -> bool:
+        return self.copy > 0

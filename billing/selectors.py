@@ -1,13 +1,14 @@
 """Reads of the billing side: tariffs in force, what an account holds, the cash desk's lists."""
 
 import datetime as dt
+from dataclasses import dataclass
 
 from django.db.models import QuerySet, Sum
 from django.utils import timezone
 
 from billing.computation import Item
 from billing.enums import EntryKind, InvoiceKind, InvoiceState
-from billing.models import Invoice, Settlement, TariffCategory, TariffItem
+from billing.models import AccountEntry, Invoice, Settlement, TariffCategory, TariffItem
 from contracts.enums import ContractStatus
 from contracts.models import Agency, Contract
 
@@ -77,4 +78,29 @@ def day_journal(agency: Agency, day: dt.date) -> QuerySet[Settlement]:
         )
         .select_related("invoice__contract__customer", "cashier")
         .order_by("created_at", "id")
+    )
+
+
+@dataclass(frozen=True)
+class Account:
+    """A contract's customer account: balance > 0 means the customer owes it."""
+
+    balance: int
+    unpaid_invoices: list[Invoice]
+    unpaid_total: int
+    advances_total: int
+    entries: list[AccountEntry]
+
+
+def contract_account(contract: Contract) -> Account:
+    entries = list(contract.account_entries.order_by("posted_on", "id"))
+    unpaid = list(
+        contract.invoices.filter(state=InvoiceState.VALIDATED).order_by("issued_on", "id")
+    )
+    return Account(
+        balance=sum(e.debit for e in entries) - sum(e.credit for e in entries),
+        unpaid_invoices=unpaid,
+        unpaid_total=sum(invoice.total for invoice in unpaid),
+        advances_total=sum(e.credit for e in entries if e.kind == EntryKind.ADVANCE),
+        entries=entries,
     )

@@ -1,5 +1,7 @@
-"""Writes on invoices, the account ledger and the cash desk. Each function is atomic, locks what
-it changes, checks the actor's role and agency, and leaves its trace in the same transaction."""
+"""Writes on invoices, the account ledger, the cash desk and the printed documents. Each
+function locks what it changes and checks the actor's role and agency; the procedure
+(contracts/procedure/services.py) calls them inside its step's transaction, then moves the
+request. The cash desk's advances and the prints are atomic on their own."""
 
 import datetime as dt
 
@@ -12,9 +14,11 @@ from billing.computation import (
     balance,
     compute_consumption_invoice,
     compute_subscription_invoice,
+    consumption_kwh,
+    period_days,
     round_half_up,
 )
-from billing.documents import document_step, issue_after_commit
+from billing.documents import issue_after_commit
 from billing.enums import (
     DocumentKind,
     EntryKind,
@@ -23,33 +27,24 @@ from billing.enums import (
     PaymentMode,
     SettlementKind,
 )
-from billing.models import AccountEntry, Invoice, InvoiceLine, Settlement
-from billing.selectors import advances_in_account, tariff_items_in_force, unpaid_invoices
-from contracts.enums import (
-    ContractStatus,
-    DepositStatus,
-    IdDocumentType,
-    Role,
-    TerminationKind,
+from billing.models import (
+    AccountEntry,
+    Document,
+    DocumentPrint,
+    Invoice,
+    InvoiceLine,
+    Settlement,
 )
-from contracts.models import (
-    Contract,
-    Deposit,
-    NumberSequence,
-    TerminationRequest,
-    User,
-    needs_field_visit,
+from billing.selectors import (
+    advances_in_account,
+    tariff_items_in_force,
+    unpaid_invoices,
+    usual_consumption,
 )
-from contracts.rules import (
-    StepRefused,
-    apply_transition,
-    check_agency,
-    check_role,
-    lock_request,
-    record_event,
-)
+from contracts.enums import ContractStatus, DepositStatus, IdDocumentType, Role
+from contracts.models import Contract, Deposit, NumberSequence, TerminationRequest, User
+from contracts.rules import StepRefused, check_agency, check_role
 from contracts.templatetags.sbee import format_fcfa
-from interventions.services import removal_order_issue
 
 ALREADY_SETTLED = "Cette facture est déjà réglée (reçu {number})."
 NOT_TO_SETTLE = "Cette facture n'est pas à régler : elle est « {state} »."
@@ -68,6 +63,41 @@ REFUND_IDENTITY_MISMATCH = (
 ADVANCE_POSITIVE = "Le montant de l'avance doit être positif."
 ADVANCE_CONTRACT_CLOSED = "Ce contrat est résilié : aucune avance ne peut y être versée."
 DRAFT_ONLY = "Seul un brouillon peut être recalculé ou validé."
+READ_IN_FUTURE = "La date du relevé ne peut pas être dans le futur."
+HIGH_CONSUMPTION = (
+    "Consommation de {kwh} kWh, plus de trois fois l'habituel ({usual} kWh sur la période) : "
+    "vérifiez l'index, puis confirmez-le."
+)
+
+
+def reading_check(
+    contract: Contract,
+    *,
+    index: int,
+    read_on: dt.date,
+    rollover_confirmed: bool,
+    high_consumption_confirmed: bool,
+    field: str = "index_read",
+) -> int:
+    """The consumption since the last billed index, once the reading passes the procedure's
+    checks: not below the last index unless a rollover is confirmed, not more than 3 times the
+    usual consumption unless confirmed."""
+    if read_on > timezone.localdate():
+        raise StepRefused(READ_IN_FUTURE, field="read_on")
+    try:
+        days = period_days(contract.last_billed_date, read_on)
+        kwh = consumption_kwh(
+            last_index=contract.last_billed_index,
+            final_index=index,
+            digits=contract.meter.digits,
+            rollover=rollover_confirmed,
+        )
+    except ComputationError as error:
+        raise StepRefused(str(error), field=field) from None
+    usual = usual_consumption(contract, days)
+    if usual and kwh > 3 * usual and not high_consumption_confirmed:
+        raise StepRefused(HIGH_CONSUMPTION.format(kwh=kwh, usual=usual), field=field)
+    return kwh
 
 
 def _check_reference(mode: str, reference: str) -> None:
@@ -291,7 +321,8 @@ def invoice_settle(
     beneficiary_id_document_type: str = "",
     beneficiary_id_document_number: str = "",
 ) -> Settlement:
-    """Step 7: collect the balance, or refund it to the deposit's payer; exactly once."""
+    """Step 7: collect the balance, or refund it to the deposit's payer; exactly once. The
+    procedure calls it with the request locked; a complementary invoice is settled alone."""
     check_role(actor, Role.CASHIER)
     invoice = (
         Invoice.objects.select_for_update().select_related("contract__agency").get(pk=invoice.pk)
@@ -384,8 +415,6 @@ def invoice_settle(
         unpaid_invoices(contract).update(state=InvoiceState.SETTLED)
     if invoice.kind == InvoiceKind.SUBSCRIPTION:
         _record_successor_deposit(invoice, today)
-    if invoice.request_id and invoice.kind in (InvoiceKind.BALANCE, InvoiceKind.SUBSCRIPTION):
-        _advance_request_after_settlement(invoice, settlement, actor)
     return settlement
 
 
@@ -402,32 +431,6 @@ def _record_successor_deposit(invoice: Invoice, today: dt.date) -> None:
         payer_id_document_type=customer.id_document_type,
         payer_id_document_number=customer.id_document_number,
     )
-
-
-def _advance_request_after_settlement(
-    invoice: Invoice, settlement: Settlement, actor: User
-) -> None:
-    request = lock_request(invoice.request_id)
-    data = {
-        "invoice": invoice.number,
-        "receipt": settlement.number,
-        "amount": settlement.amount,
-        "kind": settlement.kind,
-    }
-    if request.kind == TerminationKind.WITHOUT_TAKEOVER:
-        apply_transition(request, "settle", actor=actor, data=data)
-        # Settled on or after the cut date: step 8 need not wait for tomorrow morning.
-        if request.removal_due(timezone.localdate()) and needs_field_visit(request):
-            removal_order_issue(request)
-        return
-    pending = request.invoices.filter(state=InvoiceState.VALIDATED).exclude(pk=invoice.pk)
-    if pending.exists():
-        record_event(
-            request, "settle_invoice", actor=actor, from_state=request.state, step=7, data=data
-        )
-    else:
-        request.closed_at = timezone.now()
-        apply_transition(request, "close_takeover", actor=actor, data=data)
 
 
 @transaction.atomic
@@ -456,15 +459,15 @@ def account_advance_record(
 
 
 @transaction.atomic
-def record_print(document, *, actor: User) -> None:
-    """A print (or reprint) of an issued document, in its request's events."""
-    request = TerminationRequest.objects.select_for_update().get(pk=document.request_id)
-    check_agency(actor, request.agency_id)
-    record_event(
-        request,
-        "print",
-        actor=actor,
-        from_state=request.state,
-        step=document_step(document),
-        data={"document": document.number, "sha256": document.sha256[:12]},
+def document_print_record(document: Document, *, actor: User) -> DocumentPrint:
+    """A print of an issued document: the first is the original, each later one a duplicate
+    numbered in order (DUPLICATA n° 1, 2...), under the document's lock."""
+    document = (
+        Document.objects.select_for_update(of=("self",))
+        .select_related("request")
+        .get(pk=document.pk)
     )
+    if not actor.sees_all_agencies:
+        check_agency(actor, document.request.agency_id)
+    copy = document.prints.count()
+    return DocumentPrint.objects.create(document=document, copy=copy, printed_by=actor)

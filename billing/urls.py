@@ -5,7 +5,6 @@ from billing import views
 urlpatterns = [
     path("caisse/", views.cash_desk, name="cash_desk"),
     path("factures/<int:pk>/", views.invoice_detail, name="invoice_detail"),
-    path("factures/<int:pk>/reglement/", views.invoice_settle, name="invoice_settle"),
     path("recus/<int:pk>/", views.receipt, name="receipt"),
     path("contrats/<str:number>/avance/", views.advance_record, name="advance_record"),
     path("documents/<int:pk>/", views.document_pdf, name="document_pdf"),

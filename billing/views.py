@@ -9,10 +9,9 @@ from django.views.decorators.http import require_http_methods, require_POST
 from billing import services
 from billing.documents import document_issue
 from billing.enums import DocumentKind, DocumentStatus
-from billing.forms import AdvanceForm, SettlementForm
+from billing.forms import AdvanceForm
 from billing.models import Document, Invoice, Settlement
 from billing.selectors import day_journal, invoices_to_settle
-from billing.services import record_print
 from contracts.enums import Role
 from contracts.rules import StepRefused, check_role
 from contracts.selectors import get_contract_for_user
@@ -45,7 +44,7 @@ def cash_desk(request):
     )
 
 
-def _invoice_for(user, pk: int) -> Invoice:
+def invoice_for_user(user, pk: int) -> Invoice:
     qs = Invoice.objects.select_related(
         "contract__customer",
         "contract__agency",
@@ -61,30 +60,8 @@ def _invoice_for(user, pk: int) -> Invoice:
 
 
 def invoice_detail(request, pk: int):
-    invoice = _invoice_for(request.user, pk)
+    invoice = invoice_for_user(request.user, pk)
     return render(request, "billing/invoice.html", {"invoice": invoice})
-
-
-@require_http_methods(["GET", "POST"])
-def invoice_settle(request, pk: int):
-    check_role(request.user, Role.CASHIER)
-    invoice = _invoice_for(request.user, pk)
-    deposit = getattr(invoice.contract, "deposit", None) if invoice.balance < 0 else None
-    initial = {"amount": abs(invoice.balance)}
-    form = SettlementForm(request.POST or None, refund=invoice.balance < 0, initial=initial)
-    if request.method == "POST" and form.is_valid():
-        data = form.cleaned_data
-        data.pop("confirm")
-        try:
-            settlement = services.invoice_settle(invoice, actor=request.user, **data)
-        except StepRefused as error:
-            error.show_in(form)
-        else:
-            messages.success(request, f"Règlement enregistré : reçu {settlement.number}.")
-            return redirect("receipt", pk=settlement.pk)
-    return render(
-        request, "billing/settle.html", {"invoice": invoice, "form": form, "deposit": deposit}
-    )
 
 
 def receipt(request, pk: int):
@@ -151,7 +128,7 @@ def document_print(request, pk: int):
     if document.status != DocumentStatus.READY:
         messages.error(request, "Ce document n'a pas pu être produit : régénérez-le d'abord.")
         return redirect("request_detail", pk=document.request_id)
-    record_print(document, actor=request.user)
+    services.document_print_record(document, actor=request.user)
     return redirect("document_pdf", pk=document.pk)
 
 

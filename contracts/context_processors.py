@@ -1,5 +1,5 @@
 from contracts.enums import Role
-from contracts.selectors import QUEUES
+from contracts.procedure.selectors import QUEUES
 
 
 def staff(request) -> dict:

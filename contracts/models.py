@@ -301,6 +301,13 @@ class NumberSequence(models.Model):
         return cls.take(prefix, agency, year, 1)[0]
 
 
+# An MT meter stays in place: its step 8 is a final interruption, not a removal.
+MT_STATE_LABELS = {
+    RequestState.REMOVAL_ORDERED: "Ordre de coupure définitive émis",
+    RequestState.METER_REMOVED: "Coupure définitive effectuée",
+}
+
+
 def by_role(role: str):
     """A transition's permission: the acting user holds the role. `.role` names it for the
     tests and the README's table."""
@@ -342,7 +349,7 @@ def closes_after_settlement(request: "TerminationRequest") -> bool:
 class TerminationRequest(ConcurrentTransitionMixin, models.Model):
     """A customer's request to terminate a contract, driven through the procedure's steps.
 
-    The @transition methods only change fields in memory; contracts/services.py locks the row,
+    The @transition methods only change fields in memory; contracts/procedure/ locks the row,
     checks the actor, calls them, saves, and writes the TerminationEvent.
     """
 
@@ -431,6 +438,14 @@ class TerminationRequest(ConcurrentTransitionMixin, models.Model):
 
     def removal_due(self, today: dt.date) -> bool:
         return self.cut_date is not None and self.cut_date <= today
+
+    @property
+    def state_label(self) -> str:
+        """The state in the request's own words: an MT meter is never removed, its supply is
+        cut for good (coupure définitive)."""
+        if self.is_mt and self.state in MT_STATE_LABELS:
+            return MT_STATE_LABELS[self.state]
+        return self.get_state_display()
 
     # Step 2: reprise — the successor's contract is opened, both invoices validated.
     @transition(

@@ -147,6 +147,10 @@ STATIC_URL = "/static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = BASE_DIR / "var" / "static"
 
+# The procedure's periodic task lives with the procedure (contracts/procedure/tasks.py), not in
+# an app's tasks.py that procrastinate would find by itself.
+PROCRASTINATE_IMPORT_PATHS = ["contracts.procedure.tasks"]
+
 MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
 
 LOGGING = {

@@ -11,6 +11,7 @@ urlpatterns = [
     path("deconnexion/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
     path("", include("contracts.urls")),
+    path("", include("contracts.procedure.urls")),
     path("", include("billing.urls")),
     path("", include("interventions.urls")),
 ]

@@ -7,15 +7,14 @@ import threading
 import pytest
 from django.db import connection
 
-from billing import services as billing
 from billing.enums import InvoiceKind, PaymentMode
 from billing.models import Invoice, Settlement
-from contracts import services
 from contracts.enums import RequestState, Role, Timing
+from contracts.procedure import services
+from contracts.procedure.services import issue_due_orders
 from contracts.rules import StepRefused
 from interventions.enums import OrderKind
 from interventions.models import InterventionOrder
-from interventions.services import issue_due_orders
 from tests.factories import UserFactory
 from tests.workflow import TODAY, advance, create, reload, worked_example_contract
 
@@ -70,7 +69,9 @@ def test_two_cashiers_settling_the_same_invoice_settle_it_once(akpakpa, staff):
     other = UserFactory(username="akp.caisse2", agency=akpakpa, roles=[Role.CASHIER])
 
     def settle(cashier):
-        return billing.invoice_settle(invoice, actor=cashier, amount=26417, mode=PaymentMode.CASH)
+        return services.termination_request_settle(
+            invoice, actor=cashier, amount=26417, mode=PaymentMode.CASH
+        )
 
     results = race(lambda: settle(staff.cashier), lambda: settle(other))
     assert sorted(kind for kind, _ in results) == ["ok", "refused"]
@@ -108,7 +109,7 @@ def test_two_workers_issue_each_due_order_once(akpakpa, staff):
     for n in range(6):
         request = create(worked_example_contract(akpakpa, f"101000010{n}"), staff)
         request = advance(request, staff, RequestState.INVOICED, timing=Timing.ANTICIPATED)
-        billing.invoice_settle(
+        services.termination_request_settle(
             request.invoices.get(kind=InvoiceKind.BALANCE),
             actor=staff.cashier,
             amount=26417,

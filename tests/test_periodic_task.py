@@ -3,12 +3,12 @@ import datetime as dt
 import pytest
 from django.core.management import call_command
 
-from billing import services as billing
 from billing.enums import InvoiceKind, PaymentMode
 from contracts.enums import RequestState, Timing
+from contracts.procedure import services
+from contracts.procedure.tasks import issue_due_orders_every_morning
 from interventions.enums import OrderKind
 from interventions.models import InterventionOrder
-from interventions.tasks import issue_due_orders_every_morning
 from tests.workflow import TODAY, advance, create, reload, worked_example_contract
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("frozen_today")]
@@ -22,7 +22,7 @@ def settled_anticipated(akpakpa, staff):
         RequestState.INVOICED,
         timing=Timing.ANTICIPATED,
     )
-    billing.invoice_settle(
+    services.termination_request_settle(
         request.invoices.get(kind=InvoiceKind.BALANCE),
         actor=staff.cashier,
         amount=26417,

@@ -2,11 +2,10 @@
 
 import datetime as dt
 
-from billing import services as billing
 from billing.enums import EntryKind, PaymentMode
-from contracts import services
 from contracts.enums import RequesterQuality, RequestState, TerminationKind, Timing
 from contracts.models import TerminationRequest
+from contracts.procedure import services
 from interventions.enums import Remark
 from tests.factories import (
     AccountEntryFactory,
@@ -106,7 +105,7 @@ def advance(request, staff, until: str, *, timing=Timing.CLASSIC):
         ),
         (
             RequestState.INVOICED,
-            lambda r: billing.invoice_settle(
+            lambda r: services.termination_request_settle(
                 r.invoices.get(kind="balance"),
                 actor=staff.cashier,
                 amount=26417,

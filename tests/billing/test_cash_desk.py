@@ -8,6 +8,7 @@ from billing.enums import EntryKind, InvoiceKind, InvoiceState, PaymentMode, Set
 from billing.models import Invoice, InvoiceLine, TariffItem
 from contracts.enums import DepositStatus, RequestState, Timing
 from contracts.models import Deposit
+from contracts.procedure import services
 from contracts.rules import StepRefused
 from tests.workflow import TODAY, advance, create, worked_example_contract
 
@@ -31,7 +32,7 @@ def refund_invoice(akpakpa, staff):
 
 
 def test_refund_goes_to_the_deposits_payer(refund_invoice, staff):
-    settlement = billing.invoice_settle(
+    settlement = services.termination_request_settle(
         refund_invoice,
         actor=staff.cashier,
         amount=33583,
@@ -50,7 +51,7 @@ def test_refund_goes_to_the_deposits_payer(refund_invoice, staff):
 
 def test_refund_to_another_identity_is_refused_and_says_why(refund_invoice, staff):
     with pytest.raises(StepRefused) as refused:
-        billing.invoice_settle(
+        services.termination_request_settle(
             refund_invoice,
             actor=staff.cashier,
             amount=33583,
@@ -70,7 +71,7 @@ def test_refund_to_another_identity_is_refused_and_says_why(refund_invoice, staf
 def test_refund_without_a_deposit_is_refused(refund_invoice, staff):
     Deposit.objects.filter(contract=refund_invoice.contract).delete()
     with pytest.raises(StepRefused) as refused:
-        billing.invoice_settle(
+        services.termination_request_settle(
             refund_invoice,
             actor=staff.cashier,
             amount=33583,
@@ -84,7 +85,7 @@ def test_refund_without_a_deposit_is_refused(refund_invoice, staff):
 def test_partial_payment_is_refused(akpakpa, staff):
     request = advance(create(worked_example_contract(akpakpa), staff), staff, RequestState.INVOICED)
     with pytest.raises(StepRefused) as refused:
-        billing.invoice_settle(
+        services.termination_request_settle(
             request.invoices.get(kind=InvoiceKind.BALANCE),
             actor=staff.cashier,
             amount=20000,
@@ -99,7 +100,7 @@ def test_partial_payment_is_refused(akpakpa, staff):
 def test_a_cheque_needs_its_reference(akpakpa, staff):
     request = advance(create(worked_example_contract(akpakpa), staff), staff, RequestState.INVOICED)
     with pytest.raises(StepRefused) as refused:
-        billing.invoice_settle(
+        services.termination_request_settle(
             request.invoices.get(kind=InvoiceKind.BALANCE),
             actor=staff.cashier,
             amount=26417,
@@ -114,7 +115,7 @@ def test_a_zero_balance_is_recorded_as_settled(akpakpa, staff):
     request = advance(create(contract, staff), staff, RequestState.INVOICED)
     invoice = request.invoices.get(kind=InvoiceKind.BALANCE)
     assert invoice.balance == 0
-    settlement = billing.invoice_settle(invoice, actor=staff.cashier, amount=0)
+    settlement = services.termination_request_settle(invoice, actor=staff.cashier, amount=0)
     assert (settlement.kind, settlement.amount) == (SettlementKind.ZERO, 0)
 
 
@@ -124,7 +125,7 @@ def test_an_advance_is_deducted_from_the_balance(akpakpa, staff):
         contract, actor=staff.cashier, amount=10000, mode=PaymentMode.MOBILE_MONEY, reference="MM-1"
     )
     request = advance(create(contract, staff), staff, RequestState.REPORT_APPROVED)
-    from contracts import services
+    from contracts.procedure import services
 
     invoice = services.termination_request_compute_invoice(request, actor=staff.reception)
     assert (invoice.advances_total, invoice.balance) == (15000, 26417 - 10000)
@@ -192,7 +193,7 @@ def test_anticipated_balance_uses_the_reading(akpakpa, staff):
 
 
 def test_a_complementary_invoice_is_settled_without_touching_the_closed_request(akpakpa, staff):
-    from contracts import services as steps
+    from contracts.procedure import services as steps
 
     request = advance(
         create(worked_example_contract(akpakpa), staff),
@@ -200,13 +201,13 @@ def test_a_complementary_invoice_is_settled_without_touching_the_closed_request(
         RequestState.INVOICED,
         timing=Timing.ANTICIPATED,
     )
-    billing.invoice_settle(
+    services.termination_request_settle(
         request.invoices.get(kind=InvoiceKind.BALANCE),
         actor=staff.cashier,
         amount=26417,
         mode=PaymentMode.CASH,
     )
-    from interventions.services import issue_due_orders
+    from contracts.procedure.services import issue_due_orders
 
     issue_due_orders(TODAY + dt.timedelta(days=10))
     import time_machine
@@ -224,7 +225,7 @@ def test_a_complementary_invoice_is_settled_without_touching_the_closed_request(
         steps.termination_request_sign_removal(request, actor=staff.supervisor)
         steps.termination_request_confirm_codification(request, actor=staff.acff)
         extra = request.invoices.get(kind=InvoiceKind.COMPLEMENTARY)
-        settlement = billing.invoice_settle(
+        settlement = services.termination_request_settle(
             extra, actor=staff.cashier, amount=extra.total, mode=PaymentMode.CASH
         )
     assert settlement.kind == SettlementKind.COLLECTION

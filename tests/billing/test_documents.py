@@ -9,7 +9,6 @@ from pypdf import PdfReader
 from weasyprint import HTML
 from weasyprint.urls import FatalURLFetchingError
 
-from billing import services as billing
 from billing.documents import (
     RefusedURL,
     StaticOnlyFetcher,
@@ -19,9 +18,9 @@ from billing.documents import (
 )
 from billing.enums import DocumentKind, DocumentStatus, InvoiceKind, PaymentMode
 from billing.models import Document, TariffCategory, TariffItem
-from contracts import services
 from contracts.enums import RequestState, TerminationKind
 from contracts.models import Deposit
+from contracts.procedure import services
 from interventions.enums import OrderKind
 from tests.workflow import SUCCESSOR, TODAY, advance, create, worked_example_contract
 
@@ -134,10 +133,11 @@ def test_reprints_serve_the_same_bytes_and_are_recorded(invoiced, staff, client)
     assert first["Content-Disposition"] == 'inline; filename="FAC-AKP-2026-000001.pdf"'
     assert first.content == second.content == bytes(document.content)
     assert hashlib.sha256(first.content).hexdigest() == document.sha256
-    prints = invoiced.events.filter(action="print")
-    assert [(e.step, e.actor, e.data["document"]) for e in prints] == [
-        (6, staff.reception, "FAC-AKP-2026-000001")
-    ] * 2
+    assert [(p.copy, p.printed_by) for p in document.prints.all()] == [
+        (0, staff.reception),
+        (1, staff.reception),
+    ]
+    assert not invoiced.events.filter(action="print").exists()  # a print is not a step
 
 
 def test_issuing_again_never_renders_twice(invoiced):
@@ -192,7 +192,9 @@ def test_a_rendering_failure_leaves_the_action_intact_and_the_document_to_regene
     monkeypatch.setattr(documents, "render_pdf", broken)
     invoice = invoiced.invoices.get(kind=InvoiceKind.BALANCE)
     with django_capture_on_commit_callbacks(execute=True):
-        billing.invoice_settle(invoice, actor=staff.cashier, amount=26417, mode=PaymentMode.CASH)
+        services.termination_request_settle(
+            invoice, actor=staff.cashier, amount=26417, mode=PaymentMode.CASH
+        )
     receipt = Document.objects.get(kind=DocumentKind.RECEIPT)
     assert (receipt.status, receipt.error) == (
         DocumentStatus.TO_REGENERATE,
@@ -213,7 +215,7 @@ def test_every_other_kind_of_document_carries_its_number_and_its_words(
 ):
     import time_machine
 
-    from interventions.services import issue_due_orders
+    from contracts.procedure.services import issue_due_orders
     from tests.factories import ContractFactory, CustomerFactory, TariffCategoryFactory
 
     # Anticipated BT: reading order, a refund voucher, a complementary invoice.
@@ -224,7 +226,7 @@ def test_every_other_kind_of_document_carries_its_number_and_its_words(
             create(contract, staff), staff, RequestState.INVOICED, timing="anticipated"
         )
         deposit = Deposit.objects.get(contract=contract)
-        billing.invoice_settle(
+        services.termination_request_settle(
             request.invoices.get(kind=InvoiceKind.BALANCE),
             actor=staff.cashier,
             amount=33583,
@@ -295,7 +297,7 @@ def test_every_other_kind_of_document_carries_its_number_and_its_words(
     )
     invoice = services.termination_request_invoice(mt_request, actor=staff.reception)
     mt_deposit = Deposit.objects.get(contract=mt_contract)
-    billing.invoice_settle(
+    services.termination_request_settle(
         invoice,
         actor=staff.cashier,
         amount=-invoice.balance,

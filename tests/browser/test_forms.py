@@ -5,9 +5,9 @@ import pytest
 import time_machine
 
 from billing.models import Invoice
-from contracts import services
 from contracts.enums import RequestState, Timing
 from contracts.models import Deposit
+from contracts.procedure import services
 from tests.workflow import FROZEN_NOW, advance, create, worked_example_contract
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]

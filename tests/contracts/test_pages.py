@@ -11,7 +11,8 @@ from billing.enums import InvoiceKind
 from billing.models import Invoice, Settlement
 from contracts.enums import ContractStatus, RequestState, TerminationKind
 from contracts.models import Contract, TerminationRequest
-from interventions.services import issue_due_orders
+from contracts.procedure import services
+from contracts.procedure.services import issue_due_orders
 from tests.factories import ContractFactory, CustomerFactory, TariffCategoryFactory
 from tests.workflow import TODAY, worked_example_contract
 
@@ -389,7 +390,6 @@ def test_request_list_query_count_does_not_grow(
 def test_cash_desk_query_count_does_not_grow(
     staff, akpakpa, client, rows, django_assert_num_queries
 ):
-    from billing import services as billing
     from tests.workflow import advance, create
 
     for n in range(rows):
@@ -399,7 +399,7 @@ def test_cash_desk_query_count_does_not_grow(
             RequestState.INVOICED,
         )
         if n % 2:  # half settled today: the journal grows too
-            billing.invoice_settle(
+            services.termination_request_settle(
                 request.invoices.get(kind=InvoiceKind.BALANCE),
                 actor=staff.cashier,
                 amount=26417,

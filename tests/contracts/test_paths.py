@@ -6,11 +6,9 @@ import datetime as dt
 import pytest
 import time_machine
 
-from billing import services as billing
 from billing.enums import InvoiceKind, InvoiceState, PaymentMode, SettlementKind
 from billing.models import Invoice
 from billing.selectors import billable_contracts
-from contracts import services
 from contracts.enums import (
     ContractStatus,
     DeliveryPointStatus,
@@ -21,8 +19,9 @@ from contracts.enums import (
     Timing,
 )
 from contracts.models import Contract, Deposit
+from contracts.procedure import services
+from contracts.procedure.services import issue_due_orders
 from interventions.enums import OrderKind, OrderStatus, Remark
-from interventions.services import issue_due_orders
 from tests.factories import ContractFactory, CustomerFactory, TariffCategoryFactory
 from tests.workflow import (
     ALL_SAFETY_STEPS,
@@ -99,7 +98,7 @@ def test_bt_classic_without_takeover_runs_to_its_end(contract, staff):
     assert (invoice.number, invoice.total, invoice.balance) == ("FAC-AKP-2026-000001", 49417, 26417)
     assert reload(request).state == RequestState.INVOICED
 
-    settlement = billing.invoice_settle(
+    settlement = services.termination_request_settle(
         invoice, actor=staff.cashier, amount=26417, mode=PaymentMode.CASH
     )
     assert (settlement.kind, settlement.number) == (
@@ -162,7 +161,7 @@ def test_bt_anticipated_issues_the_removal_on_the_cut_date_and_a_complementary_i
     assert request.state == RequestState.REPORT_APPROVED  # the reading report alone
     assert request.orders.get().status == OrderStatus.FILED
     invoice = services.termination_request_invoice(request, actor=staff.reception)
-    billing.invoice_settle(
+    services.termination_request_settle(
         invoice,
         actor=staff.cashier,
         amount=26417,
@@ -223,11 +222,13 @@ def test_takeover_opens_the_successors_contract_and_closes_when_both_invoices_ar
     assert (balance_invoice.total, balance_invoice.balance) == (49417, 26417)
     assert (subscription.total, subscription.contract_id) == (33000, successor_contract.pk)
 
-    billing.invoice_settle(
+    services.termination_request_settle(
         balance_invoice, actor=staff.cashier, amount=26417, mode=PaymentMode.CASH
     )
     assert reload(request).state == RequestState.TAKEOVER_INVOICED
-    billing.invoice_settle(subscription, actor=staff.cashier, amount=33000, mode=PaymentMode.CASH)
+    services.termination_request_settle(
+        subscription, actor=staff.cashier, amount=33000, mode=PaymentMode.CASH
+    )
     request = reload(request)
     assert request.state == RequestState.CLOSED
     assert not request.orders.exists()  # no field visit, no removal with a reprise
@@ -286,7 +287,7 @@ def mt_until_settled(mt_contract, staff, timing, cut_date=None):
     invoice = services.termination_request_invoice(request, actor=staff.reception)
     assert invoice.balance < 0  # the MT deposit exceeds the last month
     deposit = Deposit.objects.get(contract=mt_contract)
-    billing.invoice_settle(
+    services.termination_request_settle(
         invoice,
         actor=staff.cashier,
         amount=-invoice.balance,

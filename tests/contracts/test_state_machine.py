@@ -6,13 +6,13 @@ from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, transaction
 from django.http import Http404
 
-from billing import services as billing
 from billing.enums import PaymentMode
-from contracts import services
 from contracts.enums import RequestState, Role, TerminationKind, Timing
-from contracts.graph import markdown_table, transition_rows
 from contracts.models import TerminationEvent, TerminationRequest
-from contracts.rules import StepRefused, apply_transition, lock_request
+from contracts.procedure import services
+from contracts.procedure.graph import markdown_table, transition_rows
+from contracts.procedure.transitions import apply_transition, lock_request
+from contracts.rules import StepRefused
 from tests.workflow import ALL_SAFETY_STEPS, SUCCESSOR, TODAY, advance, create, reload
 from tests.workflow import worked_example_contract as example
 
@@ -77,7 +77,7 @@ STEPS = {
     "settle": (
         RequestState.INVOICED,
         Role.CASHIER,
-        lambda r, a: billing.invoice_settle(
+        lambda r, a: services.termination_request_settle(
             r.invoices.get(kind="balance"), actor=a, amount=26417, mode=PaymentMode.CASH
         ),
     ),
@@ -189,7 +189,7 @@ def test_nobody_issues_a_removal_order_by_hand(akpakpa, staff):
     request = advance(create(example(akpakpa), staff), staff, RequestState.REMOVAL_ORDERED)
     request = create(example(akpakpa, number="1010004999"), staff)
     request = advance(request, staff, RequestState.INVOICED, timing=Timing.ANTICIPATED)
-    billing.invoice_settle(
+    services.termination_request_settle(
         request.invoices.get(kind="balance"),
         actor=staff.cashier,
         amount=26417,

@@ -12,7 +12,6 @@ import time
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
-from billing import services as billing
 from billing.documents import (
     ORDER_TEMPLATES,
     build_invoice_context,
@@ -22,9 +21,9 @@ from billing.documents import (
     render_pdf,
 )
 from billing.enums import InvoiceKind, PaymentMode
-from contracts import services
 from contracts.enums import OPEN_REQUEST_STATES, RequesterQuality, Role, TerminationKind, Timing
 from contracts.models import Contract, TerminationRequest, User
+from contracts.procedure import services
 
 
 class Rollback(Exception):
@@ -101,7 +100,7 @@ class Command(BaseCommand):
                 beneficiary_id_document_type=deposit.payer_id_document_type,
                 beneficiary_id_document_number=deposit.payer_id_document_number,
             )
-        settlement = billing.invoice_settle(invoice, actor=staff[Role.CASHIER], **data)
+        settlement = services.termination_request_settle(invoice, actor=staff[Role.CASHIER], **data)
         removal = request.orders.get(kind="removal")
 
         takeover = create(second, TerminationKind.WITH_TAKEOVER)

@@ -3,7 +3,7 @@ import datetime as dt
 from django.core.management.base import BaseCommand
 from django.utils import timezone
 
-from interventions.services import issue_due_orders
+from contracts.procedure.services import issue_due_orders
 
 
 class Command(BaseCommand):

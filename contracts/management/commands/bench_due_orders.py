@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from contracts.enums import Role
 from contracts.models import Agency, User
-from interventions.services import issue_due_orders
+from contracts.procedure.services import issue_due_orders
 
 SEED_SQL = """
 INSERT INTO contracts_terminationrequest

@@ -1,8 +1,9 @@
-"""Background work, run by the procrastinate worker (`manage.py procrastinate worker`)."""
+"""The procedure's background work, run by the procrastinate worker
+(`manage.py procrastinate worker`); registered through PROCRASTINATE_IMPORT_PATHS."""
 
 from procrastinate.contrib.django import app
 
-from interventions.services import issue_due_orders
+from contracts.procedure.services import issue_due_orders
 
 
 # Step 8: "A la date fixée pour la résiliation, Gdo édite automatiquement l'ordre de dépose."
