@@ -6,6 +6,7 @@ not a data: URI or a file under static/, so a document never depends on a web se
 included) or on the machine's fonts."""
 
 import hashlib
+import io
 import logging
 from pathlib import Path
 from urllib.parse import unquote, urlparse
@@ -16,15 +17,24 @@ from django.db import transaction
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
+from pypdf import PdfReader, PdfWriter
 from weasyprint import CSS, HTML
 from weasyprint.text.fonts import FontConfiguration
 from weasyprint.urls import URLFetcher
 
 from billing.amount_words import francs_cfa_in_words
-from billing.enums import DocumentKind, DocumentStatus, InvoiceKind, SettlementKind
-from billing.models import Document, Invoice, Settlement
+from billing.enums import (
+    DUPLICATE_STAMPED,
+    DocumentKind,
+    DocumentStatus,
+    InvoiceKind,
+    InvoiceState,
+    SettlementKind,
+)
+from billing.models import Attestation, Document, Invoice, Settlement
+from contracts.enums import RequestState
 from contracts.models import Contract, TerminationRequest
-from interventions.enums import SAFETY_STEPS, OrderKind
+from interventions.enums import SAFETY_STEPS, OrderKind, OrderStatus
 from interventions.models import InterventionOrder
 
 logger = logging.getLogger(__name__)
@@ -181,6 +191,39 @@ def build_successor_contract_context(request: TerminationRequest) -> dict:
     }
 
 
+def verification_url(attestation: Attestation) -> str:
+    return settings.SITE_URL.rstrip("/") + reverse("attestation_verify", args=[attestation.token])
+
+
+def build_attestation_context(attestation: Attestation) -> dict:
+    """What the customer keeps: the contract, its delivery point, the closure date and index,
+    and what was settled or handed over; the QR code leads to the public verification page."""
+    request = attestation.request
+    invoices = list(
+        request.invoices.filter(contract=request.contract)
+        .exclude(state=InvoiceState.DRAFT)
+        .select_related("settlement")
+        .order_by("id")
+    )
+    url = verification_url(attestation)
+    return {
+        **_common(
+            request,
+            title="Attestation de résiliation",
+            number=attestation.number,
+            date=attestation.issued_on,
+        ),
+        "qr": qr_data_uri(url),
+        "qr_alt": "QR code de vérification de l'attestation",
+        "footer_url": url,
+        "verification_url": url,
+        "attestation": attestation,
+        "contract": request.contract,
+        "invoices": invoices,
+        "successor_contract": request.successor_contract,
+    }
+
+
 def _source(kind: str, pk: int):
     """(number, request, links, template, context builder, pdf variant) of a document."""
     if kind == DocumentKind.ORDER:
@@ -246,6 +289,23 @@ def _source(kind: str, pk: int):
             (lambda: build_successor_contract_context(request)),
             None,
         )
+    if kind == DocumentKind.ATTESTATION:
+        attestation = Attestation.objects.select_related(
+            "request__agency",
+            "request__contract__customer",
+            "request__contract__delivery_point",
+            "request__contract__meter",
+            "request__contract__tariff_category",
+            "request__successor_contract__customer",
+        ).get(pk=pk)
+        return (
+            attestation.number,
+            attestation.request,
+            {"attestation": attestation},
+            "documents/attestation.html",
+            (lambda: build_attestation_context(attestation)),
+            "pdf/a-3b",
+        )
     raise ValueError(kind)
 
 
@@ -293,12 +353,70 @@ def issue_in_background(kind: str, pks: list[int]) -> None:
     transaction.on_commit(lambda: render_document.batch_defer(*jobs))
 
 
-def document_step(document: Document) -> int:
-    """The procedure's step a print belongs to, for the request's events."""
+# --- Reprints --------------------------------------------------------------------------------
+# A reprint never changes the stored original: the mark is drawn on a transparent A4 page and
+# laid over each page of a copy of the stored bytes.
+
+STAMP_CSS = """
+@font-face { font-family: "DejaVu Sans"; font-weight: bold; src: url("fonts/DejaVuSans-Bold.ttf"); }
+@page { size: A4; margin: 0; }
+html, body { margin: 0; background: transparent; font-family: "DejaVu Sans"; font-weight: bold; }
+.banner { position: absolute; top: 4mm; left: 0; width: 210mm; text-align: center; }
+.banner span { border: 1.2pt solid #000; padding: 0.8mm 3mm; font-size: 10.5pt;
+               background: #fff; }
+.cancelled { position: absolute; top: 125mm; left: 0; width: 210mm; text-align: center;
+             font-size: 96pt; color: rgba(0, 0, 0, 0.22); transform: rotate(-35deg); }
+"""
+
+
+def render_stamp(*, banner: str = "", cancelled: bool = False) -> bytes:
+    """A one-page transparent A4 PDF carrying a banner in the top margin and/or a large
+    diagonal "ANNULÉ"."""
+    font_config, _, fetcher = _shared()
+    html = render_to_string("documents/stamp.html", {"banner": banner, "cancelled": cancelled})
+    return HTML(string=html, base_url=BASE_URL, url_fetcher=fetcher).write_pdf(
+        stylesheets=[
+            CSS(
+                string=STAMP_CSS,
+                base_url=BASE_URL,
+                font_config=font_config,
+                url_fetcher=fetcher,
+            )
+        ],
+        font_config=font_config,
+    )
+
+
+def stamp_pdf(original: bytes, *, banner: str = "", cancelled: bool = False) -> bytes:
+    """A copy of `original` with the stamp laid over every page."""
+    if not banner and not cancelled:
+        return original
+    overlay = PdfReader(io.BytesIO(render_stamp(banner=banner, cancelled=cancelled))).pages[0]
+    writer = PdfWriter(clone_from=PdfReader(io.BytesIO(original)))
+    for page in writer.pages:
+        page.merge_page(overlay, over=True)
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+def copy_marks(document: Document, copy: int) -> dict:
+    """What a print of the document carries: "DUPLICATA n° k" on a reprint of an invoice,
+    receipt, refund voucher or attestation; "ANNULÉ" on an order of a cancelled request; the
+    new agent on an order reassigned since it was printed."""
+    banner = []
+    cancelled = False
+    if copy and document.kind in DUPLICATE_STAMPED:
+        banner.append(f"DUPLICATA n° {copy}")
     if document.kind == DocumentKind.ORDER:
-        return 8 if document.order.kind in (OrderKind.REMOVAL, OrderKind.FINAL_INTERRUPTION) else 3
-    if document.kind == DocumentKind.INVOICE:
-        return {InvoiceKind.BALANCE: 6, InvoiceKind.SUBSCRIPTION: 2}.get(document.invoice.kind, 9)
-    if document.kind == DocumentKind.RECEIPT:
-        return 7
-    return 2
+        order = document.order
+        if order.status == OrderStatus.CANCELLED or (
+            document.request and document.request.state == RequestState.CANCELLED
+        ):
+            cancelled = True
+            banner.append("ORDRE ANNULÉ – NE PAS EXÉCUTER")
+        elif order.assignee_id and order.assigned_at and order.assigned_at > document.issued_at:
+            name = order.assignee.get_full_name() or order.assignee.username
+            when = timezone.localtime(order.assigned_at)
+            banner.append(f"Réaffecté le {when:%d/%m/%Y} à {name}")
+    return {"banner": " · ".join(banner), "cancelled": cancelled}

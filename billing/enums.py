@@ -52,6 +52,12 @@ class DocumentKind(models.TextChoices):
     INVOICE = "invoice", "Facture"
     RECEIPT = "receipt", "Reçu de caisse / bon de remboursement"
     SUCCESSOR_CONTRACT = "successor_contract", "Contrat d'abonnement du repreneur"
+    ATTESTATION = "attestation", "Attestation de résiliation"
+
+
+# Reprints of these carry "DUPLICATA n° k": each is money or a proof, of which one original
+# circulates. Orders and the successor's contract are working papers, reprinted as they are.
+DUPLICATE_STAMPED = [DocumentKind.INVOICE, DocumentKind.RECEIPT, DocumentKind.ATTESTATION]
 
 
 class DocumentStatus(models.TextChoices):

@@ -250,6 +250,34 @@ class AccountEntry(models.Model):
         return self.label
 
 
+class Attestation(models.Model):
+    """The attestation de résiliation handed to the customer at closure. Its QR code leads to a
+    public verification page found only through `token` (unguessable), which shows no personal
+    data."""
+
+    request = models.OneToOneField(
+        "contracts.TerminationRequest",
+        on_delete=models.PROTECT,
+        related_name="attestation",
+        verbose_name="demande",
+    )
+    contract = models.ForeignKey(
+        "contracts.Contract", on_delete=models.PROTECT, related_name="+", verbose_name="contrat"
+    )
+    number = models.CharField("numéro", max_length=40, unique=True)
+    token = models.CharField("jeton de vérification", max_length=64, unique=True)
+    issued_on = models.DateField("émise le")
+    closed_on = models.DateField("contrat résilié le")
+    final_index = models.PositiveIntegerField("index final")
+
+    class Meta:
+        verbose_name = "attestation de résiliation"
+        verbose_name_plural = "attestations de résiliation"
+
+    def __str__(self) -> str:
+        return self.number
+
+
 class Document(models.Model):
     """A printed document, rendered once when issued; every print serves these same bytes."""
 
@@ -281,6 +309,9 @@ class Document(models.Model):
         null=True,
         blank=True,
         related_name="subscription_document",
+    )
+    attestation = models.OneToOneField(
+        Attestation, on_delete=models.PROTECT, null=True, blank=True, related_name="document"
     )
     status = models.CharField(
         "état", max_length=14, choices=DocumentStatus.choices, default=DocumentStatus.READY

@@ -4,6 +4,8 @@ function locks what it changes and checks the actor's role and agency; the proce
 request. The cash desk's advances and the prints are atomic on their own."""
 
 import datetime as dt
+import secrets
+from dataclasses import dataclass
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -29,6 +31,7 @@ from billing.enums import (
 )
 from billing.models import (
     AccountEntry,
+    Attestation,
     Document,
     DocumentPrint,
     Invoice,
@@ -110,9 +113,8 @@ def _check_reference(mode: str, reference: str) -> None:
         )
 
 
-def _write_lines(invoice: Invoice, computation: Computation) -> None:
-    invoice.lines.all().delete()
-    InvoiceLine.objects.bulk_create(
+def _lines(invoice: Invoice, computation: Computation) -> list[InvoiceLine]:
+    return [
         InvoiceLine(
             invoice=invoice,
             position=n,
@@ -125,7 +127,42 @@ def _write_lines(invoice: Invoice, computation: Computation) -> None:
             vat_applies=line.vat_applies,
         )
         for n, line in enumerate(computation.lines, start=1)
-    )
+    ]
+
+
+def _write_lines(invoice: Invoice, computation: Computation) -> None:
+    invoice.lines.all().delete()
+    InvoiceLine.objects.bulk_create(_lines(invoice, computation))
+
+
+@dataclass(frozen=True)
+class InvoicePreview:
+    """An invoice computed and shown, not saved: the reprise's two drafts (step 2)."""
+
+    invoice: Invoice
+    lines: list[InvoiceLine]
+
+    def fingerprint(self) -> list:
+        """What the agent saw: every amount and line, to check nothing changed on validation."""
+        i = self.invoice
+        return [
+            i.kind,
+            i.contract.number if i.contract_id else None,
+            str(i.period_start),
+            str(i.period_end),
+            i.old_index,
+            i.new_index,
+            i.consumption,
+            i.days,
+            i.vat_base,
+            i.vat_amount,
+            i.total,
+            i.unpaid_total,
+            i.advances_total,
+            i.deposit_amount,
+            i.balance,
+            [(line.code, line.quantity, line.unit_price, line.amount) for line in self.lines],
+        ]
 
 
 def compute_balance(
@@ -154,6 +191,34 @@ def compute_balance(
     return computation, unpaid, advances, deposit.amount if deposit else 0
 
 
+def _balance_fields(
+    contract: Contract, *, final_index: int, final_date: dt.date, rollover: bool
+) -> tuple[dict, Computation]:
+    computation, unpaid, advances, deposit = compute_balance(
+        contract, final_index=final_index, final_date=final_date, rollover=rollover
+    )
+    fields = {
+        "period_start": contract.last_billed_date,
+        "period_end": final_date,
+        "old_index": contract.last_billed_index,
+        "new_index": final_index,
+        "rollover": rollover,
+        "consumption": computation.consumption,
+        "days": computation.days,
+        "vat_rate": computation.vat_rate,
+        "vat_base": computation.vat_base,
+        "vat_amount": computation.vat_amount,
+        "total": computation.total,
+        "unpaid_total": unpaid,
+        "advances_total": advances,
+        "deposit_amount": deposit,
+        "balance": balance(
+            total=computation.total, unpaid=unpaid, advances=advances, deposit=deposit
+        ),
+    }
+    return fields, computation
+
+
 def balance_invoice_draft(
     request: TerminationRequest,
     *,
@@ -163,7 +228,7 @@ def balance_invoice_draft(
 ) -> Invoice:
     """Create or recompute the request's balance invoice draft (no number)."""
     contract = request.contract
-    computation, unpaid, advances, deposit = compute_balance(
+    fields, computation = _balance_fields(
         contract, final_index=final_index, final_date=final_date, rollover=rollover
     )
     invoice, _ = Invoice.objects.select_for_update().get_or_create(
@@ -171,26 +236,41 @@ def balance_invoice_draft(
     )
     if invoice.state != InvoiceState.DRAFT:
         raise StepRefused(DRAFT_ONLY)
-    invoice.period_start = contract.last_billed_date
-    invoice.period_end = final_date
-    invoice.old_index = contract.last_billed_index
-    invoice.new_index = final_index
-    invoice.rollover = rollover
-    invoice.consumption = computation.consumption
-    invoice.days = computation.days
-    invoice.vat_rate = computation.vat_rate
-    invoice.vat_base = computation.vat_base
-    invoice.vat_amount = computation.vat_amount
-    invoice.total = computation.total
-    invoice.unpaid_total = unpaid
-    invoice.advances_total = advances
-    invoice.deposit_amount = deposit
-    invoice.balance = balance(
-        total=computation.total, unpaid=unpaid, advances=advances, deposit=deposit
-    )
+    for name, value in fields.items():
+        setattr(invoice, name, value)
     invoice.save()
     _write_lines(invoice, computation)
     return invoice
+
+
+def balance_invoice_preview(
+    request: TerminationRequest, *, final_index: int, final_date: dt.date, rollover: bool
+) -> InvoicePreview:
+    """The balance invoice as it would be validated now, unsaved."""
+    contract = request.contract
+    fields, computation = _balance_fields(
+        contract, final_index=final_index, final_date=final_date, rollover=rollover
+    )
+    invoice = Invoice(contract=contract, request=request, kind=InvoiceKind.BALANCE, **fields)
+    return InvoicePreview(invoice, _lines(invoice, computation))
+
+
+def subscription_invoice_preview(
+    request: TerminationRequest, *, start_date: dt.date
+) -> InvoicePreview:
+    """The successor's subscription invoice for the same category and power, unsaved (its
+    contract does not exist yet)."""
+    contract = request.contract
+    items = tariff_items_in_force(contract.tariff_category, start_date)
+    computation = compute_subscription_invoice(items=items, power_kva=contract.subscribed_power_kva)
+    invoice = Invoice(
+        request=request,
+        kind=InvoiceKind.SUBSCRIPTION,
+        period_start=start_date,
+        total=computation.total,
+        balance=computation.total,
+    )
+    return InvoicePreview(invoice, _lines(invoice, computation))
 
 
 def invoice_validate(invoice: Invoice, *, actor: User | None) -> Invoice:
@@ -471,3 +551,23 @@ def document_print_record(document: Document, *, actor: User) -> DocumentPrint:
         check_agency(actor, document.request.agency_id)
     copy = document.prints.count()
     return DocumentPrint.objects.create(document=document, copy=copy, printed_by=actor)
+
+
+def attestation_issue(
+    request: TerminationRequest, *, closed_on: dt.date, final_index: int
+) -> Attestation:
+    """The attestation de résiliation, numbered at closure (in the closing step's transaction)
+    and rendered once it commits. Its verification token is unguessable: the public page it
+    leads to cannot be found by trying numbers."""
+    today = timezone.localdate()
+    attestation = Attestation.objects.create(
+        request=request,
+        contract=request.contract,
+        number=NumberSequence.next("ATT", request.agency, today.year),
+        token=secrets.token_urlsafe(24),
+        issued_on=today,
+        closed_on=closed_on,
+        final_index=final_index,
+    )
+    issue_after_commit(DocumentKind.ATTESTATION, attestation.pk)
+    return attestation

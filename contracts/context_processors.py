@@ -1,5 +1,5 @@
 from contracts.enums import Role
-from contracts.procedure.selectors import QUEUES
+from contracts.procedure.selectors import QUEUE_ROLES
 
 
 def staff(request) -> dict:
@@ -10,5 +10,5 @@ def staff(request) -> dict:
     return {
         "Role": Role,
         "user_roles": user.roles,
-        "has_queue": bool(user.roles & {*QUEUES, Role.CASHIER}),
+        "has_queue": bool(user.roles & {*QUEUE_ROLES, Role.CASHIER}),
     }

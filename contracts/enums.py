@@ -14,6 +14,17 @@ class Role(models.TextChoices):
     ADMIN = "admin", "Administrateur DCC"
 
 
+# The roles that act in the procedure (the auditor reads; the admin keeps the reference data).
+OPERATIONAL_ROLES = [
+    Role.RECEPTION,
+    Role.READER,
+    Role.SUPERVISOR,
+    Role.CASHIER,
+    Role.ARPNT,
+    Role.ACFF,
+]
+
+
 class Zone(models.TextChoices):
     SUD = "sud", "Sud"
     NORD = "nord", "Nord"
@@ -53,6 +64,7 @@ class DeliveryPointStatus(models.TextChoices):
 class MeterStatus(models.TextChoices):
     INSTALLED = "installed", "Posé"
     REMOVED = "removed", "Déposé"
+    LEFT_IN_PLACE = "left_in_place", "Laissé en place (coupure au branchement)"
 
 
 class ContractStatus(models.TextChoices):
@@ -76,6 +88,7 @@ class RequestState(models.TextChoices):
     SETTLED = "settled", "Solde réglé"
     REMOVAL_ORDERED = "removal_ordered", "Ordre de dépose émis"
     METER_REMOVED = "meter_removed", "Dépose effectuée"
+    REMOVAL_IMPOSSIBLE = "removal_impossible", "Dépose impossible (coupure au branchement)"
     CLOSED = "closed", "Clôturée"
     CANCELLED = "cancelled", "Annulée"
 

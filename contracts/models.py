@@ -165,7 +165,7 @@ class Meter(models.Model):
     serial = models.CharField("numéro de série", max_length=30, unique=True)
     digits = models.PositiveSmallIntegerField("nombre de chiffres")
     status = models.CharField(
-        "état", max_length=10, choices=MeterStatus.choices, default=MeterStatus.INSTALLED
+        "état", max_length=16, choices=MeterStatus.choices, default=MeterStatus.INSTALLED
     )
 
     class Meta:
@@ -305,6 +305,7 @@ class NumberSequence(models.Model):
 MT_STATE_LABELS = {
     RequestState.REMOVAL_ORDERED: "Ordre de coupure définitive émis",
     RequestState.METER_REMOVED: "Coupure définitive effectuée",
+    RequestState.REMOVAL_IMPOSSIBLE: "Coupure définitive impossible (coupure au branchement)",
 }
 
 
@@ -375,7 +376,6 @@ class TerminationRequest(ConcurrentTransitionMixin, models.Model):
     requester_phone = models.CharField("téléphone du demandeur", max_length=10)
     requester_quality = models.CharField("qualité", max_length=8, choices=RequesterQuality.choices)
     proxy_reference = models.CharField("référence de la procuration", max_length=80, blank=True)
-    requester_signed = models.BooleanField("ordre signé par le demandeur", default=False)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.PROTECT,
@@ -494,6 +494,18 @@ class TerminationRequest(ConcurrentTransitionMixin, models.Model):
     def approve_report(self):
         pass
 
+    # Step 5: instead of signing, the supervisor sends the report back to its agent; the report
+    # is kept, marked superseded, and the same order returns to the agent's queue.
+    @transition(
+        field=state,
+        source=RequestState.FIELD_REPORTED,
+        target=RequestState.ORDER_ISSUED,
+        permission=by_role(Role.SUPERVISOR),
+        custom={"step": 5},
+    )
+    def send_back_field_report(self):
+        pass
+
     # Step 6: the balance invoice is validated.
     @transition(
         field=state,
@@ -551,10 +563,33 @@ class TerminationRequest(ConcurrentTransitionMixin, models.Model):
     def report_removal(self):
         pass
 
-    # Step 9: the ACFF confirms the codification (contract terminated, delivery point freed).
+    # Step 9: instead of signing, the supervisor sends the removal report back to the crew.
     @transition(
         field=state,
         source=RequestState.METER_REMOVED,
+        target=RequestState.REMOVAL_ORDERED,
+        permission=by_role(Role.SUPERVISOR),
+        custom={"step": 9},
+    )
+    def send_back_removal_report(self):
+        pass
+
+    # Step 9: after repeated failed visits, the supervisor closes the removal as impossible;
+    # the supply is cut at the connection (coupure au branchement).
+    @transition(
+        field=state,
+        source=RequestState.REMOVAL_ORDERED,
+        target=RequestState.REMOVAL_IMPOSSIBLE,
+        permission=by_role(Role.SUPERVISOR),
+        custom={"step": 9},
+    )
+    def declare_removal_impossible(self):
+        pass
+
+    # Step 9: the ACFF confirms the codification (contract terminated, delivery point freed).
+    @transition(
+        field=state,
+        source=[RequestState.METER_REMOVED, RequestState.REMOVAL_IMPOSSIBLE],
         target=RequestState.CLOSED,
         permission=by_role(Role.ACFF),
         custom={"step": 9},

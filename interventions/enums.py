@@ -14,10 +14,32 @@ REMOVAL_ORDER_KINDS = [OrderKind.REMOVAL, OrderKind.FINAL_INTERRUPTION]
 
 class OrderStatus(models.TextChoices):
     ISSUED = "issued", "Émis"
+    VISIT_FAILED = "visit_failed", "Visite infructueuse, à reprogrammer"
+    RETURNED = "returned", "Renvoyé pour correction"
     REPORTED = "reported", "Compte-rendu saisi"
     SIGNED = "signed", "Signé par le responsable"
     FILED = "filed", "Classé"
+    IMPOSSIBLE = "impossible", "Clos : intervention impossible, coupure au branchement"
     CANCELLED = "cancelled", "Annulé"
+
+
+# The order is in its agent's hands: a visit (or a corrected report) is awaited.
+AWAITING_AGENT = [OrderStatus.ISSUED, OrderStatus.RETURNED]
+# Open orders, which a supervisor may hand to another agent.
+REASSIGNABLE = [OrderStatus.ISSUED, OrderStatus.RETURNED, OrderStatus.VISIT_FAILED]
+# After this many failed visits, a removal may be closed as impossible.
+REMOVAL_ATTEMPTS_BEFORE_IMPOSSIBLE = 3
+
+
+class VisitFailure(models.TextChoices):
+    """Why a visit did not happen (visite infructueuse)."""
+
+    ABSENT = "absent", "Client absent"
+    ACCESS_REFUSED = "access_refused", "Refus d'accès"
+    METER_INACCESSIBLE = "meter_inaccessible", "Compteur inaccessible"
+    DANGER = "danger", "Danger (installation, animal, conflit)"
+    ADDRESS_NOT_FOUND = "address_not_found", "Adresse introuvable"
+    OTHER = "other", "Autre (préciser)"
 
 
 class Remark(models.TextChoices):

@@ -3,11 +3,12 @@ from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from django.db.models import Q
 
-from interventions.enums import OrderKind, OrderStatus, Remark
+from interventions.enums import OrderKind, OrderStatus, Remark, VisitFailure
 
 
 class InterventionOrder(models.Model):
-    """An order printed for the field: taken by a reader (steps 4-5) or an ARPNT crew (8-9)."""
+    """An order printed for the field: taken by a reader (steps 4-5) or an ARPNT crew (8-9).
+    Its visits (failed ones included) and its reports (superseded ones included) are kept."""
 
     request = models.ForeignKey(
         "contracts.TerminationRequest",
@@ -19,7 +20,9 @@ class InterventionOrder(models.Model):
     kind = models.CharField("nature", max_length=24, choices=OrderKind.choices)
     number = models.CharField("numéro", max_length=40, unique=True)
     issued_on = models.DateField("émis le")
-    due_on = models.DateField("à exécuter le")
+    due_on = models.DateField(
+        "à exécuter le", help_text="Reportée après une visite infructueuse, avec son historique."
+    )
     assignee = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.PROTECT,
@@ -28,8 +31,9 @@ class InterventionOrder(models.Model):
         related_name="+",
         verbose_name="agent désigné",
     )
+    assigned_at = models.DateTimeField("désigné le", null=True, blank=True)
     status = models.CharField(
-        "état", max_length=10, choices=OrderStatus.choices, default=OrderStatus.ISSUED
+        "état", max_length=16, choices=OrderStatus.choices, default=OrderStatus.ISSUED
     )
     issued_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -39,30 +43,129 @@ class InterventionOrder(models.Model):
         related_name="+",
         verbose_name="émis par",
     )
+    # Step 3: the requester signs the printed order; reception records it.
+    requester_signed_at = models.DateTimeField("signé par le demandeur le", null=True, blank=True)
+    requester_signature_recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name="signature constatée par",
+    )
+    # Closed without a report: the intervention is impossible, the supply cut at the connection.
+    closure_reason = models.CharField("motif de clôture", max_length=255, blank=True)
+    closed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name="clos par",
+    )
+    closed_at = models.DateTimeField("clos le", null=True, blank=True)
 
     class Meta:
         verbose_name = "ordre d'intervention"
         verbose_name_plural = "ordres d'intervention"
         constraints = [
             # Step 8 runs on several workers at once: a second order of a kind is impossible.
-            models.UniqueConstraint(fields=["request", "kind"], name="order_one_per_request_kind")
+            models.UniqueConstraint(fields=["request", "kind"], name="order_one_per_request_kind"),
+            models.CheckConstraint(
+                condition=Q(requester_signed_at__isnull=True)
+                | Q(requester_signature_recorded_by__isnull=False),
+                name="order_signature_recorded_by_someone",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status=OrderStatus.IMPOSSIBLE)
+                | (Q(closed_at__isnull=False, closed_by__isnull=False) & ~Q(closure_reason="")),
+                name="order_impossible_has_reason",
+            ),
         ]
         indexes = [models.Index(fields=["agency", "status"], name="order_agency_status")]
 
     def __str__(self) -> str:
         return self.number
 
+    @property
+    def is_field_order(self) -> bool:
+        """Step 3's order (interruption and reading, or reading only)."""
+        return self.kind in (OrderKind.INTERRUPTION_READING, OrderKind.READING)
+
+    @property
+    def report(self) -> "InterventionReport | None":
+        """The report in force (not superseded). Prefetch `reports` to read it without a
+        query per order."""
+        return next((r for r in self.reports.all() if r.superseded_at is None), None)
+
+    @property
+    def superseded_reports(self) -> list["InterventionReport"]:
+        return [r for r in self.reports.all() if r.superseded_at is not None]
+
+    @property
+    def is_signed_by_requester(self) -> bool:
+        return self.requester_signed_at is not None
+
+
+class VisitAttempt(models.Model):
+    """A visit that could not be done (visite infructueuse), and the new date set afterwards.
+    Append-only: the database refuses any change but setting the new date, once."""
+
+    order = models.ForeignKey(
+        InterventionOrder, on_delete=models.PROTECT, related_name="attempts", verbose_name="ordre"
+    )
+    visited_on = models.DateField("date de la visite")
+    reason = models.CharField("motif", max_length=24, choices=VisitFailure.choices)
+    reason_detail = models.CharField("précision", max_length=255, blank=True)
+    entered_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name="par"
+    )
+    entered_at = models.DateTimeField("saisie le", auto_now_add=True)
+    rescheduled_to = models.DateField("nouvelle date d'exécution", null=True, blank=True)
+    rescheduled_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name="reprogrammée par",
+    )
+    rescheduled_at = models.DateTimeField("reprogrammée le", null=True, blank=True)
+
+    class Meta:
+        verbose_name = "visite infructueuse"
+        verbose_name_plural = "visites infructueuses"
+        ordering = ["entered_at", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(reason=VisitFailure.OTHER) | ~Q(reason_detail=""),
+                name="visit_other_has_detail",
+            ),
+            models.CheckConstraint(
+                condition=Q(rescheduled_to__isnull=True, rescheduled_by__isnull=True)
+                | Q(rescheduled_to__isnull=False, rescheduled_by__isnull=False),
+                name="visit_rescheduling_complete",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.order.number} {self.visited_on:%d/%m/%Y}"
+
 
 class InterventionReport(models.Model):
-    """The compte-rendu d'intervention (CRI) of an order, as entered from the paper order."""
+    """The compte-rendu d'intervention (CRI) of an order, as entered from the paper order. A
+    report sent back for correction is kept, marked superseded; the corrected one follows it.
+    The database refuses any change to what was reported (only the signature and the
+    superseding are recorded on it, once)."""
 
-    order = models.OneToOneField(
-        InterventionOrder, on_delete=models.PROTECT, related_name="report", verbose_name="ordre"
+    order = models.ForeignKey(
+        InterventionOrder, on_delete=models.PROTECT, related_name="reports", verbose_name="ordre"
     )
     index_read = models.PositiveIntegerField("index relevé")
     read_on = models.DateField("date du relevé")
     cut_done = models.BooleanField("coupure effectuée", default=False)
     cut_index = models.PositiveIntegerField("index de coupure", null=True, blank=True)
+    seal_number = models.CharField("numéro de scellé", max_length=40, blank=True)
     rollover_confirmed = models.BooleanField("passage par zéro confirmé", default=False)
     high_consumption_confirmed = models.BooleanField("forte consommation confirmée", default=False)
     remarks = ArrayField(
@@ -94,19 +197,50 @@ class InterventionReport(models.Model):
         verbose_name="signé par",
     )
     signed_at = models.DateTimeField("signé le", null=True, blank=True)
+    superseded_at = models.DateTimeField("renvoyé pour correction le", null=True, blank=True)
+    superseded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name="renvoyé par",
+    )
+    superseded_reason = models.CharField("motif du renvoi", max_length=255, blank=True)
 
     class Meta:
         verbose_name = "compte-rendu d'intervention"
         verbose_name_plural = "comptes-rendus d'intervention"
+        ordering = ["entered_at", "id"]
         constraints = [
             models.CheckConstraint(
                 condition=Q(cut_done=False) | Q(cut_index__isnull=False),
                 name="report_cut_has_index",
             ),
             models.CheckConstraint(
+                condition=Q(cut_index__isnull=True) | Q(cut_index__gte=models.F("index_read")),
+                name="report_cut_index_not_below_reading",
+                violation_error_message="L'index de coupure ne peut pas être inférieur à "
+                "l'index relevé.",
+            ),
+            models.CheckConstraint(
                 condition=Q(signed_by__isnull=True, signed_at__isnull=True)
                 | Q(signed_by__isnull=False, signed_at__isnull=False),
                 name="report_signature_complete",
+            ),
+            models.CheckConstraint(
+                condition=Q(superseded_at__isnull=True, superseded_by__isnull=True)
+                | (
+                    Q(superseded_at__isnull=False, superseded_by__isnull=False)
+                    & ~Q(superseded_reason="")
+                ),
+                name="report_superseding_complete",
+            ),
+            # One report in force per order; the superseded ones stay beside it.
+            models.UniqueConstraint(
+                fields=["order"],
+                condition=Q(superseded_at__isnull=True),
+                name="report_one_in_force_per_order",
             ),
         ]
 
@@ -122,3 +256,7 @@ class InterventionReport(models.Model):
     def final_index(self) -> int:
         """The index the invoice is computed on: the cut index when the supply was cut."""
         return self.cut_index if self.cut_done and self.cut_index is not None else self.index_read
+
+    @property
+    def is_superseded(self) -> bool:
+        return self.superseded_at is not None

@@ -1,6 +1,6 @@
-"""Writes on intervention orders and reports. Each function runs inside the step's transaction:
-the procedure (contracts/procedure/services.py) holds the request's lock, calls these to keep
-the orders' own records, then moves the request."""
+"""Writes on intervention orders, their visits and their reports. Each function runs inside the
+step's transaction: the procedure (contracts/procedure/services.py) holds the request's lock,
+calls these to keep the orders' own records, then moves the request."""
 
 import datetime as dt
 
@@ -9,25 +9,97 @@ from django.utils import timezone
 from contracts.enums import Role, Timing, Voltage
 from contracts.models import NumberSequence, TerminationRequest, User
 from contracts.rules import StepRefused
-from interventions.enums import SAFETY_STEPS, OrderKind, OrderStatus, Remark
-from interventions.models import InterventionOrder, InterventionReport
+from interventions.enums import (
+    AWAITING_AGENT,
+    REASSIGNABLE,
+    REMOVAL_ATTEMPTS_BEFORE_IMPOSSIBLE,
+    SAFETY_STEPS,
+    OrderKind,
+    OrderStatus,
+    Remark,
+    VisitFailure,
+)
+from interventions.models import InterventionOrder, InterventionReport, VisitAttempt
 
-READ_IN_FUTURE = "La date du relevé ne peut pas être dans le futur."
+DATE_IN_FUTURE = "Cette date ne peut pas être dans le futur."
+DATE_BEFORE_ISSUE = "Cette date précède l'émission de l'ordre ({date}) : vérifiez-la."
+DATE_BEFORE_EXECUTION = "Cette date précède la date d'exécution de l'ordre ({date}) : vérifiez-la."
 CUT_REQUIRED = "Résiliation classique : la coupure doit être effectuée et son index saisi."
 CUT_INDEX_REQUIRED = "Saisissez l'index de coupure."
+CUT_INDEX_BELOW_READING = (
+    "L'index de coupure ({cut}) ne peut pas être inférieur à l'index relevé ({read}) : le "
+    "compteur a tourné entre la relève et la coupure, pas à l'envers."
+)
 OTHER_REMARK_TEXT = "Précisez la remarque « Autre »."
+OTHER_REASON_TEXT = "Précisez le motif « Autre »."
 SAFETY_STEPS_REQUIRED = "Confirmez chacune des 8 étapes du mode opératoire de dépose."
+SEAL_REQUIRED = "Indiquez le numéro du scellé posé à la coupure définitive."
 ASSIGNEE_REFUSED = "L'agent désigné doit appartenir à votre agence et avoir le rôle requis."
+ASSIGNEE_SAME = "Cet ordre est déjà confié à cet agent."
 REMOVAL_NEEDS_CUT = "La dépose suppose la coupure : cochez « Coupure effectuée »."
+FINAL_CUT_REQUIRED = "La coupure définitive doit être effectuée : cochez « Coupure effectuée »."
 REMOVAL_INDEX_BELOW_BILLED = (
     "L'index de dépose ({index}) est inférieur à l'index facturé ({billed}). "
     "Vérifiez la saisie, ou confirmez un passage du compteur par zéro."
 )
+ORDER_NOT_WITH_AGENT = "Cet ordre n'attend pas de visite : il est « {status} »."
+ORDER_NOT_SIGNED = (
+    "Le demandeur n'a pas encore signé l'ordre imprimé : il ne peut pas être exécuté."
+)
+ORDER_ALREADY_SIGNED = "Le demandeur a déjà signé cet ordre."
+ORDER_NOT_PRINTED = (
+    "Imprimez d'abord l'ordre : le demandeur signe l'ordre imprimé (bouton « Imprimer »)."
+)
+NOT_AFTER_FAILED_VISIT = "Cet ordre n'a pas de visite infructueuse à reprogrammer."
+NEW_DATE_PAST = "La nouvelle date d'exécution ne peut pas être dans le passé."
+NOT_REASSIGNABLE = "Cet ordre n'est plus ouvert : il ne peut pas être réaffecté."
+TOO_FEW_ATTEMPTS = (
+    "La dépose ne peut être déclarée impossible qu'après {needed} visites infructueuses "
+    "({done} à ce jour)."
+)
+REASON_REQUIRED = "Indiquez le motif."
+REPORT_ALREADY_SIGNED = "Ce compte-rendu est déjà signé : il ne peut plus être renvoyé."
+
+FIELD_AGENT_ROLE = Role.READER
+REMOVAL_AGENT_ROLE = Role.ARPNT
+
+
+def agent_role(order: InterventionOrder) -> str:
+    """Who goes on site: a reader for step 3's order, an ARPNT crew for step 8's."""
+    return FIELD_AGENT_ROLE if order.is_field_order else REMOVAL_AGENT_ROLE
 
 
 def check_assignee(assignee: User | None, agency_id: int, *roles: str) -> None:
-    if assignee is not None and (assignee.agency_id != agency_id or not assignee.has_role(*roles)):
+    if assignee is not None and (
+        assignee.agency_id != agency_id or not assignee.is_active or not assignee.has_role(*roles)
+    ):
         raise StepRefused(ASSIGNEE_REFUSED, field="assignee")
+
+
+def check_visit_date(order: InterventionOrder, day: dt.date, *, field: str) -> None:
+    """A visit or a report is dated between its order and today: never before the order was
+    issued, never before a removal or final interruption order's execution date, never later
+    than today."""
+    if day > timezone.localdate():
+        raise StepRefused(DATE_IN_FUTURE, field=field)
+    if day < order.issued_on:
+        raise StepRefused(DATE_BEFORE_ISSUE.format(date=f"{order.issued_on:%d/%m/%Y}"), field=field)
+    if not order.is_field_order and day < order.due_on:
+        raise StepRefused(
+            DATE_BEFORE_EXECUTION.format(date=f"{order.due_on:%d/%m/%Y}"), field=field
+        )
+
+
+def check_with_agent(order: InterventionOrder) -> None:
+    """The order is in the field agent's hands: issued (signed by the requester, for step 3's
+    order) or returned for correction."""
+    if order.status not in AWAITING_AGENT:
+        raise StepRefused(ORDER_NOT_WITH_AGENT.format(status=order.get_status_display().lower()))
+    if order.is_field_order and not order.is_signed_by_requester:
+        raise StepRefused(ORDER_NOT_SIGNED)
+
+
+# --- Orders ----------------------------------------------------------------------------------
 
 
 def order_issue(
@@ -48,6 +120,7 @@ def order_issue(
         issued_on=today,
         due_on=due_on,
         assignee=assignee,
+        assigned_at=timezone.now() if assignee else None,
         issued_by=actor,
     )
 
@@ -56,7 +129,7 @@ def field_order_issue(
     request: TerminationRequest, *, actor: User, assignee: User | None
 ) -> InterventionOrder:
     """Step 3's order: interruption and reading (classic) or reading only (anticipated)."""
-    check_assignee(assignee, request.agency_id, Role.READER)
+    check_assignee(assignee, request.agency_id, FIELD_AGENT_ROLE)
     kind = (
         OrderKind.READING
         if request.timing == Timing.ANTICIPATED
@@ -86,11 +159,111 @@ def removal_orders_create(requests: list[TerminationRequest]) -> list[Interventi
             else OrderKind.REMOVAL,
             number=next(numbers[request.agency_id]),
             issued_on=today,
-            due_on=request.cut_date,
+            due_on=max(request.cut_date, today),
         )
         for request in requests
     ]
     return InterventionOrder.objects.bulk_create(orders)
+
+
+def order_record_requester_signature(
+    order: InterventionOrder, *, actor: User, printed: bool
+) -> InterventionOrder:
+    """Step 3: the requester signed the printed order, as reception saw."""
+    if order.is_signed_by_requester:
+        raise StepRefused(ORDER_ALREADY_SIGNED)
+    if order.status != OrderStatus.ISSUED:
+        raise StepRefused(ORDER_NOT_WITH_AGENT.format(status=order.get_status_display().lower()))
+    if not printed:
+        raise StepRefused(ORDER_NOT_PRINTED)
+    order.requester_signed_at = timezone.now()
+    order.requester_signature_recorded_by = actor
+    order.save(update_fields=["requester_signed_at", "requester_signature_recorded_by"])
+    return order
+
+
+def order_reassign(order: InterventionOrder, *, assignee: User) -> User | None:
+    """Hand an open order to another agent of the agency who holds the order's role. Returns
+    the previous agent."""
+    if order.status not in REASSIGNABLE:
+        raise StepRefused(NOT_REASSIGNABLE)
+    check_assignee(assignee, order.agency_id, agent_role(order))
+    if order.assignee_id == assignee.pk:
+        raise StepRefused(ASSIGNEE_SAME, field="assignee")
+    previous = order.assignee
+    order.assignee = assignee
+    order.assigned_at = timezone.now()
+    order.save(update_fields=["assignee", "assigned_at"])
+    return previous
+
+
+# --- Visits ----------------------------------------------------------------------------------
+
+
+def visit_failure_record(
+    order: InterventionOrder,
+    *,
+    actor: User,
+    visited_on: dt.date,
+    reason: str,
+    reason_detail: str = "",
+) -> VisitAttempt:
+    """A visit that could not be done: the order waits for a new execution date."""
+    check_with_agent(order)
+    if reason not in VisitFailure.values:
+        raise StepRefused(REASON_REQUIRED, field="reason")
+    if reason == VisitFailure.OTHER and not reason_detail.strip():
+        raise StepRefused(OTHER_REASON_TEXT, field="reason_detail")
+    check_visit_date(order, visited_on, field="visited_on")
+    attempt = VisitAttempt.objects.create(
+        order=order,
+        visited_on=visited_on,
+        reason=reason,
+        reason_detail=reason_detail.strip(),
+        entered_by=actor,
+    )
+    order.status = OrderStatus.VISIT_FAILED
+    order.save(update_fields=["status"])
+    return attempt
+
+
+def visit_reschedule(order: InterventionOrder, *, actor: User, due_on: dt.date) -> VisitAttempt:
+    """A new execution date after a failed visit: the order returns to its agent's queue."""
+    if order.status != OrderStatus.VISIT_FAILED:
+        raise StepRefused(NOT_AFTER_FAILED_VISIT)
+    if due_on < timezone.localdate():
+        raise StepRefused(NEW_DATE_PAST, field="due_on")
+    attempt = order.attempts.select_for_update().filter(rescheduled_to__isnull=True).last()
+    attempt.rescheduled_to = due_on
+    attempt.rescheduled_by = actor
+    attempt.rescheduled_at = timezone.now()
+    attempt.save(update_fields=["rescheduled_to", "rescheduled_by", "rescheduled_at"])
+    order.due_on = due_on
+    order.status = OrderStatus.ISSUED
+    order.save(update_fields=["due_on", "status"])
+    return attempt
+
+
+def order_close_impossible(order: InterventionOrder, *, actor: User, reason: str) -> None:
+    """After repeated failed visits, the removal (or final interruption) is closed as
+    impossible: the supply is cut at the connection (coupure au branchement)."""
+    if order.status != OrderStatus.VISIT_FAILED:
+        raise StepRefused(ORDER_NOT_WITH_AGENT.format(status=order.get_status_display().lower()))
+    done = order.attempts.count()
+    if done < REMOVAL_ATTEMPTS_BEFORE_IMPOSSIBLE:
+        raise StepRefused(
+            TOO_FEW_ATTEMPTS.format(needed=REMOVAL_ATTEMPTS_BEFORE_IMPOSSIBLE, done=done)
+        )
+    if not reason.strip():
+        raise StepRefused(REASON_REQUIRED, field="reason")
+    order.status = OrderStatus.IMPOSSIBLE
+    order.closure_reason = reason.strip()
+    order.closed_by = actor
+    order.closed_at = timezone.now()
+    order.save(update_fields=["status", "closure_reason", "closed_by", "closed_at"])
+
+
+# --- Reports ---------------------------------------------------------------------------------
 
 
 def _check_remarks(remarks: list[str], remarks_other: str) -> None:
@@ -99,14 +272,28 @@ def _check_remarks(remarks: list[str], remarks_other: str) -> None:
 
 
 def field_report_check(
-    order: InterventionOrder, *, cut_done: bool, cut_index: int | None, remarks, remarks_other
+    order: InterventionOrder,
+    *,
+    index_read: int,
+    read_on: dt.date,
+    cut_done: bool,
+    cut_index: int | None,
+    remarks: list[str],
+    remarks_other: str,
 ) -> None:
-    """What a step-3 order's report must hold before its reading is checked."""
+    """What a step-3 order's report must hold before its reading is checked against the
+    contract."""
+    check_with_agent(order)
     if order.kind == OrderKind.INTERRUPTION_READING:
         if not cut_done:
             raise StepRefused(CUT_REQUIRED, field="cut_done")
         if cut_index is None:
             raise StepRefused(CUT_INDEX_REQUIRED, field="cut_index")
+    if cut_done and cut_index is not None and cut_index < index_read:
+        raise StepRefused(
+            CUT_INDEX_BELOW_READING.format(cut=cut_index, read=index_read), field="cut_index"
+        )
+    check_visit_date(order, read_on, field="read_on")
     _check_remarks(remarks, remarks_other)
 
 
@@ -125,7 +312,13 @@ def field_report_enter(
 ) -> InterventionReport:
     """Steps 4-5: the reader's report on the step-3 order (locked by the caller)."""
     field_report_check(
-        order, cut_done=cut_done, cut_index=cut_index, remarks=remarks, remarks_other=remarks_other
+        order,
+        index_read=index_read,
+        read_on=read_on,
+        cut_done=cut_done,
+        cut_index=cut_index,
+        remarks=remarks,
+        remarks_other=remarks_other,
     )
     report = InterventionReport.objects.create(
         order=order,
@@ -136,7 +329,7 @@ def field_report_enter(
         rollover_confirmed=rollover_confirmed,
         high_consumption_confirmed=high_consumption_confirmed,
         remarks=remarks,
-        remarks_other=remarks_other,
+        remarks_other=remarks_other.strip(),
         entered_by=actor,
     )
     # Anticipated: the reading report alone, the order is filed. Classic: it awaits signature.
@@ -145,13 +338,36 @@ def field_report_enter(
     return report
 
 
+def report_in_force(order: InterventionOrder) -> InterventionReport:
+    return InterventionReport.objects.select_for_update().get(
+        order=order, superseded_at__isnull=True
+    )
+
+
 def report_sign(order: InterventionOrder, *, actor: User) -> InterventionReport:
     """The responsable hiérarchique checks and signs the order's report."""
-    report = InterventionReport.objects.select_for_update().get(order=order)
+    report = report_in_force(order)
     report.signed_by = actor
     report.signed_at = timezone.now()
     report.save(update_fields=["signed_by", "signed_at"])
     order.status = OrderStatus.SIGNED
+    order.save(update_fields=["status"])
+    return report
+
+
+def report_send_back(order: InterventionOrder, *, actor: User, reason: str) -> InterventionReport:
+    """Instead of signing: the report is kept, marked superseded, and the order returns to its
+    agent for a corrected report."""
+    if not reason.strip():
+        raise StepRefused(REASON_REQUIRED, field="reason")
+    report = report_in_force(order)
+    if report.signed_at is not None:
+        raise StepRefused(REPORT_ALREADY_SIGNED)
+    report.superseded_at = timezone.now()
+    report.superseded_by = actor
+    report.superseded_reason = reason.strip()
+    report.save(update_fields=["superseded_at", "superseded_by", "superseded_reason"])
+    order.status = OrderStatus.RETURNED
     order.save(update_fields=["status"])
     return report
 
@@ -164,21 +380,30 @@ def removal_report_enter(
     index_read: int,
     read_on: dt.date,
     cut_done: bool,
-    safety_steps_confirmed: list[int],
     remarks: list[str],
     remarks_other: str = "",
+    safety_steps_confirmed: list[int] | None = None,
+    seal_number: str = "",
     rollover_confirmed: bool = False,
 ) -> InterventionReport:
-    """Step 9: the crew's report on the removal (or final interruption) order."""
-    if order.kind == OrderKind.REMOVAL and sorted(set(safety_steps_confirmed)) != list(
-        range(1, len(SAFETY_STEPS) + 1)
-    ):
-        raise StepRefused(SAFETY_STEPS_REQUIRED, field="safety_steps_confirmed")
-    if not cut_done:
-        raise StepRefused(REMOVAL_NEEDS_CUT, field="cut_done")
+    """Step 9: the crew's report on the removal order (BT: the annex's 8 safety steps), or on
+    the final interruption order (MT: the seal put on the cut, no removal)."""
+    check_with_agent(order)
+    safety_steps = sorted(set(safety_steps_confirmed or []))
+    if order.kind == OrderKind.REMOVAL:
+        if safety_steps != list(range(1, len(SAFETY_STEPS) + 1)):
+            raise StepRefused(SAFETY_STEPS_REQUIRED, field="safety_steps_confirmed")
+        if not cut_done:
+            raise StepRefused(REMOVAL_NEEDS_CUT, field="cut_done")
+        seal_number = ""
+    else:
+        safety_steps = []
+        if not cut_done:
+            raise StepRefused(FINAL_CUT_REQUIRED, field="cut_done")
+        if not seal_number.strip():
+            raise StepRefused(SEAL_REQUIRED, field="seal_number")
+    check_visit_date(order, read_on, field="read_on")
     _check_remarks(remarks, remarks_other)
-    if read_on > timezone.localdate():
-        raise StepRefused(READ_IN_FUTURE, field="read_on")
     if index_read < billed_index and not rollover_confirmed:
         raise StepRefused(
             REMOVAL_INDEX_BELOW_BILLED.format(index=index_read, billed=billed_index),
@@ -190,10 +415,11 @@ def removal_report_enter(
         read_on=read_on,
         cut_done=cut_done,
         cut_index=index_read,
+        seal_number=seal_number.strip(),
         rollover_confirmed=rollover_confirmed,
         remarks=remarks,
-        remarks_other=remarks_other,
-        safety_steps_confirmed=sorted(set(safety_steps_confirmed)),
+        remarks_other=remarks_other.strip(),
+        safety_steps_confirmed=safety_steps,
         entered_by=actor,
     )
     order.status = OrderStatus.REPORTED

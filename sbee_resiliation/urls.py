@@ -2,7 +2,10 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
+from sbee_resiliation.views import favicon
+
 urlpatterns = [
+    path("favicon.ico", favicon, name="favicon"),
     path(
         "connexion/",
         auth_views.LoginView.as_view(redirect_authenticated_user=True),

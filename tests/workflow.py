@@ -2,11 +2,13 @@
 
 import datetime as dt
 
-from billing.enums import EntryKind, PaymentMode
+from billing import services as billing
+from billing.documents import document_issue
+from billing.enums import DocumentKind, EntryKind, PaymentMode
 from contracts.enums import RequesterQuality, RequestState, TerminationKind, Timing
 from contracts.models import TerminationRequest
 from contracts.procedure import services
-from interventions.enums import Remark
+from interventions.enums import FIELD_ORDER_KINDS, Remark
 from tests.factories import (
     AccountEntryFactory,
     ContractFactory,
@@ -70,17 +72,48 @@ def reload(request):
     return TerminationRequest.objects.get(pk=request.pk)
 
 
+def sign(request, staff):
+    """Step 3's second half: reception prints the order (rendered here if the test's
+    transaction kept it from rendering after commit) and records the requester's signature."""
+    order = request.orders.get(kind__in=FIELD_ORDER_KINDS)
+    document = document_issue(DocumentKind.ORDER, order.pk)
+    billing.document_print_record(document, actor=staff.reception)
+    return services.termination_request_record_signature(request, actor=staff.reception)
+
+
+def issue_and_sign(request, staff, *, timing=Timing.CLASSIC, cut_date=None, assignee=None):
+    order = services.termination_request_issue_order(
+        request, actor=staff.reception, timing=timing, cut_date=cut_date, assignee=assignee
+    )
+    sign(request, staff)
+    return order
+
+
+def take_over(request, staff, *, successor=SUCCESSOR, mutation_index=12300, mutation_date=TODAY):
+    """Step 2 as the page does it: both invoices previewed, then validated as shown."""
+    arguments = {
+        "successor": successor,
+        "mutation_index": mutation_index,
+        "mutation_date": mutation_date,
+    }
+    preview = services.termination_request_preview_take_over(
+        request, actor=staff.reception, **arguments
+    )
+    return services.termination_request_take_over(
+        request, actor=staff.reception, preview_digest=preview.digest, **arguments
+    )
+
+
 def advance(request, staff, until: str, *, timing=Timing.CLASSIC):
     """Drive a BT request without reprise through the steps until it reaches `until`."""
     steps = [
         (
             RequestState.RECEIVED,
-            lambda r: services.termination_request_issue_order(
+            lambda r: issue_and_sign(
                 r,
-                actor=staff.reception,
+                staff,
                 timing=timing,
                 cut_date=TODAY + dt.timedelta(days=10) if timing == Timing.ANTICIPATED else None,
-                requester_signed=True,
             ),
         ),
         (

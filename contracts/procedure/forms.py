@@ -11,10 +11,41 @@ from contracts.enums import (
     Timing,
 )
 from contracts.models import User
-from interventions.enums import SAFETY_STEPS, Remark
+from interventions.enums import SAFETY_STEPS, Remark, VisitFailure
 
 DATE_WIDGET = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
-INDEX_WIDGET = forms.NumberInput(attrs={"inputmode": "numeric", "min": 0})
+INDEX_WIDGET = forms.NumberInput(attrs={"inputmode": "numeric"})
+# A meter has at most 9 digits (contracts.Meter): an index is below a thousand million.
+INDEX_MAX = 999_999_999
+INDEX_ERRORS = {
+    "min_value": "Un index est un nombre positif ou nul.",
+    "max_value": "Un index a au plus 9 chiffres (999 999 999 au plus).",
+    "invalid": "Saisissez l'index en chiffres, sans espace.",
+}
+
+
+class StaffChoiceField(forms.ModelChoiceField):
+    """Agents are shown by their full name, never by their user name."""
+
+    def label_from_instance(self, obj: User) -> str:
+        return obj.get_full_name() or obj.username
+
+
+def agents(agency, role: str):
+    return User.objects.filter(agency=agency, groups__name=role, is_active=True).order_by(
+        "last_name", "first_name"
+    )
+
+
+def index_field(label: str, **kwargs) -> forms.IntegerField:
+    return forms.IntegerField(
+        label=label,
+        min_value=0,
+        max_value=INDEX_MAX,
+        widget=INDEX_WIDGET,
+        error_messages=INDEX_ERRORS,
+        **kwargs,
+    )
 
 
 class ConfirmForm(forms.Form):
@@ -76,9 +107,7 @@ class TakeOverForm(forms.Form):
     )
     successor_phone = forms.CharField(label="Téléphone du successeur", max_length=20)
     successor_address = forms.CharField(label="Adresse du successeur", max_length=255)
-    mutation_index = forms.IntegerField(
-        label="Index de mutation (kWh)", min_value=0, widget=INDEX_WIDGET
-    )
+    mutation_index = index_field("Index de mutation (kWh)")
     mutation_date = forms.DateField(label="Date du relevé", widget=DATE_WIDGET)
     rollover_confirmed = forms.BooleanField(
         label="Le compteur est passé par zéro (index inférieur au dernier facturé)", required=False
@@ -86,11 +115,17 @@ class TakeOverForm(forms.Form):
     high_consumption_confirmed = forms.BooleanField(
         label="Je confirme une consommation inhabituellement forte", required=False
     )
-    confirm = ConfirmForm.base_fields["confirm"]
+    # What the agent saw: both invoices are validated only as shown (see the service).
+    preview_digest = forms.CharField(widget=forms.HiddenInput, required=False)
+    confirm = forms.BooleanField(
+        label="Je valide les deux factures telles qu'affichées ; elles ne pourront plus être "
+        "modifiées.",
+        required=False,
+    )
 
 
 class IssueOrderForm(forms.Form):
-    """Step 3: classic or anticipated, the order, the requester's signature."""
+    """Step 3: classic or anticipated, and the order; the requester signs it once printed."""
 
     timing = forms.ChoiceField(
         label="Résiliation",
@@ -104,22 +139,16 @@ class IssueOrderForm(forms.Form):
         widget=DATE_WIDGET,
         help_text="Une date ultérieure à aujourd'hui.",
     )
-    assignee = forms.ModelChoiceField(
+    assignee = StaffChoiceField(
         label="Agent de relève désigné",
         queryset=User.objects.none(),
         required=False,
         empty_label="— à désigner plus tard —",
     )
-    requester_signed = forms.BooleanField(
-        label="Le demandeur a signé l'ordre d'intervention imprimé",
-        error_messages={"required": "Le demandeur doit signer l'ordre (procédure, étape 3)."},
-    )
 
     def __init__(self, *args, agency=None, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["assignee"].queryset = User.objects.filter(
-            agency=agency, groups__name=Role.READER, is_active=True
-        ).order_by("last_name")
+        self.fields["assignee"].queryset = agents(agency, Role.READER)
 
     def clean(self):
         data = super().clean()
@@ -135,11 +164,13 @@ class IssueOrderForm(forms.Form):
 class FieldReportForm(forms.Form):
     """Steps 4-5: the compte-rendu d'intervention, as written on the paper order."""
 
-    index_read = forms.IntegerField(label="Index relevé (kWh)", min_value=0, widget=INDEX_WIDGET)
+    index_read = index_field("Index relevé (kWh)")
     read_on = forms.DateField(label="Date du relevé", widget=DATE_WIDGET)
     cut_done = forms.BooleanField(label="Coupure effectuée", required=False)
-    cut_index = forms.IntegerField(
-        label="Index de coupure (kWh)", min_value=0, required=False, widget=INDEX_WIDGET
+    cut_index = index_field(
+        "Index de coupure (kWh)",
+        required=False,
+        help_text="Jamais inférieur à l'index relevé : c'est sur lui que la facture est calculée.",
     )
     remarks = forms.MultipleChoiceField(
         label="Remarques sur le point de livraison",
@@ -158,11 +189,9 @@ class FieldReportForm(forms.Form):
 
 
 class RemovalReportForm(forms.Form):
-    """Step 9: the removal (or final interruption) report."""
+    """Steps 8-9 (BT): the removal report, with the annex's 8 safety steps."""
 
-    index_read = forms.IntegerField(
-        label="Index à la dépose (kWh)", min_value=0, widget=INDEX_WIDGET
-    )
+    index_read = index_field("Index à la dépose (kWh)")
     read_on = forms.DateField(label="Date de l'intervention", widget=DATE_WIDGET)
     cut_done = forms.BooleanField(label="Coupure effectuée", required=False)
     safety_steps_confirmed = forms.TypedMultipleChoiceField(
@@ -180,6 +209,89 @@ class RemovalReportForm(forms.Form):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["read_on"].initial = timezone.localdate
+
+
+class FinalInterruptionReportForm(forms.Form):
+    """Steps 8-9 (MT): the final interruption report. The meter stays in place: no removal
+    checklist, but the seal put on the cut."""
+
+    index_read = index_field("Index à la coupure définitive (kWh)")
+    read_on = forms.DateField(label="Date de la coupure", widget=DATE_WIDGET)
+    cut_done = forms.BooleanField(label="Coupure définitive effectuée", required=False)
+    seal_number = forms.CharField(
+        label="Numéro du scellé posé", max_length=40, required=False, strip=True
+    )
+    remarks = FieldReportForm.base_fields["remarks"]
+    remarks_other = FieldReportForm.base_fields["remarks_other"]
+    rollover_confirmed = TakeOverForm.base_fields["rollover_confirmed"]
+    confirm = ConfirmForm.base_fields["confirm"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["read_on"].initial = timezone.localdate
+
+
+class FailedVisitForm(forms.Form):
+    """A visit that could not be done (visite infructueuse), from the report's page."""
+
+    visited_on = forms.DateField(label="Date de la visite", widget=DATE_WIDGET)
+    reason = forms.ChoiceField(
+        label="Motif", choices=VisitFailure.choices, widget=forms.RadioSelect
+    )
+    reason_detail = forms.CharField(
+        label="Précision", max_length=255, required=False, help_text="Obligatoire pour « Autre »."
+    )
+    confirm = forms.BooleanField(
+        label="Je confirme que la visite n'a pas pu être faite.",
+        error_messages={"required": "Cochez la case pour confirmer."},
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, prefix="visite", **kwargs)
+        self.fields["visited_on"].initial = timezone.localdate
+
+
+class RescheduleForm(forms.Form):
+    due_on = forms.DateField(
+        label="Nouvelle date d'exécution", widget=DATE_WIDGET, help_text="Aujourd'hui ou plus tard."
+    )
+
+
+class SendBackForm(forms.Form):
+    """Instead of signing: the report goes back to its agent."""
+
+    reason = forms.CharField(
+        label="Motif du renvoi (ce qui est à corriger)",
+        max_length=255,
+        widget=forms.TextInput(attrs={"autocomplete": "off"}),
+    )
+    confirm = forms.BooleanField(
+        label="Je renvoie ce compte-rendu à l'agent pour correction.",
+        error_messages={"required": "Cochez la case pour confirmer."},
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, prefix="renvoi", **kwargs)
+
+
+class RemovalImpossibleForm(forms.Form):
+    reason = forms.CharField(
+        label="Motif (pourquoi l'intervention est impossible)",
+        max_length=255,
+        widget=forms.TextInput(attrs={"autocomplete": "off"}),
+    )
+    confirm = forms.BooleanField(
+        label="Je déclare l'intervention impossible : la fourniture est coupée au branchement.",
+        error_messages={"required": "Cochez la case pour confirmer."},
+    )
+
+
+class ReassignForm(forms.Form):
+    assignee = StaffChoiceField(label="Confier l'ordre à", queryset=User.objects.none())
+
+    def __init__(self, *args, agency=None, role=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["assignee"].queryset = agents(agency, role)
 
 
 class CancelForm(forms.Form):

@@ -3,7 +3,10 @@ checks the actor's role and agency, asks billing and interventions to write thei
 applies the @transition, saves, and writes the TerminationEvent in the same transaction."""
 
 import datetime as dt
+import hashlib
+import json
 import logging
+from dataclasses import dataclass
 
 from django.db import IntegrityError, transaction
 from django.db.models import Q
@@ -12,7 +15,7 @@ from django.utils import timezone
 from billing import services as billing
 from billing.documents import issue_after_commit, issue_in_background
 from billing.enums import DocumentKind, InvoiceKind, InvoiceState
-from billing.models import Invoice, Settlement
+from billing.models import Document, Invoice, Settlement
 from contracts.enums import (
     OPEN_REQUEST_STATES,
     ContractStatus,
@@ -33,10 +36,12 @@ from contracts.models import (
     NumberSequence,
     TerminationRequest,
     User,
+    closes_after_settlement,
     needs_field_visit,
 )
 from contracts.phone import normalize_phone
 from contracts.procedure.transitions import (
+    STEP_NOT_NOW,
     apply_transition,
     apply_transition_many,
     begin_step,
@@ -46,7 +51,7 @@ from contracts.procedure.transitions import (
 from contracts.rules import StepRefused, check_agency, check_role
 from interventions import services as interventions
 from interventions.enums import FIELD_ORDER_KINDS, REMOVAL_ORDER_KINDS, OrderKind, OrderStatus
-from interventions.models import InterventionOrder, InterventionReport
+from interventions.models import InterventionOrder, InterventionReport, VisitAttempt
 
 logger = logging.getLogger(__name__)
 
@@ -58,11 +63,14 @@ CUT_DATE_PAST = "La date de coupure ne peut pas être dans le passé."
 CUT_DATE_ANTICIPATED = (
     "Une résiliation anticipée fixe une date de coupure ultérieure à aujourd'hui."
 )
-SIGNATURE_REQUIRED = "Le demandeur doit signer l'ordre d'intervention (procédure, étape 3)."
 REASON_REQUIRED = "Indiquez le motif de l'annulation."
 REPORT_NOT_SIGNED = "Le compte-rendu de dépose doit d'abord être signé par le responsable."
 ALREADY_SIGNED = "Ce compte-rendu est déjà signé."
 SUCCESSOR_IS_HOLDER = "Le successeur doit être une autre personne que le titulaire."
+TAKEOVER_CHANGED = (
+    "Les données ont changé depuis le calcul des factures : vérifiez les nouveaux montants "
+    "ci-dessous, puis validez-les."
+)
 COMPANY_NEEDS_RCCM = "Une entreprise s'identifie par son RCCM."
 PERSON_NO_RCCM = (
     "Une personne s'identifie par une CNI, un CIP, un passeport ou une carte consulaire."
@@ -129,7 +137,8 @@ def termination_request_create(
 
 
 def _successor(data: dict) -> Customer:
-    """The successor: an existing customer found by identity document, or a new one."""
+    """The successor: an existing customer found by identity document, or a new one (not saved
+    yet: a preview creates nothing)."""
     id_type = data["id_document_type"]
     number = data["id_document_number"].strip()
     existing = Customer.objects.filter(id_document_type=id_type, id_document_number=number).first()
@@ -145,13 +154,85 @@ def _successor(data: dict) -> Customer:
     phone = normalize_phone(data.get("phone", ""))
     if phone is None:
         raise StepRefused(PHONE_INVALID, field="successor_phone")
-    return Customer.objects.create(
+    return Customer(
         kind=kind,
         name=data["name"].strip(),
         id_document_type=id_type,
         id_document_number=number,
         phone=phone,
         address=data["address"].strip(),
+    )
+
+
+@dataclass(frozen=True)
+class TakeOverPreview:
+    """Step 2's two invoices as drafts, shown before they are validated together."""
+
+    successor: Customer
+    balance: billing.InvoicePreview
+    subscription: billing.InvoicePreview
+    digest: str
+
+
+def _take_over_preview(
+    request: TerminationRequest,
+    contract: Contract,
+    *,
+    successor: dict,
+    mutation_index: int,
+    mutation_date: dt.date,
+    rollover_confirmed: bool,
+    high_consumption_confirmed: bool,
+) -> TakeOverPreview:
+    billing.reading_check(
+        contract,
+        index=mutation_index,
+        read_on=mutation_date,
+        rollover_confirmed=rollover_confirmed,
+        high_consumption_confirmed=high_consumption_confirmed,
+        field="mutation_index",
+    )
+    customer = _successor(successor)
+    if customer.pk is not None and customer.pk == contract.customer_id:
+        raise StepRefused(SUCCESSOR_IS_HOLDER, field="successor_id_document_number")
+    balance = billing.balance_invoice_preview(
+        request, final_index=mutation_index, final_date=mutation_date, rollover=rollover_confirmed
+    )
+    subscription = billing.subscription_invoice_preview(request, start_date=mutation_date)
+    seen = [
+        [customer.pk, customer.kind, customer.name, customer.id_document_type],
+        [customer.id_document_number, customer.phone, customer.address],
+        [mutation_index, str(mutation_date), rollover_confirmed],
+        balance.fingerprint(),
+        subscription.fingerprint(),
+    ]
+    digest = hashlib.sha256(json.dumps(seen, ensure_ascii=False).encode()).hexdigest()
+    return TakeOverPreview(customer, balance, subscription, digest)
+
+
+@transaction.atomic
+def termination_request_preview_take_over(
+    request: TerminationRequest,
+    *,
+    actor: User,
+    successor: dict,
+    mutation_index: int,
+    mutation_date: dt.date,
+    rollover_confirmed: bool = False,
+    high_consumption_confirmed: bool = False,
+) -> TakeOverPreview:
+    """Step 2, first half: both invoices computed as drafts and shown; nothing is written."""
+    request = begin_step(
+        request.pk, actor=actor, role=Role.RECEPTION, states=[RequestState.RECEIVED]
+    )
+    return _take_over_preview(
+        request,
+        request.contract,
+        successor=successor,
+        mutation_index=mutation_index,
+        mutation_date=mutation_date,
+        rollover_confirmed=rollover_confirmed,
+        high_consumption_confirmed=high_consumption_confirmed,
     )
 
 
@@ -163,27 +244,33 @@ def termination_request_take_over(
     successor: dict,
     mutation_index: int,
     mutation_date: dt.date,
+    preview_digest: str,
     rollover_confirmed: bool = False,
     high_consumption_confirmed: bool = False,
 ):
-    """Step 2 (reprise): the outgoing customer's balance invoice and the successor's
-    subscription invoice are validated, and the successor's contract opens on the same
-    delivery point and meter, from the mutation index."""
+    """Step 2 (reprise): the two invoices shown in the preview are validated together: the
+    outgoing customer's balance invoice and the successor's subscription invoice; the
+    successor's contract opens on the same delivery point and meter, from the mutation index.
+    If anything changed since the preview (the form, the account, a tariff), nothing is
+    validated and the agent sees the new figures."""
     request = begin_step(
         request.pk, actor=actor, role=Role.RECEPTION, states=[RequestState.RECEIVED]
     )
     contract = Contract.objects.select_for_update().get(pk=request.contract_id)
-    billing.reading_check(
+    preview = _take_over_preview(
+        request,
         contract,
-        index=mutation_index,
-        read_on=mutation_date,
+        successor=successor,
+        mutation_index=mutation_index,
+        mutation_date=mutation_date,
         rollover_confirmed=rollover_confirmed,
         high_consumption_confirmed=high_consumption_confirmed,
-        field="mutation_index",
     )
-    customer = _successor(successor)
-    if customer.pk == contract.customer_id:
-        raise StepRefused(SUCCESSOR_IS_HOLDER, field="successor_id_document_number")
+    if preview.digest != preview_digest:
+        raise StepRefused(TAKEOVER_CHANGED)
+    customer = preview.successor
+    if customer.pk is None:
+        customer.save()
     request.successor = customer
     request.mutation_index = mutation_index
     request.cut_date = mutation_date
@@ -243,7 +330,28 @@ def termination_request_take_over(
 
 def _field_order(request: TerminationRequest, *, lock: bool = False) -> InterventionOrder:
     orders = request.orders.filter(kind__in=FIELD_ORDER_KINDS)
-    return (orders.select_for_update() if lock else orders).get()
+    if lock:
+        orders = orders.select_for_update()
+    return orders.prefetch_related("reports").get()
+
+
+def _removal_order(request: TerminationRequest, *, lock: bool = False) -> InterventionOrder:
+    orders = request.orders.filter(kind__in=REMOVAL_ORDER_KINDS)
+    if lock:
+        orders = orders.select_for_update()
+    return orders.prefetch_related("reports").get()
+
+
+def _visit_order(request: TerminationRequest, *, lock: bool = False) -> InterventionOrder:
+    """The order the field is working on: step 3's while the request waits for its field
+    report, step 8's while it waits for the removal."""
+    if request.state in (RequestState.REMOVAL_ORDERED, RequestState.METER_REMOVED):
+        return _removal_order(request, lock=lock)
+    return _field_order(request, lock=lock)
+
+
+def _visit_step(order: InterventionOrder) -> int:
+    return 4 if order.is_field_order else 8
 
 
 @transaction.atomic
@@ -253,10 +361,10 @@ def termination_request_issue_order(
     actor: User,
     timing: str,
     cut_date: dt.date | None,
-    requester_signed: bool,
     assignee: User | None = None,
-):
-    """Step 3: classic or anticipated; the order is issued and signed by the requester."""
+) -> InterventionOrder:
+    """Step 3: classic or anticipated; the order is issued with the requester's identity, to be
+    printed and signed by the requester (termination_request_record_signature)."""
     request = begin_step(
         request.pk, actor=actor, role=Role.RECEPTION, states=[RequestState.RECEIVED]
     )
@@ -268,18 +376,134 @@ def termination_request_issue_order(
             CUT_DATE_PAST if cut_date and cut_date < today else CUT_DATE_ANTICIPATED,
             field="cut_date",
         )
-    if not requester_signed:
-        raise StepRefused(SIGNATURE_REQUIRED, field="requester_signed")
     request.timing = timing
     request.cut_date = cut_date
-    request.requester_signed = True
     order = interventions.field_order_issue(request, actor=actor, assignee=assignee)
     issue_after_commit(DocumentKind.ORDER, order.pk)
-    apply_transition(
+    data = {"order": order.number, "timing": timing, "cut_date": cut_date.isoformat()}
+    if assignee is not None:
+        data["assignee"] = assignee.get_full_name() or assignee.username
+    apply_transition(request, "issue_order", actor=actor, data=data)
+    return order
+
+
+@transaction.atomic
+def termination_request_record_signature(
+    request: TerminationRequest, *, actor: User
+) -> InterventionOrder:
+    """Step 3, second half: the requester signed the printed order. Only then does the order
+    reach the reader's queue."""
+    request = begin_step(
+        request.pk, actor=actor, role=Role.RECEPTION, states=[RequestState.ORDER_ISSUED]
+    )
+    order = _field_order(request, lock=True)
+    printed = Document.objects.filter(order=order, prints__isnull=False).exists()
+    interventions.order_record_requester_signature(order, actor=actor, printed=printed)
+    record_event(
         request,
-        "issue_order",
+        "requester_signed",
         actor=actor,
-        data={"order": order.number, "timing": timing, "cut_date": cut_date.isoformat()},
+        from_state=request.state,
+        step=3,
+        data={"order": order.number, "requester": request.requester_name},
+    )
+    return order
+
+
+@transaction.atomic
+def termination_request_record_failed_visit(
+    request: TerminationRequest,
+    *,
+    actor: User,
+    visited_on: dt.date,
+    reason: str,
+    reason_detail: str = "",
+) -> VisitAttempt:
+    """A visit that could not be done (step 4 for step 3's order, step 8 for the removal):
+    the order keeps the attempt and waits for a new date, set by reception (step 3's order)
+    or the supervisor (removal)."""
+    request = begin_step(
+        request.pk,
+        actor=actor,
+        role=(Role.READER, Role.ARPNT),
+        states=[RequestState.ORDER_ISSUED, RequestState.REMOVAL_ORDERED],
+    )
+    order = _visit_order(request, lock=True)
+    check_role(actor, interventions.agent_role(order))
+    attempt = interventions.visit_failure_record(
+        order, actor=actor, visited_on=visited_on, reason=reason, reason_detail=reason_detail
+    )
+    record_event(
+        request,
+        "visit_failed",
+        actor=actor,
+        from_state=request.state,
+        step=_visit_step(order),
+        data={
+            "order": order.number,
+            "visited_on": visited_on.isoformat(),
+            "reason": reason,
+            "reason_detail": attempt.reason_detail,
+            "attempt": order.attempts.count(),
+        },
+    )
+    return attempt
+
+
+def rescheduler_role(order: InterventionOrder) -> str:
+    """Reception sets a new date for step 3's order, the supervisor for the removal."""
+    return Role.RECEPTION if order.is_field_order else Role.SUPERVISOR
+
+
+@transaction.atomic
+def termination_request_reschedule_visit(
+    request: TerminationRequest, *, actor: User, due_on: dt.date
+) -> VisitAttempt:
+    """After a failed visit, a new execution date: the same order returns to its agent."""
+    request = begin_step(
+        request.pk,
+        actor=actor,
+        role=(Role.RECEPTION, Role.SUPERVISOR),
+        states=[RequestState.ORDER_ISSUED, RequestState.REMOVAL_ORDERED],
+    )
+    order = _visit_order(request, lock=True)
+    check_role(actor, rescheduler_role(order))
+    attempt = interventions.visit_reschedule(order, actor=actor, due_on=due_on)
+    record_event(
+        request,
+        "visit_rescheduled",
+        actor=actor,
+        from_state=request.state,
+        step=_visit_step(order),
+        data={"order": order.number, "due_on": due_on.isoformat()},
+    )
+    return attempt
+
+
+@transaction.atomic
+def termination_request_reassign_order(
+    request: TerminationRequest, *, actor: User, assignee: User
+) -> InterventionOrder:
+    """The supervisor hands the open order to another agent of the agency."""
+    request = begin_step(
+        request.pk,
+        actor=actor,
+        role=Role.SUPERVISOR,
+        states=[RequestState.ORDER_ISSUED, RequestState.REMOVAL_ORDERED],
+    )
+    order = _visit_order(request, lock=True)
+    previous = interventions.order_reassign(order, assignee=assignee)
+    record_event(
+        request,
+        "order_reassigned",
+        actor=actor,
+        from_state=request.state,
+        step=_visit_step(order),
+        data={
+            "order": order.number,
+            "from": (previous.get_full_name() or previous.username) if previous else "",
+            "to": assignee.get_full_name() or assignee.username,
+        },
     )
     return order
 
@@ -298,15 +522,23 @@ def termination_request_report_field(
     rollover_confirmed: bool = False,
     high_consumption_confirmed: bool = False,
 ) -> InterventionReport:
-    """Steps 4-5: the reader enters the report of the intervention. Classic: the cut order
-    waits for the supervisor's signature; anticipated: the reading report alone."""
+    """Steps 4-5: the reader enters the report of the intervention (the visit is step 4, the
+    report step 5). Classic: the cut order waits for the supervisor's signature; anticipated:
+    the reading report alone."""
     request = begin_step(
         request.pk, actor=actor, role=Role.READER, states=[RequestState.ORDER_ISSUED]
     )
     order = _field_order(request, lock=True)
     interventions.field_report_check(
-        order, cut_done=cut_done, cut_index=cut_index, remarks=remarks, remarks_other=remarks_other
+        order,
+        index_read=index_read,
+        read_on=read_on,
+        cut_done=cut_done,
+        cut_index=cut_index,
+        remarks=remarks,
+        remarks_other=remarks_other,
     )
+    # The invoice is computed on the cut index when the supply was cut.
     final_index = cut_index if cut_done and cut_index is not None else index_read
     kwh = billing.reading_check(
         request.contract,
@@ -316,6 +548,7 @@ def termination_request_report_field(
         high_consumption_confirmed=high_consumption_confirmed,
         field="cut_index" if cut_done else "index_read",
     )
+    corrected = bool(order.superseded_reports)
     report = interventions.field_report_enter(
         order,
         actor=actor,
@@ -328,17 +561,25 @@ def termination_request_report_field(
         rollover_confirmed=rollover_confirmed,
         high_consumption_confirmed=high_consumption_confirmed,
     )
-    apply_transition(
+    record_event(
         request,
-        "report_field",
+        "field_visit",
         actor=actor,
-        data={
-            "order": order.number,
-            "index": final_index,
-            "consumption": kwh,
-            "cut_done": cut_done,
-        },
+        from_state=request.state,
+        step=4,
+        data={"order": order.number, "visited_on": read_on.isoformat(), "cut_done": cut_done},
     )
+    data = {
+        "order": order.number,
+        "index_read": index_read,
+        "index": final_index,
+        "consumption": kwh,
+        "cut_done": cut_done,
+        "remarks": remarks,
+    }
+    if corrected:
+        data["corrected"] = True
+    apply_transition(request, "report_field", actor=actor, data=data)
     return report
 
 
@@ -348,9 +589,30 @@ def termination_request_approve_report(request: TerminationRequest, *, actor: Us
     request = begin_step(
         request.pk, actor=actor, role=Role.SUPERVISOR, states=[RequestState.FIELD_REPORTED]
     )
-    order = request.orders.get(kind=OrderKind.INTERRUPTION_READING)
+    order = _field_order(request, lock=True)
+    report = interventions.report_sign(order, actor=actor)
     apply_transition(request, "approve_report", actor=actor, data={"order": order.number})
-    return interventions.report_sign(order, actor=actor)
+    return report
+
+
+@transaction.atomic
+def termination_request_send_back_field_report(
+    request: TerminationRequest, *, actor: User, reason: str
+) -> InterventionReport:
+    """Step 5, instead of signing: the report goes back to its reader for correction. It is
+    kept, marked superseded; the request returns to "order issued"."""
+    request = begin_step(
+        request.pk, actor=actor, role=Role.SUPERVISOR, states=[RequestState.FIELD_REPORTED]
+    )
+    order = _field_order(request, lock=True)
+    report = interventions.report_send_back(order, actor=actor, reason=reason)
+    apply_transition(
+        request,
+        "send_back_field_report",
+        actor=actor,
+        data={"order": order.number, "reason": report.superseded_reason},
+    )
+    return report
 
 
 # --- Step 6 ----------------------------------------------------------------------------------
@@ -436,6 +698,10 @@ def termination_request_settle(invoice: Invoice, *, actor: User, **settlement) -
             request, "settle_invoice", actor=actor, from_state=request.state, step=7, data=data
         )
     else:
+        attestation = billing.attestation_issue(
+            request, closed_on=request.cut_date, final_index=request.mutation_index
+        )
+        data["attestation"] = attestation.number
         request.closed_at = timezone.now()
         apply_transition(request, "close_takeover", actor=actor, data=data)
     return result
@@ -496,30 +762,57 @@ def issue_due_orders(today: dt.date | None = None, *, batch_size: int = 200) -> 
 # --- Step 9 ----------------------------------------------------------------------------------
 
 
-def _removal_order(request: TerminationRequest, *, lock: bool = False) -> InterventionOrder:
-    orders = request.orders.filter(kind__in=REMOVAL_ORDER_KINDS)
-    return (orders.select_for_update() if lock else orders).get()
-
-
 @transaction.atomic
 def termination_request_report_removal(
-    request: TerminationRequest, *, actor: User, **report
+    request: TerminationRequest,
+    *,
+    actor: User,
+    index_read: int,
+    read_on: dt.date,
+    cut_done: bool,
+    remarks: list[str],
+    remarks_other: str = "",
+    safety_steps_confirmed: list[int] | None = None,
+    seal_number: str = "",
+    rollover_confirmed: bool = False,
 ) -> InterventionReport:
-    """Step 9: the ARPNT crew's removal (or final interruption) report."""
+    """Steps 8-9: the ARPNT crew's report of the removal (BT) or of the final interruption (MT,
+    with the seal it put on the cut)."""
     request = begin_step(
         request.pk, actor=actor, role=Role.ARPNT, states=[RequestState.REMOVAL_ORDERED]
     )
     order = _removal_order(request, lock=True)
     balance_invoice = request.invoices.filter(kind=InvoiceKind.BALANCE).first()
     billed = balance_invoice.new_index if balance_invoice else request.contract.last_billed_index
-    entered = interventions.removal_report_enter(order, actor=actor, billed_index=billed, **report)
-    apply_transition(
-        request,
-        "report_removal",
+    corrected = bool(order.superseded_reports)
+    report = interventions.removal_report_enter(
+        order,
         actor=actor,
-        data={"order": order.number, "index": entered.index_read, "remarks": entered.remarks},
+        billed_index=billed,
+        index_read=index_read,
+        read_on=read_on,
+        cut_done=cut_done,
+        remarks=remarks,
+        remarks_other=remarks_other,
+        safety_steps_confirmed=safety_steps_confirmed,
+        seal_number=seal_number,
+        rollover_confirmed=rollover_confirmed,
     )
-    return entered
+    record_event(
+        request,
+        "removal_visit",
+        actor=actor,
+        from_state=request.state,
+        step=8,
+        data={"order": order.number, "visited_on": read_on.isoformat()},
+    )
+    data = {"order": order.number, "index": report.index_read, "remarks": report.remarks}
+    if report.seal_number:
+        data["seal_number"] = report.seal_number
+    if corrected:
+        data["corrected"] = True
+    apply_transition(request, "report_removal", actor=actor, data=data)
+    return report
 
 
 @transaction.atomic
@@ -544,30 +837,97 @@ def termination_request_sign_removal(request: TerminationRequest, *, actor: User
 
 
 @transaction.atomic
+def termination_request_send_back_removal_report(
+    request: TerminationRequest, *, actor: User, reason: str
+) -> InterventionReport:
+    """Step 9, instead of signing: the removal report goes back to the crew for correction. It
+    is kept, marked superseded; the request returns to "removal ordered"."""
+    request = begin_step(
+        request.pk, actor=actor, role=Role.SUPERVISOR, states=[RequestState.METER_REMOVED]
+    )
+    order = _removal_order(request, lock=True)
+    report = interventions.report_send_back(order, actor=actor, reason=reason)
+    apply_transition(
+        request,
+        "send_back_removal_report",
+        actor=actor,
+        data={"order": order.number, "reason": report.superseded_reason},
+    )
+    return report
+
+
+@transaction.atomic
+def termination_request_declare_removal_impossible(
+    request: TerminationRequest, *, actor: User, reason: str
+) -> InterventionOrder:
+    """Step 9 after repeated failed visits: the supervisor closes the removal (or the final
+    interruption) as impossible, the supply being cut at the connection (coupure au
+    branchement). The ACFF then codifies as usual."""
+    request = begin_step(
+        request.pk, actor=actor, role=Role.SUPERVISOR, states=[RequestState.REMOVAL_ORDERED]
+    )
+    order = _removal_order(request, lock=True)
+    interventions.order_close_impossible(order, actor=actor, reason=reason)
+    apply_transition(
+        request,
+        "declare_removal_impossible",
+        actor=actor,
+        data={
+            "order": order.number,
+            "reason": order.closure_reason,
+            "attempts": order.attempts.count(),
+            "cut_at_connection": True,
+        },
+    )
+    return order
+
+
+def _closing_index(request: TerminationRequest) -> int:
+    """The last index billed on the contract: the balance invoice's."""
+    return request.invoices.get(kind=InvoiceKind.BALANCE).new_index
+
+
+@transaction.atomic
 def termination_request_confirm_codification(request: TerminationRequest, *, actor: User):
     """Step 9, the end: the ACFF confirms the codification. The contract is terminated (no more
-    maintenance invoices), the meter removed (BT) and the delivery point freed."""
+    maintenance invoices), the meter removed (BT) or left in place, and the delivery point
+    freed; the attestation de résiliation is issued."""
     request = begin_step(
         request.pk,
         actor=actor,
         role=Role.ACFF,
-        states=[RequestState.METER_REMOVED, RequestState.SETTLED],
+        states=[
+            RequestState.METER_REMOVED,
+            RequestState.REMOVAL_IMPOSSIBLE,
+            RequestState.SETTLED,
+        ],
     )
+    if request.state == RequestState.SETTLED and not closes_after_settlement(request):
+        raise StepRefused(STEP_NOT_NOW.format(state=request.state_label))
     contract = (
         Contract.objects.select_for_update()
-        .select_related("meter", "delivery_point")
+        .select_related("meter", "delivery_point", "tariff_category")
         .get(pk=request.contract_id)
     )
     data: dict = {}
+    meter_status = MeterStatus.REMOVED
     if request.state == RequestState.SETTLED:
         action, end_date = "confirm_codification_without_removal", request.cut_date
+        final_index = _closing_index(request)
+    elif request.state == RequestState.REMOVAL_IMPOSSIBLE:
+        action = "confirm_codification"
+        order = _removal_order(request, lock=True)
+        end_date = timezone.localtime(order.closed_at).date()
+        final_index = _closing_index(request)
+        meter_status = MeterStatus.LEFT_IN_PLACE
+        data["cut_at_connection"] = True
     else:
         action = "confirm_codification"
         order = _removal_order(request, lock=True)
         if order.status != OrderStatus.SIGNED:
             raise StepRefused(REPORT_NOT_SIGNED)
         report = order.report
-        end_date = report.read_on
+        end_date, final_index = report.read_on, report.index_read
         if request.is_anticipated and order.kind == OrderKind.REMOVAL:
             extra = billing.complementary_invoice_create(
                 request, removal_index=report.index_read, removal_date=report.read_on, actor=actor
@@ -576,13 +936,16 @@ def termination_request_confirm_codification(request: TerminationRequest, *, act
                 data["complementary_invoice"] = extra.number
         order.status = OrderStatus.FILED
         order.save(update_fields=["status"])
+    end_date = max(end_date, contract.start_date)
+    attestation = billing.attestation_issue(request, closed_on=end_date, final_index=final_index)
+    data["attestation"] = attestation.number
     request.closed_at = timezone.now()
     apply_transition(request, action, actor=actor, data=data)
     contract.status = ContractStatus.TERMINATED
-    contract.end_date = max(end_date, contract.start_date)
+    contract.end_date = end_date
     contract.save(update_fields=["status", "end_date"])
     if contract.tariff_category.voltage == Voltage.BT:
-        contract.meter.status = MeterStatus.REMOVED
+        contract.meter.status = meter_status
         contract.meter.save(update_fields=["status"])
     contract.delivery_point.status = DeliveryPointStatus.FREE
     contract.delivery_point.save(update_fields=["status"])
@@ -594,7 +957,8 @@ def termination_request_confirm_codification(request: TerminationRequest, *, act
 
 @transaction.atomic
 def termination_request_cancel(request: TerminationRequest, *, actor: User, reason: str):
-    """Cancellation, with a reason, until the field intervention is reported."""
+    """Cancellation, with a reason, until the field intervention is reported. Its orders are
+    cancelled too (their reprints say "ANNULÉ")."""
     request = begin_step(
         request.pk,
         actor=actor,

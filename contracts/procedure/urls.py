@@ -10,6 +10,13 @@ urlpatterns = [
     path("demandes/<int:pk>/reprise/", views.request_take_over, name="request_take_over"),
     path("demandes/<int:pk>/ordre/", views.request_issue_order, name="request_issue_order"),
     path(
+        "demandes/<int:pk>/signature-demandeur/",
+        views.request_signature,
+        name="request_signature",
+    ),
+    path("demandes/<int:pk>/nouvelle-date/", views.request_reschedule, name="request_reschedule"),
+    path("demandes/<int:pk>/reaffectation/", views.request_reassign, name="request_reassign"),
+    path(
         "demandes/<int:pk>/compte-rendu/", views.request_field_report, name="request_field_report"
     ),
     path(
@@ -24,6 +31,11 @@ urlpatterns = [
         "demandes/<int:pk>/signature-depose/",
         views.request_sign_removal,
         name="request_sign_removal",
+    ),
+    path(
+        "demandes/<int:pk>/intervention-impossible/",
+        views.request_removal_impossible,
+        name="request_removal_impossible",
     ),
     path("demandes/<int:pk>/codification/", views.request_confirm, name="request_confirm"),
     path("demandes/<int:pk>/annulation/", views.request_cancel, name="request_cancel"),

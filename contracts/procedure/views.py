@@ -1,7 +1,12 @@
 """The procedure's pages: work queues, the request list and page, and one page per step.
 Thin: fetch for the user, validate the form, call one service, redirect."""
 
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from django import forms
 from django.contrib import messages
+from django.db.models import Prefetch
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -9,24 +14,34 @@ from django.views.decorators.http import require_http_methods
 
 from billing.enums import InvoiceKind, InvoiceState
 from billing.forms import SettlementForm
+from billing.models import DocumentPrint
 from billing.selectors import invoices_to_settle
 from billing.views import invoice_for_user
 from contracts.enums import RequestState, Role
+from contracts.models import TerminationRequest
 from contracts.procedure import services
 from contracts.procedure.forms import (
     CancelForm,
     ConfirmForm,
+    FailedVisitForm,
     FieldReportForm,
+    FinalInterruptionReportForm,
     IssueOrderForm,
+    ReassignForm,
+    RemovalImpossibleForm,
     RemovalReportForm,
+    RescheduleForm,
+    SendBackForm,
     TakeOverForm,
     TerminationRequestForm,
 )
-from contracts.procedure.selectors import timeline
+from contracts.procedure.selectors import journal, step_title, timeline, why_not
 from contracts.procedure.selectors import work_queue as select_work_queue
 from contracts.rules import StepRefused, check_role
 from contracts.selectors import get_contract_for_user, get_request_for_user, requests_visible_to
-from interventions.enums import FIELD_ORDER_KINDS, REMOVAL_ORDER_KINDS, OrderStatus
+from interventions.enums import FIELD_ORDER_KINDS, REMOVAL_ORDER_KINDS
+from interventions.models import InterventionOrder, InterventionReport, VisitAttempt
+from interventions.services import agent_role
 
 
 def work_queue(request):
@@ -45,7 +60,7 @@ def request_list(request):
     state = request.GET.get("etat", "")
     qs = (
         requests_visible_to(request.user)
-        .select_related("contract__customer", "agency")
+        .select_related("contract__customer", "contract__tariff_category", "agency")
         .order_by("-created_at")
     )
     if state in RequestState.values:
@@ -83,74 +98,147 @@ def request_create(request, number: str):
     return render(request, "contracts/request_create.html", {"contract": contract, "form": form})
 
 
-ACTIONS = {
-    # transition name -> (label, url name)
-    "take_over": ("Établir la reprise (étape 2)", "request_take_over"),
-    "issue_order": ("Émettre l'ordre d'intervention (étape 3)", "request_issue_order"),
-    "report_field": ("Saisir le compte-rendu d'intervention (étape 5)", "request_field_report"),
-    "approve_report": (
-        "Contrôler et signer l'ordre de coupure (étape 5)",
-        "request_approve_report",
-    ),
-    "invoice": ("Calculer et valider la facture de solde (étape 6)", "request_invoice"),
-    "report_removal": ("Saisir le compte-rendu de dépose (étape 9)", "request_removal_report"),
-    "confirm_codification": ("Confirmer la codification (étape 9)", "request_confirm"),
-    "confirm_codification_without_removal": (
-        "Confirmer la codification (étape 9)",
-        "request_confirm",
-    ),
-    "cancel": ("Annuler la demande", "request_cancel"),  # shown last, as a secondary action
-}
+# --- The request page ------------------------------------------------------------------------
 
 
-def available_actions(req, user) -> list[tuple[str, str]]:
-    """Only what this user may do now (the services check again)."""
+def _orders(req: TerminationRequest) -> list[InterventionOrder]:
+    """The request's orders with their visits, reports and agents, in four queries."""
+    return list(
+        req.orders.select_related(
+            "assignee", "requester_signature_recorded_by", "closed_by", "document"
+        )
+        .defer("document__content")
+        .prefetch_related(
+            Prefetch(
+                "reports",
+                queryset=InterventionReport.objects.select_related(
+                    "entered_by", "signed_by", "superseded_by"
+                ),
+            ),
+            Prefetch(
+                "attempts",
+                queryset=VisitAttempt.objects.select_related("entered_by", "rescheduled_by"),
+            ),
+        )
+        .order_by("id")
+    )
+
+
+def _with_orders(req: TerminationRequest) -> TerminationRequest:
+    """The request, its orders prefetched once for why_not(), the timeline and the page."""
+    req._prefetched_objects_cache = {"orders": _orders(req)}
+    return req
+
+
+@dataclass(frozen=True)
+class Action:
+    page: str  # the step page's url name
+    label: str
+    roles: tuple[str, ...]
+    secondary: bool = False
+
+
+def _page_actions(req: TerminationRequest) -> list[Action]:
+    removal = "la coupure définitive" if req.is_mt else "la dépose"
+    removal_report = "de coupure définitive" if req.is_mt else "de dépose"
+    order = next(
+        (o for o in req.orders.all() if o.kind in REMOVAL_ORDER_KINDS),
+        next((o for o in req.orders.all() if o.kind in FIELD_ORDER_KINDS), None),
+    )
+    reschedule_role = services.rescheduler_role(order) if order else Role.RECEPTION
+    return [
+        Action("request_take_over", "Établir la reprise (étape 2)", (Role.RECEPTION,)),
+        Action(
+            "request_issue_order", "Émettre l'ordre d'intervention (étape 3)", (Role.RECEPTION,)
+        ),
+        Action(
+            "request_signature",
+            "Faire signer l'ordre imprimé par le demandeur (étape 3)",
+            (Role.RECEPTION,),
+        ),
+        Action(
+            "request_field_report",
+            "Saisir le compte-rendu d'intervention (étapes 4-5)",
+            (Role.READER,),
+        ),
+        Action(
+            "request_approve_report",
+            "Contrôler et signer l'ordre de coupure (étape 5)",
+            (Role.SUPERVISOR,),
+        ),
+        Action(
+            "request_invoice",
+            "Calculer et valider la facture de solde (étape 6)",
+            (Role.RECEPTION,),
+        ),
+        Action(
+            "request_removal_report",
+            f"Saisir le compte-rendu {removal_report} (étapes 8-9)",
+            (Role.ARPNT,),
+        ),
+        Action(
+            "request_sign_removal",
+            "Contrôler et signer le compte-rendu (étape 9)",
+            (Role.SUPERVISOR,),
+        ),
+        Action("request_confirm", "Confirmer la codification (étape 9)", (Role.ACFF,)),
+        Action("request_reschedule", "Fixer une nouvelle date de visite", (reschedule_role,), True),
+        Action(
+            "request_removal_impossible",
+            f"Déclarer {removal} impossible",
+            (Role.SUPERVISOR,),
+            True,
+        ),
+        Action("request_reassign", "Réaffecter l'ordre à un autre agent", (Role.SUPERVISOR,), True),
+        Action("request_cancel", "Annuler la demande", (Role.RECEPTION,), True),
+    ]
+
+
+def available_actions(req: TerminationRequest, user) -> list[tuple[str, str, bool]]:
+    """(label, address, secondary) of what this user may do now (the services check again)."""
     if user.agency_id != req.agency_id:
         return []
-    actions = []
-    for transition in req.get_available_user_state_transitions(user):
-        if transition.name in ACTIONS:
-            label, url_name = ACTIONS[transition.name]
-            actions.append((label, reverse(url_name, args=[req.pk])))
+    actions = [
+        (action.label, reverse(action.page, args=[req.pk]), action.secondary)
+        for action in _page_actions(req)
+        if user.has_role(*action.roles) and why_not(req, action.page) is None
+    ]
     if user.has_role(Role.CASHIER) and req.state in (
         RequestState.INVOICED,
         RequestState.TAKEOVER_INVOICED,
     ):
         for invoice in req.invoices.filter(state=InvoiceState.VALIDATED):
-            actions.append(
+            actions.insert(
+                0,
                 (
                     f"Régler la facture {invoice.number} (étape 7)",
                     reverse("invoice_settle", args=[invoice.pk]),
-                )
+                    False,
+                ),
             )
-    if (
-        user.has_role(Role.SUPERVISOR)
-        and req.state == RequestState.METER_REMOVED
-        and req.orders.filter(kind__in=REMOVAL_ORDER_KINDS, status=OrderStatus.REPORTED).exists()
-    ):
-        actions.append(
-            (
-                "Contrôler et signer le compte-rendu de dépose (étape 9)",
-                reverse("request_sign_removal", args=[req.pk]),
-            )
-        )
-    return actions
+    return sorted(actions, key=lambda a: a[2])
 
 
 def request_detail(request, pk: int):
-    req = get_request_for_user(request.user, pk)
+    req = _with_orders(get_request_for_user(request.user, pk))
     events = list(req.events.select_related("actor"))
-    orders = list(req.orders.select_related("report__entered_by", "report__signed_by", "assignee"))
+    lines = journal(req, events)
     invoices = list(req.invoices.select_related("contract", "settlement").order_by("id"))
-    documents = list(req.documents.order_by("id").defer("content"))
+    documents = list(
+        req.documents.order_by("id")
+        .defer("content")
+        .prefetch_related(
+            Prefetch("prints", queryset=DocumentPrint.objects.select_related("printed_by"))
+        )
+    )
     return render(
         request,
         "contracts/request_detail.html",
         {
             "req": req,
-            "timeline": timeline(req, events),
-            "events": events,
-            "orders": orders,
+            "timeline": timeline(req, lines),
+            "journal": lines,
+            "orders": req.orders.all(),
             "invoices": invoices,
             "documents": documents,
             "actions": available_actions(req, request.user),
@@ -158,120 +246,360 @@ def request_detail(request, pk: int):
     )
 
 
-def order_and_report(kinds, **more):
-    """The step page's order (and its report, if entered) shown above the form."""
+# --- Step pages ------------------------------------------------------------------------------
 
-    def extra(req):
-        order = req.orders.select_related("report").filter(kind__in=kinds).first()
-        return {"order": order, "report": getattr(order, "report", None), **more}
 
-    return extra
+@dataclass
+class Panel:
+    """One form of a step page, with the service it calls."""
+
+    action: str
+    form_class: type[forms.Form]
+    act: Callable[[TerminationRequest, dict], object]
+    button: str
+    success: str
+    title: str = ""
+    intro: str = ""
+    collapsed: bool = False  # folded under its title until opened (a less common outcome)
+    secondary: bool = False
+    form_kwargs: dict = field(default_factory=dict)
+    then: str = "request_detail"  # where to go once done
+    form: forms.Form | None = None
+
+
+def _order_context(req: TerminationRequest, kinds) -> dict:
+    order = next((o for o in req.orders.all() if o.kind in kinds), None)
+    return {"order": order, "report": order.report if order else None}
 
 
 def _step(
-    request, pk, *, role, form_class, template, title, act, success, form_kwargs=None, extra=None
+    request,
+    pk: int,
+    *,
+    page: str,
+    roles: tuple[str, ...],
+    title: str,
+    panels: Callable[[TerminationRequest], list[Panel]],
+    order_kinds=None,
+    extra: dict | None = None,
 ):
-    """A step's page: GET shows the form, POST runs the service; refusals stay on the page."""
-    check_role(request.user, role)
-    req = get_request_for_user(request.user, pk)
-    form = form_class(request.POST or None, **(form_kwargs or {}))
-    if request.method == "POST" and form.is_valid():
+    """A step's page. If the step cannot be done now, GET says why (no blank form). Otherwise
+    each panel is a form; POST runs the one sent, and a refusal stays on the page with what
+    was typed."""
+    check_role(request.user, *roles)
+    req = _with_orders(get_request_for_user(request.user, pk))
+    refusal = why_not(req, page)
+    built = [] if refusal else panels(req)
+    sent = request.POST.get("action") if request.method == "POST" else None
+    for panel in built:
+        data = request.POST if panel.action == sent else None
+        panel.form = panel.form_class(data, **panel.form_kwargs)
+        if data is None or not panel.form.is_valid():
+            continue
+        cleaned = {k: v for k, v in panel.form.cleaned_data.items() if k != "confirm"}
         try:
-            act(req, form.cleaned_data)
+            panel.act(req, cleaned)
         except StepRefused as error:
-            error.show_in(form)
+            error.show_in(panel.form)
         else:
-            messages.success(request, success)
-            return redirect("request_detail", pk=req.pk)
-    context = {"req": req, "form": form, "title": title}
-    context.update(extra(req) if extra else {})
-    return render(request, template, context)
+            messages.success(request, panel.success)
+            if panel.then == "work_queue":
+                return redirect("work_queue")
+            return redirect(panel.then, pk=req.pk)
+    context = {"req": req, "title": title, "refusal": refusal, "panels": built}
+    if order_kinds:
+        context.update(_order_context(req, order_kinds))
+    context.update(extra or {})
+    return render(request, "contracts/step_form.html", context)
+
+
+def _successor(data: dict) -> dict:
+    return {
+        "id_document_type": data["successor_id_document_type"],
+        "id_document_number": data["successor_id_document_number"],
+        "name": data["successor_name"],
+        "phone": data["successor_phone"],
+        "address": data["successor_address"],
+    }
 
 
 @require_http_methods(["GET", "POST"])
 def request_take_over(request, pk: int):
-    def act(req, data):
-        services.termination_request_take_over(
-            req,
-            actor=request.user,
-            successor={
-                "id_document_type": data["successor_id_document_type"],
-                "id_document_number": data["successor_id_document_number"],
-                "name": data["successor_name"],
-                "phone": data["successor_phone"],
-                "address": data["successor_address"],
-            },
-            mutation_index=data["mutation_index"],
-            mutation_date=data["mutation_date"],
-            rollover_confirmed=data["rollover_confirmed"],
-            high_consumption_confirmed=data["high_consumption_confirmed"],
-        )
-
-    return _step(
+    """Step 2: compute both invoices as drafts and show them (nothing is written), then
+    validate them together, as shown."""
+    check_role(request.user, Role.RECEPTION)
+    req = _with_orders(get_request_for_user(request.user, pk))
+    refusal = why_not(req, "request_take_over")
+    action = request.POST.get("action") if request.method == "POST" else None
+    form = TakeOverForm(request.POST if action else None)
+    preview = None
+    refused = None
+    confirm_missing = False
+    if not refusal and action and form.is_valid():
+        data = form.cleaned_data
+        arguments = {
+            "successor": _successor(data),
+            "mutation_index": data["mutation_index"],
+            "mutation_date": data["mutation_date"],
+            "rollover_confirmed": data["rollover_confirmed"],
+            "high_consumption_confirmed": data["high_consumption_confirmed"],
+        }
+        if action == "validate" and data["confirm"]:
+            try:
+                services.termination_request_take_over(
+                    req, actor=request.user, preview_digest=data["preview_digest"], **arguments
+                )
+            except StepRefused as error:
+                refused = error
+            else:
+                messages.success(
+                    request,
+                    "Reprise établie : les deux factures sont validées, le contrat du "
+                    "successeur est ouvert. Imprimez-les et orientez les clients vers la caisse.",
+                )
+                return redirect("request_detail", pk=req.pk)
+        elif action == "validate":
+            confirm_missing = True
+        try:
+            preview = services.termination_request_preview_take_over(
+                req, actor=request.user, **arguments
+            )
+        except StepRefused as error:
+            refused = error  # the same refusal the validation would give
+        if preview is not None:
+            # The drafts as computed now; the confirmation is asked again for these figures.
+            fresh = request.POST.copy()
+            fresh["preview_digest"] = preview.digest
+            fresh.pop("confirm", None)
+            form = TakeOverForm(fresh)
+            form.is_valid()
+        if refused is not None:
+            refused.show_in(form)
+        if confirm_missing:
+            form.add_error("confirm", "Cochez la case pour valider les deux factures.")
+    return render(
         request,
-        pk,
-        role=Role.RECEPTION,
-        form_class=TakeOverForm,
-        template="contracts/step_form.html",
-        title="Étape 2 – Reprise d'abonnement",
-        act=act,
-        success="Reprise établie : les deux factures sont validées, "
-        "le contrat du successeur est ouvert. Orientez les clients vers la caisse.",
+        "contracts/take_over.html",
+        {"req": req, "form": form, "preview": preview, "refusal": refusal},
     )
 
 
 @require_http_methods(["GET", "POST"])
 def request_issue_order(request, pk: int):
-    def act(req, data):
-        services.termination_request_issue_order(req, actor=request.user, **data)
+    def panels(req):
+        return [
+            Panel(
+                "issue",
+                IssueOrderForm,
+                lambda r, d: services.termination_request_issue_order(r, actor=request.user, **d),
+                button="Émettre l'ordre",
+                success="Ordre d'intervention émis. Imprimez-le et faites-le signer par le "
+                "demandeur.",
+                form_kwargs={"agency": request.user.agency},
+                then="request_signature",
+            )
+        ]
 
     return _step(
         request,
         pk,
-        role=Role.RECEPTION,
-        form_class=IssueOrderForm,
-        template="contracts/step_form.html",
+        page="request_issue_order",
+        roles=(Role.RECEPTION,),
         title="Étape 3 – Ordre d'intervention",
-        act=act,
-        success="Ordre d'intervention émis. Imprimez-le et remettez-le à l'agent de relève.",
-        form_kwargs={"agency": request.user.agency},
+        panels=panels,
+    )
+
+
+class SignatureForm(forms.Form):
+    confirm = forms.BooleanField(
+        label="Le demandeur a signé l'ordre imprimé, devant moi.",
+        error_messages={"required": "Cochez la case pour confirmer la signature."},
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def request_signature(request, pk: int):
+    def panels(req):
+        return [
+            Panel(
+                "sign",
+                SignatureForm,
+                lambda r, d: services.termination_request_record_signature(r, actor=request.user),
+                button="Enregistrer la signature",
+                success="Signature du demandeur enregistrée : l'ordre est transmis à l'agent "
+                "de relève.",
+                intro="Imprimez l'ordre, remettez-le au demandeur pour signature, puis "
+                "confirmez. L'ordre n'est exécuté qu'une fois signé.",
+            )
+        ]
+
+    return _step(
+        request,
+        pk,
+        page="request_signature",
+        roles=(Role.RECEPTION,),
+        title="Étape 3 – Signature de l'ordre par le demandeur",
+        panels=panels,
+        order_kinds=FIELD_ORDER_KINDS,
+    )
+
+
+def _failed_visit_panel(request) -> Panel:
+    return Panel(
+        "failed_visit",
+        FailedVisitForm,
+        lambda r, d: services.termination_request_record_failed_visit(r, actor=request.user, **d),
+        button="Enregistrer la visite infructueuse",
+        success="Visite infructueuse enregistrée : une nouvelle date sera fixée.",
+        title="Visite infructueuse ?",
+        intro="Le client est absent, l'accès est refusé, le compteur inaccessible… Enregistrez "
+        "la visite : l'ordre reste ouvert et une nouvelle date sera fixée.",
+        collapsed=True,
+        secondary=True,
+        then="work_queue",
     )
 
 
 @require_http_methods(["GET", "POST"])
 def request_field_report(request, pk: int):
-    def act(req, data):
-        data.pop("confirm")
-        services.termination_request_report_field(req, actor=request.user, **data)
+    def panels(req):
+        return [
+            Panel(
+                "report",
+                FieldReportForm,
+                lambda r, d: services.termination_request_report_field(r, actor=request.user, **d),
+                button="Enregistrer le compte-rendu",
+                success="Compte-rendu d'intervention enregistré.",
+                title="Compte-rendu d'intervention",
+            ),
+            _failed_visit_panel(request),
+        ]
 
     return _step(
         request,
         pk,
-        role=Role.READER,
-        form_class=FieldReportForm,
-        template="contracts/step_form.html",
+        page="request_field_report",
+        roles=(Role.READER,),
         title="Étapes 4-5 – Compte-rendu d'intervention",
-        act=act,
-        success="Compte-rendu d'intervention enregistré.",
-        extra=order_and_report(FIELD_ORDER_KINDS),
+        panels=panels,
+        order_kinds=FIELD_ORDER_KINDS,
+    )
+
+
+def _send_back_panel(request, act) -> Panel:
+    return Panel(
+        "send_back",
+        SendBackForm,
+        act,
+        button="Renvoyer pour correction",
+        success="Compte-rendu renvoyé à l'agent pour correction.",
+        title="Renvoyer pour correction",
+        intro="Le compte-rendu est conservé, marqué « remplacé », et l'ordre retourne dans la "
+        "corbeille de l'agent qui en saisit un nouveau.",
+        collapsed=True,
+        secondary=True,
     )
 
 
 @require_http_methods(["GET", "POST"])
 def request_approve_report(request, pk: int):
-    def act(req, data):
-        services.termination_request_approve_report(req, actor=request.user)
+    def panels(req):
+        return [
+            Panel(
+                "sign",
+                ConfirmForm,
+                lambda r, d: services.termination_request_approve_report(r, actor=request.user),
+                button="Signer l'ordre de coupure",
+                success="Ordre de coupure signé.",
+                title="Contrôler et signer",
+            ),
+            _send_back_panel(
+                request,
+                lambda r, d: services.termination_request_send_back_field_report(
+                    r, actor=request.user, reason=d["reason"]
+                ),
+            ),
+        ]
 
     return _step(
         request,
         pk,
-        role=Role.SUPERVISOR,
-        form_class=ConfirmForm,
-        template="contracts/step_form.html",
+        page="request_approve_report",
+        roles=(Role.SUPERVISOR,),
         title="Étape 5 – Contrôle et signature de l'ordre de coupure",
-        act=act,
-        success="Ordre de coupure signé.",
-        extra=order_and_report(FIELD_ORDER_KINDS),
+        panels=panels,
+        order_kinds=FIELD_ORDER_KINDS,
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def request_reschedule(request, pk: int):
+    req_for_title = get_request_for_user(request.user, pk)
+    removal = req_for_title.state == RequestState.REMOVAL_ORDERED
+
+    def panels(req):
+        return [
+            Panel(
+                "reschedule",
+                RescheduleForm,
+                lambda r, d: services.termination_request_reschedule_visit(
+                    r, actor=request.user, **d
+                ),
+                button="Fixer la nouvelle date",
+                success="Nouvelle date fixée : l'ordre retourne dans la corbeille de l'agent.",
+            )
+        ]
+
+    return _step(
+        request,
+        pk,
+        page="request_reschedule",
+        roles=(Role.SUPERVISOR,) if removal else (Role.RECEPTION,),
+        title="Visite infructueuse – nouvelle date d'exécution",
+        panels=panels,
+        order_kinds=REMOVAL_ORDER_KINDS if removal else FIELD_ORDER_KINDS,
+        extra={"may_declare_impossible": removal},
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def request_reassign(request, pk: int):
+    def panels(req):
+        order = next(
+            o
+            for o in req.orders.all()
+            if o.kind in (REMOVAL_ORDER_KINDS if _after_step_8(req) else FIELD_ORDER_KINDS)
+        )
+        return [
+            Panel(
+                "reassign",
+                ReassignForm,
+                lambda r, d: services.termination_request_reassign_order(
+                    r, actor=request.user, **d
+                ),
+                button="Réaffecter",
+                success="Ordre réaffecté : il est dans la corbeille du nouvel agent.",
+                form_kwargs={"agency": req.agency, "role": agent_role(order)},
+            )
+        ]
+
+    req = get_request_for_user(request.user, pk)
+    return _step(
+        request,
+        pk,
+        page="request_reassign",
+        roles=(Role.SUPERVISOR,),
+        title="Réaffecter l'ordre d'intervention",
+        panels=panels,
+        order_kinds=REMOVAL_ORDER_KINDS if _after_step_8(req) else FIELD_ORDER_KINDS,
+    )
+
+
+def _after_step_8(req: TerminationRequest) -> bool:
+    return req.state in (
+        RequestState.REMOVAL_ORDERED,
+        RequestState.METER_REMOVED,
+        RequestState.REMOVAL_IMPOSSIBLE,
     )
 
 
@@ -279,10 +607,11 @@ def request_approve_report(request, pk: int):
 def request_invoice(request, pk: int):
     """Step 6: compute the draft (POST), view it, then validate it (POST, confirmed)."""
     check_role(request.user, Role.RECEPTION)
-    req = get_request_for_user(request.user, pk)
+    req = _with_orders(get_request_for_user(request.user, pk))
+    refusal = why_not(req, "request_invoice")
     form = ConfirmForm(request.POST if request.POST.get("action") == "validate" else None)
     error = None
-    if request.method == "POST":
+    if request.method == "POST" and not refusal:
         try:
             if request.POST.get("action") == "compute":
                 services.termination_request_compute_invoice(req, actor=request.user)
@@ -302,79 +631,159 @@ def request_invoice(request, pk: int):
     return render(
         request,
         "contracts/request_invoice.html",
-        {"req": req, "invoice": draft, "form": form, "error": error},
+        {"req": req, "invoice": draft, "form": form, "error": error, "refusal": refusal},
     )
 
 
 @require_http_methods(["GET", "POST"])
 def request_removal_report(request, pk: int):
-    def act(req, data):
-        data.pop("confirm")
-        services.termination_request_report_removal(req, actor=request.user, **data)
+    req_for_kind = get_request_for_user(request.user, pk)
+    mt = req_for_kind.is_mt
+
+    def panels(req):
+        return [
+            Panel(
+                "report",
+                FinalInterruptionReportForm if mt else RemovalReportForm,
+                lambda r, d: services.termination_request_report_removal(
+                    r, actor=request.user, **d
+                ),
+                button="Enregistrer le compte-rendu",
+                success="Compte-rendu de coupure définitive enregistré."
+                if mt
+                else "Compte-rendu de dépose enregistré.",
+                title=step_title(req, 9),
+            ),
+            _failed_visit_panel(request),
+        ]
 
     return _step(
         request,
         pk,
-        role=Role.ARPNT,
-        form_class=RemovalReportForm,
-        template="contracts/step_form.html",
-        title="Étape 9 – Compte-rendu de dépose",
-        act=act,
-        success="Compte-rendu de dépose enregistré.",
-        extra=order_and_report(REMOVAL_ORDER_KINDS),
+        page="request_removal_report",
+        roles=(Role.ARPNT,),
+        title="Étapes 8-9 – Coupure définitive (MT)" if mt else "Étapes 8-9 – Dépose du compteur",
+        panels=panels,
+        order_kinds=REMOVAL_ORDER_KINDS,
     )
 
 
 @require_http_methods(["GET", "POST"])
 def request_sign_removal(request, pk: int):
-    def act(req, data):
-        services.termination_request_sign_removal(req, actor=request.user)
+    req_for_kind = get_request_for_user(request.user, pk)
+    what = "de coupure définitive" if req_for_kind.is_mt else "de dépose"
+
+    def panels(req):
+        return [
+            Panel(
+                "sign",
+                ConfirmForm,
+                lambda r, d: services.termination_request_sign_removal(r, actor=request.user),
+                button="Signer le compte-rendu",
+                success=f"Compte-rendu {what} signé. Transmis à l'ACFF.",
+                title="Contrôler et signer",
+            ),
+            _send_back_panel(
+                request,
+                lambda r, d: services.termination_request_send_back_removal_report(
+                    r, actor=request.user, reason=d["reason"]
+                ),
+            ),
+        ]
 
     return _step(
         request,
         pk,
-        role=Role.SUPERVISOR,
-        form_class=ConfirmForm,
-        template="contracts/step_form.html",
-        title="Étape 9 – Contrôle et signature du compte-rendu de dépose",
-        act=act,
-        success="Compte-rendu de dépose signé. Transmis à l'ACFF.",
-        extra=order_and_report(REMOVAL_ORDER_KINDS),
+        page="request_sign_removal",
+        roles=(Role.SUPERVISOR,),
+        title=f"Étape 9 – Contrôle et signature du compte-rendu {what}",
+        panels=panels,
+        order_kinds=REMOVAL_ORDER_KINDS,
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def request_removal_impossible(request, pk: int):
+    req_for_kind = get_request_for_user(request.user, pk)
+    what = "La coupure définitive" if req_for_kind.is_mt else "La dépose"
+
+    def panels(req):
+        return [
+            Panel(
+                "impossible",
+                RemovalImpossibleForm,
+                lambda r, d: services.termination_request_declare_removal_impossible(
+                    r, actor=request.user, **d
+                ),
+                button="Déclarer l'intervention impossible",
+                success=f"{what} est déclarée impossible (coupure au branchement). "
+                "L'ACFF confirme la codification.",
+                intro="Après trois visites infructueuses, l'intervention peut être close : la "
+                "fourniture est coupée au branchement, et l'ACFF codifie la résiliation.",
+            )
+        ]
+
+    return _step(
+        request,
+        pk,
+        page="request_removal_impossible",
+        roles=(Role.SUPERVISOR,),
+        title=f"Étape 9 – {what} impossible",
+        panels=panels,
+        order_kinds=REMOVAL_ORDER_KINDS,
     )
 
 
 @require_http_methods(["GET", "POST"])
 def request_confirm(request, pk: int):
-    def act(req, data):
-        services.termination_request_confirm_codification(req, actor=request.user)
+    def panels(req):
+        return [
+            Panel(
+                "confirm",
+                ConfirmForm,
+                lambda r, d: services.termination_request_confirm_codification(
+                    r, actor=request.user
+                ),
+                button="Confirmer la codification",
+                success="Codification confirmée : contrat résilié, point de livraison libéré. "
+                "L'attestation de résiliation est prête à imprimer.",
+            )
+        ]
 
     return _step(
         request,
         pk,
-        role=Role.ACFF,
-        form_class=ConfirmForm,
-        template="contracts/step_form.html",
+        page="request_confirm",
+        roles=(Role.ACFF,),
         title="Étape 9 – Confirmation de la codification",
-        act=act,
-        success="Codification confirmée : contrat résilié, point de livraison libéré.",
-        extra=order_and_report(REMOVAL_ORDER_KINDS, codification=True),
+        panels=panels,
+        order_kinds=REMOVAL_ORDER_KINDS,
+        extra={"codification": True},
     )
 
 
 @require_http_methods(["GET", "POST"])
 def request_cancel(request, pk: int):
-    def act(req, data):
-        services.termination_request_cancel(req, actor=request.user, reason=data["reason"])
+    def panels(req):
+        return [
+            Panel(
+                "cancel",
+                CancelForm,
+                lambda r, d: services.termination_request_cancel(
+                    r, actor=request.user, reason=d["reason"]
+                ),
+                button="Annuler la demande",
+                success="Demande annulée.",
+            )
+        ]
 
     return _step(
         request,
         pk,
-        role=Role.RECEPTION,
-        form_class=CancelForm,
-        template="contracts/step_form.html",
+        page="request_cancel",
+        roles=(Role.RECEPTION,),
         title="Annuler la demande",
-        act=act,
-        success="Demande annulée.",
+        panels=panels,
     )
 
 

@@ -18,11 +18,19 @@ from billing.documents import (
 )
 from billing.enums import DocumentKind, DocumentStatus, InvoiceKind, PaymentMode
 from billing.models import Document, TariffCategory, TariffItem
+from billing.views import TAMPERED
 from contracts.enums import RequestState, TerminationKind
 from contracts.models import Deposit
 from contracts.procedure import services
 from interventions.enums import OrderKind
-from tests.workflow import SUCCESSOR, TODAY, advance, create, worked_example_contract
+from tests.workflow import (
+    TODAY,
+    advance,
+    create,
+    issue_and_sign,
+    take_over,
+    worked_example_contract,
+)
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("frozen_today")]
 
@@ -111,33 +119,66 @@ def test_orders_receipts_and_successor_contract_are_printed(
     other = worked_example_contract(akpakpa, number="1010007777")
     with django_capture_on_commit_callbacks(execute=True):
         takeover = create(other, staff, kind=TerminationKind.WITH_TAKEOVER)
-        services.termination_request_take_over(
-            takeover,
-            actor=staff.reception,
-            successor=SUCCESSOR,
-            mutation_index=12300,
-            mutation_date=TODAY,
-        )
+        take_over(takeover, staff)
     contract_doc = Document.objects.get(kind=DocumentKind.SUCCESSOR_CONTRACT)
     text = text_of(bytes(contract_doc.content))
     assert "ZINSOU Afiavi Bérénice" in text and "12300 kWh" in text
     assert "30 000 FCFA" in text
 
 
-def test_reprints_serve_the_same_bytes_and_are_recorded(invoiced, staff, client):
+def test_reprints_carry_duplicata_and_the_stored_original_never_changes(invoiced, staff, client):
     document = Document.objects.get(kind=DocumentKind.INVOICE)
+    stored, sha = bytes(document.content), document.sha256
     client.force_login(staff.reception)
-    first = client.post(reverse("document_print", args=[document.pk]), follow=True)
-    second = client.post(reverse("document_print", args=[document.pk]), follow=True)
-    assert first["Content-Type"] == "application/pdf"
-    assert first["Content-Disposition"] == 'inline; filename="FAC-AKP-2026-000001.pdf"'
-    assert first.content == second.content == bytes(document.content)
-    assert hashlib.sha256(first.content).hexdigest() == document.sha256
+    copies = [
+        client.post(reverse("document_print", args=[document.pk]), follow=True) for _ in "abc"
+    ]
+    assert [c["Content-Type"] for c in copies] == ["application/pdf"] * 3
+    assert [c["Content-Disposition"] for c in copies] == [
+        'inline; filename="FAC-AKP-2026-000001.pdf"',
+        'inline; filename="FAC-AKP-2026-000001-duplicata-1.pdf"',
+        'inline; filename="FAC-AKP-2026-000001-duplicata-2.pdf"',
+    ]
+    assert copies[0].content == stored  # the first print is the original, as issued
+    texts = [text_of(c.content) for c in copies]
+    assert "DUPLICATA" not in texts[0]
+    assert "DUPLICATA n° 1" in texts[1] and "DUPLICATA n° 2" in texts[2]
+    assert all("FAC-AKP-2026-000001" in t and "26 417 FCFA" in t for t in texts)
+    document.refresh_from_db()
+    assert (bytes(document.content), document.sha256) == (stored, sha)
+    assert hashlib.sha256(stored).hexdigest() == sha
     assert [(p.copy, p.printed_by) for p in document.prints.all()] == [
         (0, staff.reception),
         (1, staff.reception),
+        (2, staff.reception),
     ]
     assert not invoiced.events.filter(action="print").exists()  # a print is not a step
+
+
+def test_a_copy_is_served_only_to_the_one_who_printed_it(invoiced, staff, client):
+    document = Document.objects.get(kind=DocumentKind.INVOICE)
+    client.force_login(staff.reception)
+    client.post(reverse("document_print", args=[document.pk]))
+    client.force_login(staff.cashier)
+    response = client.get(reverse("document_copy", args=[document.pk, 0]))
+    assert response.status_code == 404
+
+
+def test_an_auditor_reads_a_consultation_copy_and_writes_nothing(invoiced, staff, client):
+    document = Document.objects.get(kind=DocumentKind.INVOICE)
+    client.force_login(staff.auditor)
+    response = client.post(reverse("document_print", args=[document.pk]), follow=True)
+    assert "COPIE DE CONSULTATION" in text_of(response.content)
+    assert document.prints.count() == 0
+
+
+def test_a_stored_pdf_whose_bytes_changed_is_not_served(invoiced, staff, client):
+    document = Document.objects.get(kind=DocumentKind.INVOICE)
+    Document.objects.filter(pk=document.pk).update(content=b"%PDF-1.7 forged")
+    client.force_login(staff.reception)
+    response = client.post(reverse("document_print", args=[document.pk]), follow=True)
+    assert response.status_code == 409
+    assert response.content.decode() == TAMPERED
 
 
 def test_issuing_again_never_renders_twice(invoiced):
@@ -278,13 +319,7 @@ def test_every_other_kind_of_document_carries_its_number_and_its_words(
         deposit__amount=3_200_000,
     )
     mt_request = create(mt_contract, staff)
-    services.termination_request_issue_order(
-        mt_request,
-        actor=staff.reception,
-        timing="anticipated",
-        cut_date=TODAY + dt.timedelta(days=2),
-        requester_signed=True,
-    )
+    issue_and_sign(mt_request, staff, timing="anticipated", cut_date=TODAY + dt.timedelta(days=2))
     services.termination_request_report_field(
         mt_request,
         actor=staff.reader,
@@ -310,7 +345,8 @@ def test_every_other_kind_of_document_carries_its_number_and_its_words(
     final = mt_request.orders.get(kind=OrderKind.FINAL_INTERRUPTION)
     document = document_issue(DocumentKind.ORDER, final.pk)
     text = text_of(bytes(document.content))
-    assert "Ordre de coupure définitive" in text and "n'est pas déposé" in text
+    assert "Ordre de coupure définitive" in text and "reste en place" in text
+    assert "dépose" not in text.lower()
 
     takeover = create(
         worked_example_contract(akpakpa, number="1010008888"),
@@ -318,13 +354,7 @@ def test_every_other_kind_of_document_carries_its_number_and_its_words(
         kind=TerminationKind.WITH_TAKEOVER,
     )
     with django_capture_on_commit_callbacks(execute=True):
-        services.termination_request_take_over(
-            takeover,
-            actor=staff.reception,
-            successor=SUCCESSOR,
-            mutation_index=12300,
-            mutation_date=TODAY,
-        )
+        take_over(takeover, staff)
     subscription = takeover.invoices.get(kind=InvoiceKind.SUBSCRIPTION)
     text = text_of(bytes(subscription.document.content))
     assert "Facture d'abonnement" in text and "ZINSOU Afiavi Bérénice" in text

@@ -115,6 +115,21 @@ class Agent:
     def text(self) -> str:
         return self.page.inner_text("main")
 
+    def print_pdf(self, label: str) -> bytes:
+        """Click a print button, which opens the PDF in a new tab; return the PDF served."""
+
+        def is_pdf(response) -> bool:
+            return response.headers.get("content-type") == "application/pdf"
+
+        with self.context.expect_event("response", predicate=is_pdf) as served:
+            self.page.get_by_role("button", name=label).first.click()
+        # Chromium shows the PDF in its own viewer; the copy's address gives the bytes again.
+        body = self.context.request.get(served.value.url).body()
+        for tab in self.context.pages:
+            if tab is not self.page:
+                tab.close()
+        return body
+
     def logout(self):
         self.click("button:has-text('Se déconnecter')")
         self.context.close()

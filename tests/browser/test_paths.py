@@ -46,13 +46,23 @@ def start(office, staff, contract, *, takeover=False):
 
 
 def issue_order(reception, *, anticipated_on: dt.date | None = None):
+    """Step 3: issue the order, print it, and record that the requester signed it."""
     reception.follow("Émettre l'ordre d'intervention (étape 3)")
     if anticipated_on:
         reception.page.check("text=Anticipée (coupure à une date ultérieure)")
         reception.page.fill("#id_cut_date", anticipated_on.isoformat())
-    reception.page.check("#id_requester_signed")
-    reception.submit()
+    reception.submit("Émettre l'ordre")
     assert "Ordre d'intervention émis." in reception.text()
+    assert "Signature du demandeur" in reception.text()
+    pdf = reception.print_pdf("Imprimer l'ordre (PDF)")
+    assert "Signature du demandeur" in pdf_text(pdf)
+    reception.page.check("#id_confirm")
+    reception.submit("Enregistrer la signature")
+    assert "Signature du demandeur enregistrée" in reception.text()
+
+
+def pdf_text(pdf: bytes) -> str:
+    return " ".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf)).pages)
 
 
 def pdf_numbers(agent) -> dict[str, str]:
@@ -60,7 +70,7 @@ def pdf_numbers(agent) -> dict[str, str]:
     page = agent.page
     token = page.get_attribute("input[name=csrfmiddlewaretoken]", "value")
     found = {}
-    for form in page.query_selector_all("form[action*='/imprimer/']"):
+    for form in page.query_selector_all(".documents form[action*='/imprimer/']"):
         number = form.evaluate("f => f.closest('li').querySelector('strong').textContent")
         response = agent.context.request.post(
             agent.office.base_url + form.get_attribute("action"),
@@ -86,14 +96,14 @@ def test_bt_classic(office, staff, akpakpa):
     reader.page.check("#id_cut_done")
     reader.page.fill("#id_cut_index", "12300")
     reader.page.check("#id_confirm")
-    reader.submit()
+    reader.submit("Enregistrer le compte-rendu")
     assert "Compte-rendu d'intervention enregistré." in reader.text()
     reader.logout()
 
     chief = office.open_as(staff.supervisor.username)
     chief.follow("Contrôler et signer l'ordre de coupure")
     chief.page.check("#id_confirm")
-    chief.submit()
+    chief.submit("Signer l'ordre de coupure")
 
     reception.goto("/corbeille/")
     reception.follow("Calculer et valider la facture de solde")
@@ -122,17 +132,17 @@ def test_bt_classic(office, staff, akpakpa):
         arpnt.page.check(f"#id_safety_steps_confirmed_{step}")
     arpnt.page.check("text=Panneau pourri")
     arpnt.page.check("#id_confirm")
-    arpnt.submit()
+    arpnt.submit("Enregistrer le compte-rendu")
 
     chief.goto("/corbeille/")
     chief.follow("Contrôler et signer le compte-rendu de dépose")
     chief.page.check("#id_confirm")
-    chief.submit()
+    chief.submit("Signer le compte-rendu")
 
     acff = office.open_as(staff.acff.username)
     acff.follow("Confirmer la codification")
     acff.page.check("#id_confirm")
-    acff.submit()
+    acff.submit("Confirmer la codification")
     assert "Codification confirmée" in acff.text()
     assert "Clôturée" in acff.text()
     assert Contract.objects.get(pk=contract.pk).status == "terminated"
@@ -146,8 +156,12 @@ def test_bt_classic(office, staff, akpakpa):
         "OI-AKP-2026-000002",
         "FAC-AKP-2026-000001",
         "REC-AKP-2026-000001",
+        "ATT-AKP-2026-000001",
     }
-    assert numbers["FAC-AKP-2026-000001"] == 'inline; filename="FAC-AKP-2026-000001.pdf"'
+    # The auditor reads consultation copies; nothing is recorded for them.
+    assert numbers["FAC-AKP-2026-000001"] == (
+        'inline; filename="FAC-AKP-2026-000001-consultation.pdf"'
+    )
     office.assert_valid_html()
 
 
@@ -161,7 +175,7 @@ def test_bt_anticipated(office, staff, akpakpa):
     reader.follow("Saisir le compte-rendu d'intervention")
     reader.page.fill("#id_index_read", "12300")
     reader.page.check("#id_confirm")
-    reader.submit()
+    reader.submit("Enregistrer le compte-rendu")
 
     reception.goto("/corbeille/")
     reception.follow("Calculer et valider la facture de solde")
@@ -188,15 +202,15 @@ def test_bt_anticipated(office, staff, akpakpa):
         for step in range(8):
             arpnt.page.check(f"#id_safety_steps_confirmed_{step}")
         arpnt.page.check("#id_confirm")
-        arpnt.submit()
+        arpnt.submit("Enregistrer le compte-rendu")
         chief = office.open_as(staff.supervisor.username)
         chief.follow("Contrôler et signer le compte-rendu de dépose")
         chief.page.check("#id_confirm")
-        chief.submit()
+        chief.submit("Signer le compte-rendu")
         acff = office.open_as(staff.acff.username)
         acff.follow("Confirmer la codification")
         acff.page.check("#id_confirm")
-        acff.submit()
+        acff.submit("Confirmer la codification")
         text = acff.text()
     assert "Clôturée" in text
     assert "Facture complémentaire" in text
@@ -216,8 +230,12 @@ def test_takeover(office, staff, akpakpa):
     page.fill("#id_successor_address", "Quartier Sègbèya, carré 90, Cotonou")
     page.fill("#id_mutation_index", "12300")
     page.fill("#id_mutation_date", TODAY.isoformat())
+    reception.submit("Calculer les factures")
+    text = reception.text()
+    assert text.count("(brouillon, sans numéro)") == 2
+    assert the_request(contract).state == RequestState.RECEIVED
     page.check("#id_confirm")
-    reception.submit()
+    reception.submit("Valider les deux factures")
     text = reception.text()
     assert "Reprise établie" in text
     assert "ZINSOU Afiavi Bérénice" in text
@@ -263,11 +281,11 @@ def test_mt_classic(office, staff, akpakpa):
     reader.page.check("#id_cut_done")
     reader.page.fill("#id_cut_index", "401000")
     reader.page.check("#id_confirm")
-    reader.submit()
+    reader.submit("Enregistrer le compte-rendu")
     chief = office.open_as(staff.supervisor.username)
     chief.follow("Contrôler et signer l'ordre de coupure")
     chief.page.check("#id_confirm")
-    chief.submit()
+    chief.submit("Signer l'ordre de coupure")
     reception.goto("/corbeille/")
     reception.follow("Calculer et valider la facture de solde")
     reception.click("button:has-text('Calculer la facture')")
@@ -283,7 +301,7 @@ def test_mt_classic(office, staff, akpakpa):
     acff.follow("Confirmer la codification (MT, sans dépose)")
     assert "le compteur reste en place" in acff.text()
     acff.page.check("#id_confirm")
-    acff.submit()
+    acff.submit("Confirmer la codification")
     assert the_request(contract).state == RequestState.CLOSED
     assert not the_request(contract).orders.filter(kind="removal").exists()
     office.assert_valid_html()
@@ -296,7 +314,7 @@ def test_cancellation(office, staff, akpakpa):
     reception.follow("Annuler la demande")
     reception.page.fill("#id_reason", "Le client renonce à résilier")
     reception.page.check("#id_confirm")
-    reception.submit()
+    reception.submit("Annuler la demande")
     text = reception.text()
     assert "Demande annulée." in text and "Le client renonce à résilier" in text
     assert the_request(contract).orders.get().status == "cancelled"

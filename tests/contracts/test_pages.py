@@ -20,10 +20,12 @@ pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("frozen_today")]
 
 
 class Desk:
-    """A client that logs in as whoever acts, posts a form, and insists it went through."""
+    """A client that logs in as whoever acts, posts a form, and insists it went through. The
+    documents a step issues are rendered once it commits, as in production."""
 
-    def __init__(self, client):
+    def __init__(self, client, capture):
         self.client = client
+        self.capture = capture
 
     def get(self, user, url):
         self.client.force_login(user)
@@ -33,7 +35,8 @@ class Desk:
 
     def post(self, user, url, data, *, expect_redirect=True):
         self.client.force_login(user)
-        response = self.client.post(url, data)
+        with self.capture(execute=True):
+            response = self.client.post(url, data)
         if expect_redirect:
             errors = (
                 html_module.unescape(response.content.decode())
@@ -46,8 +49,8 @@ class Desk:
 
 
 @pytest.fixture
-def desk(client):
-    return Desk(client)
+def desk(client, django_capture_on_commit_callbacks):
+    return Desk(client, django_capture_on_commit_callbacks)
 
 
 def url(name, *args):
@@ -72,6 +75,23 @@ def start(desk, staff, contract, kind=TerminationKind.WITHOUT_TAKEOVER):
     return TerminationRequest.objects.get(contract=contract)
 
 
+def issue_order(desk, staff, req, data):
+    """Step 3 through its pages: issue the order, print it, record the requester's signature."""
+    response = desk.post(
+        staff.reception, url("request_issue_order", req.pk), {"action": "issue", **data}
+    )
+    assert response.url == url("request_signature", req.pk)
+    page = desk.get(staff.reception, response.url)
+    assert "pas encore : l'ordre imprimé doit être signé par le demandeur" in page
+    order = req.orders.get()
+    printed = desk.post(staff.reception, url("document_print", order.document.pk), {})
+    assert printed.url == url("document_copy", order.document.pk, 0)
+    desk.post(
+        staff.reception, url("request_signature", req.pk), {"action": "sign", "confirm": "on"}
+    )
+    return order
+
+
 def state(request):
     return TerminationRequest.objects.get(pk=request.pk).state
 
@@ -82,11 +102,7 @@ def test_bt_classic_through_the_pages(desk, staff, akpakpa):
     assert "Émettre l'ordre d'intervention (étape 3)" in desk.get(
         staff.reception, url("request_detail", req.pk)
     )
-    desk.post(
-        staff.reception,
-        url("request_issue_order", req.pk),
-        {"timing": "classic", "assignee": staff.reader.pk, "requester_signed": "on"},
-    )
+    issue_order(desk, staff, req, {"timing": "classic", "assignee": staff.reader.pk})
     assert state(req) == RequestState.ORDER_ISSUED
 
     queue = desk.get(staff.reader, url("work_queue"))
@@ -95,6 +111,7 @@ def test_bt_classic_through_the_pages(desk, staff, akpakpa):
         staff.reader,
         url("request_field_report", req.pk),
         {
+            "action": "report",
             "index_read": 12300,
             "read_on": "2026-11-30",
             "cut_done": "on",
@@ -105,7 +122,11 @@ def test_bt_classic_through_the_pages(desk, staff, akpakpa):
     assert state(req) == RequestState.FIELD_REPORTED
 
     assert "Contrôler et signer l'ordre de coupure" in desk.get(staff.supervisor, url("work_queue"))
-    desk.post(staff.supervisor, url("request_approve_report", req.pk), {"confirm": "on"})
+    desk.post(
+        staff.supervisor,
+        url("request_approve_report", req.pk),
+        {"action": "sign", "confirm": "on"},
+    )
 
     desk.post(staff.reception, url("request_invoice", req.pk), {"action": "compute"})
     html = desk.get(staff.reception, url("request_invoice", req.pk))
@@ -136,6 +157,7 @@ def test_bt_classic_through_the_pages(desk, staff, akpakpa):
         staff.arpnt,
         url("request_removal_report", req.pk),
         {
+            "action": "report",
             "index_read": 12300,
             "read_on": "2026-11-30",
             "confirm": "on",
@@ -144,9 +166,11 @@ def test_bt_classic_through_the_pages(desk, staff, akpakpa):
             "remarks": ["rotten_panel"],
         },
     )
-    desk.post(staff.supervisor, url("request_sign_removal", req.pk), {"confirm": "on"})
+    desk.post(
+        staff.supervisor, url("request_sign_removal", req.pk), {"action": "sign", "confirm": "on"}
+    )
     assert "Confirmer la codification" in desk.get(staff.acff, url("work_queue"))
-    desk.post(staff.acff, url("request_confirm", req.pk), {"confirm": "on"})
+    desk.post(staff.acff, url("request_confirm", req.pk), {"action": "confirm", "confirm": "on"})
     assert state(req) == RequestState.CLOSED
     assert Contract.objects.get(pk=contract.pk).status == ContractStatus.TERMINATED
 
@@ -158,15 +182,11 @@ def test_bt_anticipated_through_the_pages(desk, staff, akpakpa):
     contract = worked_example_contract(akpakpa)
     req = start(desk, staff, contract)
     cut_date = TODAY + dt.timedelta(days=10)
-    desk.post(
-        staff.reception,
-        url("request_issue_order", req.pk),
-        {"timing": "anticipated", "cut_date": cut_date.isoformat(), "requester_signed": "on"},
-    )
+    issue_order(desk, staff, req, {"timing": "anticipated", "cut_date": cut_date.isoformat()})
     desk.post(
         staff.reader,
         url("request_field_report", req.pk),
-        {"index_read": 12300, "read_on": "2026-11-30", "confirm": "on"},
+        {"action": "report", "index_read": 12300, "read_on": "2026-11-30", "confirm": "on"},
     )
     assert state(req) == RequestState.REPORT_APPROVED
     desk.post(staff.reception, url("request_invoice", req.pk), {"action": "compute"})
@@ -190,19 +210,49 @@ def test_takeover_through_the_pages(desk, staff, akpakpa):
     assert "Établir la reprise (étape 2)" in desk.get(
         staff.reception, url("request_detail", req.pk)
     )
+    reprise = {
+        "successor_id_document_type": "cip",
+        "successor_id_document_number": "9988776655",
+        "successor_name": "ZINSOU Afiavi Bérénice",
+        "successor_phone": "01 61 00 00 00",
+        "successor_address": "Quartier Sègbèya, Cotonou",
+        "mutation_index": 12300,
+        "mutation_date": "2026-11-30",
+    }
+    # Both invoices are computed and shown as drafts; nothing is written yet.
+    preview = desk.post(
+        staff.reception,
+        url("request_take_over", req.pk),
+        {"action": "compute", **reprise},
+        expect_redirect=False,
+    )
+    html = html_module.unescape(preview.content.decode())
+    assert html.count("(brouillon, sans numéro)") == 2
+    assert "49\u00a0417\u00a0FCFA" in html and "33\u00a0000\u00a0FCFA" in html
+    assert state(req) == RequestState.RECEIVED and not Invoice.objects.filter(request=req)
+    digest = preview.context["form"]["preview_digest"].value()
+    # Validated without the confirmation: refused, still nothing written.
+    refused = desk.post(
+        staff.reception,
+        url("request_take_over", req.pk),
+        {"action": "validate", "preview_digest": digest, **reprise},
+        expect_redirect=False,
+    )
+    assert "Cochez la case pour valider les deux factures." in refused.content.decode()
+    # Another index typed after the preview: the new figures are shown, nothing validated.
+    changed = desk.post(
+        staff.reception,
+        url("request_take_over", req.pk),
+        {"action": "validate", "preview_digest": digest, "confirm": "on", **reprise}
+        | {"mutation_index": 12310},
+        expect_redirect=False,
+    )
+    assert services.TAKEOVER_CHANGED in html_module.unescape(changed.content.decode())
+    assert state(req) == RequestState.RECEIVED
     desk.post(
         staff.reception,
         url("request_take_over", req.pk),
-        {
-            "successor_id_document_type": "cip",
-            "successor_id_document_number": "9988776655",
-            "successor_name": "ZINSOU Afiavi Bérénice",
-            "successor_phone": "01 61 00 00 00",
-            "successor_address": "Quartier Sègbèya, Cotonou",
-            "mutation_index": 12300,
-            "mutation_date": "2026-11-30",
-            "confirm": "on",
-        },
+        {"action": "validate", "preview_digest": digest, "confirm": "on", **reprise},
     )
     assert state(req) == RequestState.TAKEOVER_INVOICED
     for invoice in Invoice.objects.filter(request=req).order_by("id"):
@@ -232,15 +282,12 @@ def test_mt_classic_through_the_pages(desk, staff, akpakpa):
         deposit__amount=100,
     )
     req = start(desk, staff, contract)
-    desk.post(
-        staff.reception,
-        url("request_issue_order", req.pk),
-        {"timing": "classic", "requester_signed": "on"},
-    )
+    issue_order(desk, staff, req, {"timing": "classic"})
     desk.post(
         staff.reader,
         url("request_field_report", req.pk),
         {
+            "action": "report",
             "index_read": 401000,
             "read_on": "2026-11-30",
             "cut_done": "on",
@@ -249,7 +296,11 @@ def test_mt_classic_through_the_pages(desk, staff, akpakpa):
             "confirm": "on",
         },
     )
-    desk.post(staff.supervisor, url("request_approve_report", req.pk), {"confirm": "on"})
+    desk.post(
+        staff.supervisor,
+        url("request_approve_report", req.pk),
+        {"action": "sign", "confirm": "on"},
+    )
     desk.post(
         staff.reception, url("request_invoice", req.pk), {"action": "validate", "confirm": "on"}
     )
@@ -261,35 +312,35 @@ def test_mt_classic_through_the_pages(desk, staff, akpakpa):
     )
     assert state(req) == RequestState.SETTLED
     assert "sans dépose" in desk.get(staff.acff, url("work_queue"))
-    desk.post(staff.acff, url("request_confirm", req.pk), {"confirm": "on"})
+    desk.post(staff.acff, url("request_confirm", req.pk), {"action": "confirm", "confirm": "on"})
     assert state(req) == RequestState.CLOSED
 
 
 def test_cancellation_through_the_pages(desk, staff, akpakpa):
     req = start(desk, staff, worked_example_contract(akpakpa))
     response = desk.post(
-        staff.reception, url("request_cancel", req.pk), {"reason": ""}, expect_redirect=False
+        staff.reception,
+        url("request_cancel", req.pk),
+        {"action": "cancel", "reason": ""},
+        expect_redirect=False,
     )
     assert "Ce champ est obligatoire." in response.content.decode()
     desk.post(
         staff.reception,
         url("request_cancel", req.pk),
-        {"reason": "Le client renonce", "confirm": "on"},
+        {"action": "cancel", "reason": "Le client renonce", "confirm": "on"},
     )
     assert state(req) == RequestState.CANCELLED
 
 
 def test_a_refused_index_shows_a_french_message_and_keeps_what_was_typed(desk, staff, akpakpa):
     req = start(desk, staff, worked_example_contract(akpakpa))
-    desk.post(
-        staff.reception,
-        url("request_issue_order", req.pk),
-        {"timing": "classic", "requester_signed": "on"},
-    )
+    issue_order(desk, staff, req, {"timing": "classic"})
     response = desk.post(
         staff.reader,
         url("request_field_report", req.pk),
         {
+            "action": "report",
             "index_read": 11000,
             "read_on": "2026-11-30",
             "cut_done": "on",
@@ -311,7 +362,7 @@ def test_a_cut_date_in_the_past_is_refused(desk, staff, akpakpa):
     response = desk.post(
         staff.reception,
         url("request_issue_order", req.pk),
-        {"timing": "anticipated", "cut_date": "2026-11-01", "requester_signed": "on"},
+        {"action": "issue", "timing": "anticipated", "cut_date": "2026-11-01"},
         expect_redirect=False,
     )
     assert "La date de coupure ne peut pas être dans le passé." in response.content.decode()
@@ -330,7 +381,9 @@ def test_step_pages_refuse_other_roles(desk, staff, akpakpa, client):
     client.force_login(staff.cashier)
     assert client.get(url("request_issue_order", req.pk)).status_code == 403
     assert (
-        client.post(url("request_cancel", req.pk), {"reason": "x", "confirm": "on"}).status_code
+        client.post(
+            url("request_cancel", req.pk), {"action": "cancel", "reason": "x", "confirm": "on"}
+        ).status_code
         == 403
     )
     assert state(req) == RequestState.RECEIVED
@@ -344,7 +397,9 @@ def test_another_agencys_request_is_not_found(desk, staff, akpakpa, parakou, cli
     client.force_login(outsider)
     assert client.get(url("request_detail", req.pk)).status_code == 404
     assert (
-        client.post(url("request_cancel", req.pk), {"reason": "x", "confirm": "on"}).status_code
+        client.post(
+            url("request_cancel", req.pk), {"action": "cancel", "reason": "x", "confirm": "on"}
+        ).status_code
         == 404
     )
 

@@ -27,7 +27,9 @@ from tests.workflow import (
     ALL_SAFETY_STEPS,
     TODAY,
     create,
+    issue_and_sign,
     reload,
+    take_over,
     worked_example_contract,
 )
 
@@ -39,7 +41,7 @@ def contract(akpakpa):
     return worked_example_contract(akpakpa)
 
 
-def removal_and_close(request, staff, *, index, steps=ALL_SAFETY_STEPS, on=TODAY):
+def removal_and_close(request, staff, *, index, steps=ALL_SAFETY_STEPS, on=TODAY, seal=""):
     services.termination_request_report_removal(
         request,
         actor=staff.arpnt,
@@ -47,6 +49,7 @@ def removal_and_close(request, staff, *, index, steps=ALL_SAFETY_STEPS, on=TODAY
         read_on=on,
         cut_done=True,
         safety_steps_confirmed=steps,
+        seal_number=seal,
         remarks=[Remark.ROTTEN_PANEL],
     )
     assert reload(request).state == RequestState.METER_REMOVED
@@ -59,14 +62,7 @@ def test_bt_classic_without_takeover_runs_to_its_end(contract, staff):
     request = create(contract, staff)
     assert request.state == RequestState.RECEIVED
 
-    order = services.termination_request_issue_order(
-        request,
-        actor=staff.reception,
-        timing=Timing.CLASSIC,
-        cut_date=None,
-        requester_signed=True,
-        assignee=staff.reader,
-    )
+    order = issue_and_sign(request, staff, assignee=staff.reader)
     assert (order.kind, order.number, order.due_on) == (
         OrderKind.INTERRUPTION_READING,
         "OI-AKP-2026-000001",
@@ -122,11 +118,14 @@ def test_bt_classic_without_takeover_runs_to_its_end(contract, staff):
     assert [(e.step, e.action, e.to_state) for e in request.events.all()] == [
         (1, "create", RequestState.RECEIVED),
         (3, "issue_order", RequestState.ORDER_ISSUED),
+        (3, "requester_signed", RequestState.ORDER_ISSUED),
+        (4, "field_visit", RequestState.ORDER_ISSUED),
         (5, "report_field", RequestState.FIELD_REPORTED),
         (5, "approve_report", RequestState.REPORT_APPROVED),
         (6, "invoice", RequestState.INVOICED),
         (7, "settle", RequestState.SETTLED),
         (8, "order_removal", RequestState.REMOVAL_ORDERED),
+        (8, "removal_visit", RequestState.REMOVAL_ORDERED),
         (9, "report_removal", RequestState.METER_REMOVED),
         (9, "sign_removal_report", RequestState.METER_REMOVED),
         (9, "confirm_codification", RequestState.CLOSED),
@@ -140,13 +139,7 @@ def test_bt_anticipated_issues_the_removal_on_the_cut_date_and_a_complementary_i
 ):
     request = create(contract, staff)
     cut_date = TODAY + dt.timedelta(days=10)
-    order = services.termination_request_issue_order(
-        request,
-        actor=staff.reception,
-        timing=Timing.ANTICIPATED,
-        cut_date=cut_date,
-        requester_signed=True,
-    )
+    order = issue_and_sign(request, staff, timing=Timing.ANTICIPATED, cut_date=cut_date)
     assert order.kind == OrderKind.READING
     services.termination_request_report_field(
         request,
@@ -191,19 +184,7 @@ def test_takeover_opens_the_successors_contract_and_closes_when_both_invoices_ar
     contract, staff
 ):
     request = create(contract, staff, kind=TerminationKind.WITH_TAKEOVER)
-    successor_contract = services.termination_request_take_over(
-        request,
-        actor=staff.reception,
-        successor={
-            "name": "ZINSOU Afiavi Bérénice",
-            "id_document_type": "cip",
-            "id_document_number": "9988776655",
-            "phone": "0161000000",
-            "address": "Quartier Sègbèya, carré 90, Cotonou",
-        },
-        mutation_index=12300,
-        mutation_date=TODAY,
-    )
+    successor_contract = take_over(request, staff)
     request = reload(request)
     assert request.state == RequestState.TAKEOVER_INVOICED
     contract.refresh_from_db()
@@ -264,13 +245,7 @@ def mt_contract(akpakpa):
 
 def mt_until_settled(mt_contract, staff, timing, cut_date=None):
     request = create(mt_contract, staff)
-    services.termination_request_issue_order(
-        request,
-        actor=staff.reception,
-        timing=timing,
-        cut_date=cut_date,
-        requester_signed=True,
-    )
+    issue_and_sign(request, staff, timing=timing, cut_date=cut_date)
     cut = timing == Timing.CLASSIC
     services.termination_request_report_field(
         request,
@@ -324,11 +299,14 @@ def test_mt_anticipated_gets_a_final_interruption_order_on_the_date(mt_contract,
     order = request.orders.get(kind=OrderKind.FINAL_INTERRUPTION)
     assert request.state == RequestState.REMOVAL_ORDERED
     with time_machine.travel(dt.datetime(2026, 12, 5, 9, 0, tzinfo=dt.UTC), tick=False):
-        request = removal_and_close(request, staff, index=510000, steps=[], on=cut_date)
+        request = removal_and_close(
+            request, staff, index=510000, steps=[], on=cut_date, seal="SC-2026-0042"
+        )
     assert request.state == RequestState.CLOSED
     assert not request.orders.filter(kind=OrderKind.REMOVAL).exists()
     order.refresh_from_db()
     assert order.status == OrderStatus.FILED
+    assert (order.report.seal_number, order.report.safety_steps_confirmed) == ("SC-2026-0042", [])
 
 
 def test_cancellation_from_received(contract, staff):
@@ -343,7 +321,7 @@ def test_cancellation_from_received(contract, staff):
 def test_cancellation_from_order_issued_cancels_the_order(contract, staff):
     request = create(contract, staff)
     services.termination_request_issue_order(
-        request, actor=staff.reception, timing=Timing.CLASSIC, cut_date=None, requester_signed=True
+        request, actor=staff.reception, timing=Timing.CLASSIC, cut_date=None
     )
     services.termination_request_cancel(request, actor=staff.reception, reason="Erreur de contrat")
     request = reload(request)
@@ -354,13 +332,7 @@ def test_cancellation_from_order_issued_cancels_the_order(contract, staff):
 
 def test_no_invoice_number_is_taken_by_a_draft(contract, staff):
     request = create(contract, staff)
-    services.termination_request_issue_order(
-        request,
-        actor=staff.reception,
-        timing=Timing.ANTICIPATED,
-        cut_date=TODAY + dt.timedelta(days=3),
-        requester_signed=True,
-    )
+    issue_and_sign(request, staff, timing=Timing.ANTICIPATED, cut_date=TODAY + dt.timedelta(days=3))
     services.termination_request_report_field(
         request,
         actor=staff.reader,

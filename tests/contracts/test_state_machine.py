@@ -25,13 +25,17 @@ def test_the_graph_is_pinned():
         (3, "issue_order", "received", "order_issued", "reception"),
         (5, "report_field", "order_issued", "field_reported / report_approved", "reader"),
         (5, "approve_report", "field_reported", "report_approved", "supervisor"),
+        (5, "send_back_field_report", "field_reported", "order_issued", "supervisor"),
         (6, "invoice", "report_approved", "invoiced", "reception"),
         (7, "close_takeover", "takeover_invoiced", "closed", "cashier"),
         (7, "settle", "invoiced", "settled", "cashier"),
         (8, "order_removal", "settled", "removal_ordered", "system"),
         (9, "confirm_codification_without_removal", "settled", "closed", "acff"),
+        (9, "declare_removal_impossible", "removal_ordered", "removal_impossible", "supervisor"),
         (9, "report_removal", "removal_ordered", "meter_removed", "arpnt"),
         (9, "confirm_codification", "meter_removed", "closed", "acff"),
+        (9, "send_back_removal_report", "meter_removed", "removal_ordered", "supervisor"),
+        (9, "confirm_codification", "removal_impossible", "closed", "acff"),
         (0, "cancel", "received", "cancelled", "reception"),
         (0, "cancel", "order_issued", "cancelled", "reception"),
     ]
@@ -54,7 +58,7 @@ STEPS = {
         RequestState.RECEIVED,
         Role.RECEPTION,
         lambda r, a: services.termination_request_issue_order(
-            r, actor=a, timing=Timing.CLASSIC, cut_date=None, requester_signed=True
+            r, actor=a, timing=Timing.CLASSIC, cut_date=None
         ),
     ),
     "report_field": (
@@ -165,24 +169,26 @@ def test_only_reception_takes_a_request_or_a_reprise(akpakpa, parakou, staff):
                     requester_quality="holder",
                 )
     request = create(contract, staff, kind=TerminationKind.WITH_TAKEOVER)
+    reprise = {"successor": SUCCESSOR, "mutation_index": 12300, "mutation_date": TODAY}
+    digest = services.termination_request_preview_take_over(
+        request, actor=staff.reception, **reprise
+    ).digest
     for role, person in people(akpakpa, "akp2").items():
         if role != Role.RECEPTION:
             with pytest.raises(PermissionDenied):
+                services.termination_request_preview_take_over(request, actor=person, **reprise)
+            with pytest.raises(PermissionDenied):
                 services.termination_request_take_over(
-                    request,
-                    actor=person,
-                    successor=SUCCESSOR,
-                    mutation_index=12300,
-                    mutation_date=TODAY,
+                    request, actor=person, preview_digest=digest, **reprise
                 )
+    outsider = people(parakou, "pko")[Role.RECEPTION]
+    with pytest.raises(Http404):
+        services.termination_request_preview_take_over(request, actor=outsider, **reprise)
     with pytest.raises(Http404):
         services.termination_request_take_over(
-            request,
-            actor=people(parakou, "pko")[Role.RECEPTION],
-            successor=SUCCESSOR,
-            mutation_index=12300,
-            mutation_date=TODAY,
+            request, actor=outsider, preview_digest=digest, **reprise
         )
+    assert reload(request).state == RequestState.RECEIVED
 
 
 def test_nobody_issues_a_removal_order_by_hand(akpakpa, staff):
