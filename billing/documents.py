@@ -415,7 +415,7 @@ def copy_marks(document: Document, copy: int) -> dict:
         ):
             cancelled = True
             banner.append("ORDRE ANNULÉ – NE PAS EXÉCUTER")
-        elif order.assignee_id and order.assigned_at and order.assigned_at > document.issued_at:
+        elif order.reassignments:
             name = order.assignee.get_full_name() or order.assignee.username
             when = timezone.localtime(order.assigned_at)
             banner.append(f"Réaffecté le {when:%d/%m/%Y} à {name}")

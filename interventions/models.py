@@ -32,6 +32,7 @@ class InterventionOrder(models.Model):
         verbose_name="agent désigné",
     )
     assigned_at = models.DateTimeField("désigné le", null=True, blank=True)
+    reassignments = models.PositiveSmallIntegerField("réaffectations", default=0)
     status = models.CharField(
         "état", max_length=16, choices=OrderStatus.choices, default=OrderStatus.ISSUED
     )

@@ -193,7 +193,8 @@ def order_reassign(order: InterventionOrder, *, assignee: User) -> User | None:
     previous = order.assignee
     order.assignee = assignee
     order.assigned_at = timezone.now()
-    order.save(update_fields=["assignee", "assigned_at"])
+    order.reassignments += 1
+    order.save(update_fields=["assignee", "assigned_at", "reassignments"])
     return previous
 
 

@@ -6,7 +6,7 @@ from billing import services as billing
 from billing.documents import document_issue
 from billing.enums import DocumentKind, EntryKind, PaymentMode
 from contracts.enums import RequesterQuality, RequestState, TerminationKind, Timing
-from contracts.models import TerminationRequest
+from contracts.models import Deposit, TerminationRequest
 from contracts.procedure import services
 from interventions.enums import FIELD_ORDER_KINDS, Remark
 from tests.factories import (
@@ -14,6 +14,7 @@ from tests.factories import (
     ContractFactory,
     CustomerFactory,
     InvoiceFactory,
+    TariffCategoryFactory,
 )
 
 TODAY = dt.date(2026, 11, 30)  # 30 days after the last billed index of 31/10/2026
@@ -167,3 +168,55 @@ def advance(request, staff, until: str, *, timing=Timing.CLASSIC):
     request = reload(request)
     assert request.state == until, request.state
     return request
+
+
+def mt_example_contract(agency):
+    """An MT-GEN contract: 160 kVA, last index 500 000, a 3 200 000 deposit."""
+    mt = TariffCategoryFactory(code="MT-GEN")
+    customer = CustomerFactory(
+        kind="company",
+        name="Savonnerie de l'Ouémé SARL",
+        id_document_type="rccm",
+        id_document_number="RB/COT/19 B 2456",
+    )
+    return ContractFactory(
+        agency=agency,
+        customer=customer,
+        tariff_category=mt,
+        subscribed_power_kva=160,
+        last_billed_index=500000,
+        meter__digits=7,
+        deposit__amount=3_200_000,
+        deposit__payer_name="Savonnerie de l'Ouémé SARL",
+    )
+
+
+def mt_until_settled(mt_contract, staff, timing, cut_date=None):
+    request = create(mt_contract, staff)
+    issue_and_sign(request, staff, timing=timing, cut_date=cut_date)
+    cut = timing == Timing.CLASSIC
+    services.termination_request_report_field(
+        request,
+        actor=staff.reader,
+        index_read=510000,
+        read_on=TODAY,
+        cut_done=cut,
+        cut_index=510000 if cut else None,
+        remarks=[],
+        high_consumption_confirmed=True,
+    )
+    if cut:
+        services.termination_request_approve_report(request, actor=staff.supervisor)
+    invoice = services.termination_request_invoice(request, actor=staff.reception)
+    assert invoice.balance < 0  # the MT deposit exceeds the last month
+    deposit = Deposit.objects.get(contract=mt_contract)
+    services.termination_request_settle(
+        invoice,
+        actor=staff.cashier,
+        amount=-invoice.balance,
+        mode=PaymentMode.TRANSFER,
+        reference="VIR-2026-1130",
+        beneficiary_id_document_type=deposit.payer_id_document_type,
+        beneficiary_id_document_number=deposit.payer_id_document_number,
+    )
+    return reload(request)

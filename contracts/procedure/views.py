@@ -463,7 +463,9 @@ def _failed_visit_panel(request) -> Panel:
 @require_http_methods(["GET", "POST"])
 def request_field_report(request, pk: int):
     def panels(req):
+        # The failed visit first, folded: on a phone it is reached without scrolling the form.
         return [
+            _failed_visit_panel(request),
             Panel(
                 "report",
                 FieldReportForm,
@@ -472,7 +474,6 @@ def request_field_report(request, pk: int):
                 success="Compte-rendu d'intervention enregistré.",
                 title="Compte-rendu d'intervention",
             ),
-            _failed_visit_panel(request),
         ]
 
     return _step(
@@ -642,6 +643,7 @@ def request_removal_report(request, pk: int):
 
     def panels(req):
         return [
+            _failed_visit_panel(request),
             Panel(
                 "report",
                 FinalInterruptionReportForm if mt else RemovalReportForm,
@@ -654,7 +656,6 @@ def request_removal_report(request, pk: int):
                 else "Compte-rendu de dépose enregistré.",
                 title=step_title(req, 9),
             ),
-            _failed_visit_panel(request),
         ]
 
     return _step(

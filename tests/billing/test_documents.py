@@ -359,3 +359,78 @@ def test_every_other_kind_of_document_carries_its_number_and_its_words(
     text = text_of(bytes(subscription.document.content))
     assert "Facture d'abonnement" in text and "ZINSOU Afiavi Bérénice" in text
     assert "Frais de police" in text and "À PAYER : 33 000 FCFA" in text
+
+
+def print_copy(client, user, document) -> bytes:
+    client.force_login(user)
+    response = client.post(reverse("document_print", args=[document.pk]), follow=True)
+    assert response["Content-Type"] == "application/pdf"
+    return response.content
+
+
+def test_a_receipt_reprint_is_a_duplicate(
+    akpakpa, staff, client, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        request = advance(
+            create(worked_example_contract(akpakpa), staff), staff, RequestState.INVOICED
+        )
+        services.termination_request_settle(
+            request.invoices.get(), actor=staff.cashier, amount=26417, mode=PaymentMode.CASH
+        )
+    receipt = Document.objects.get(kind=DocumentKind.RECEIPT)
+    first = print_copy(client, staff.cashier, receipt)
+    second = print_copy(client, staff.cashier, receipt)
+    assert first == bytes(receipt.content)
+    assert "DUPLICATA n° 1" in text_of(second) and "REC-AKP-2026-000001" in text_of(second)
+
+
+def test_an_order_of_a_cancelled_request_prints_cancelled(akpakpa, staff, client):
+    request = create(worked_example_contract(akpakpa), staff)
+    issue_and_sign(request, staff)  # printed once, as the original
+    services.termination_request_cancel(request, actor=staff.reception, reason="Erreur")
+    document = Document.objects.get(kind=DocumentKind.ORDER)
+    text = text_of(print_copy(client, staff.reception, document))
+    assert "ANNULÉ" in text and "NE PAS EXÉCUTER" in text
+    assert "DUPLICATA" not in text  # an order is a working paper, not a duplicate
+    assert "OI-AKP-2026-000001" in text
+
+
+def test_an_order_reassigned_after_printing_names_its_new_agent(akpakpa, staff, client):
+    from contracts.enums import Role
+    from tests.factories import UserFactory
+
+    request = create(worked_example_contract(akpakpa), staff)
+    issue_and_sign(request, staff, assignee=staff.reader)
+    other = UserFactory(
+        username="akp.releve2",
+        first_name="Rodrigue",
+        last_name="AGBO",
+        agency=akpakpa,
+        roles=[Role.READER],
+    )
+    services.termination_request_reassign_order(request, actor=staff.supervisor, assignee=other)
+    document = Document.objects.get(kind=DocumentKind.ORDER)
+    original = text_of(bytes(document.content))
+    assert "agent : Sènami ADJOVI" in original and "akp.releve" not in original
+    text = text_of(print_copy(client, staff.reception, document))
+    assert "Réaffecté le 30/11/2026 à Rodrigue AGBO" in text
+
+
+def test_the_removal_order_fits_on_one_a4_page(akpakpa, staff, django_capture_on_commit_callbacks):
+    contract = worked_example_contract(akpakpa)
+    contract.delivery_point.address = (
+        "Quartier Sègbèya, carré 1245, maison HOUNKPATIN, rue à droite après la pharmacie "
+        "du Bon Samaritain, portail bleu, 3e compteur à gauche dans la cour commune"
+    )
+    contract.delivery_point.save()
+    with django_capture_on_commit_callbacks(execute=True):
+        request = advance(create(contract, staff), staff, RequestState.REMOVAL_ORDERED)
+    removal = request.orders.get(kind=OrderKind.REMOVAL)
+    pdf = bytes(Document.objects.get(order=removal).content)
+    reader = PdfReader(io.BytesIO(pdf))
+    assert len(reader.pages) == 1
+    assert reader.pages[0].mediabox.width == pytest.approx(595.28, abs=1)  # A4
+    text = text_of(pdf)
+    assert "Signature de l'agent ARPNT" in text and "Contrôle ACFF" in text
+    assert "Fermer la boîte de dérivation et la plomber" in text

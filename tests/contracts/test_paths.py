@@ -22,12 +22,13 @@ from contracts.models import Contract, Deposit
 from contracts.procedure import services
 from contracts.procedure.services import issue_due_orders
 from interventions.enums import OrderKind, OrderStatus, Remark
-from tests.factories import ContractFactory, CustomerFactory, TariffCategoryFactory
 from tests.workflow import (
     ALL_SAFETY_STEPS,
     TODAY,
     create,
     issue_and_sign,
+    mt_example_contract,
+    mt_until_settled,
     reload,
     take_over,
     worked_example_contract,
@@ -224,54 +225,7 @@ def test_takeover_opens_the_successors_contract_and_closes_when_both_invoices_ar
 
 @pytest.fixture
 def mt_contract(akpakpa):
-    mt = TariffCategoryFactory(code="MT-GEN")
-    customer = CustomerFactory(
-        kind="company",
-        name="Savonnerie de l'Ouémé SARL",
-        id_document_type="rccm",
-        id_document_number="RB/COT/19 B 2456",
-    )
-    return ContractFactory(
-        agency=akpakpa,
-        customer=customer,
-        tariff_category=mt,
-        subscribed_power_kva=160,
-        last_billed_index=500000,
-        meter__digits=7,
-        deposit__amount=3_200_000,
-        deposit__payer_name="Savonnerie de l'Ouémé SARL",
-    )
-
-
-def mt_until_settled(mt_contract, staff, timing, cut_date=None):
-    request = create(mt_contract, staff)
-    issue_and_sign(request, staff, timing=timing, cut_date=cut_date)
-    cut = timing == Timing.CLASSIC
-    services.termination_request_report_field(
-        request,
-        actor=staff.reader,
-        index_read=510000,
-        read_on=TODAY,
-        cut_done=cut,
-        cut_index=510000 if cut else None,
-        remarks=[],
-        high_consumption_confirmed=True,
-    )
-    if cut:
-        services.termination_request_approve_report(request, actor=staff.supervisor)
-    invoice = services.termination_request_invoice(request, actor=staff.reception)
-    assert invoice.balance < 0  # the MT deposit exceeds the last month
-    deposit = Deposit.objects.get(contract=mt_contract)
-    services.termination_request_settle(
-        invoice,
-        actor=staff.cashier,
-        amount=-invoice.balance,
-        mode=PaymentMode.TRANSFER,
-        reference="VIR-2026-1130",
-        beneficiary_id_document_type=deposit.payer_id_document_type,
-        beneficiary_id_document_number=deposit.payer_id_document_number,
-    )
-    return reload(request)
+    return mt_example_contract(akpakpa)
 
 
 def test_mt_classic_never_gets_a_removal_order_and_closes_on_the_acffs_confirmation(

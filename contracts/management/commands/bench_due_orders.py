@@ -22,11 +22,11 @@ SEED_SQL = """
 INSERT INTO contracts_terminationrequest
   (contract_id, agency_id, kind, state, timing, cut_date, requester_name,
    requester_id_document_type, requester_id_document_number, requester_phone,
-   requester_quality, proxy_reference, requester_signed, created_by_id, created_at,
+   requester_quality, proxy_reference, created_by_id, created_at,
    cancel_reason, state_since)
 SELECT c.id, c.agency_id, 'without_takeover', 'settled', 'classic', %(today)s - 1,
        'DEMANDEUR ' || c.id, 'cni', (4000000000 + c.id)::text, '0197000000', 'holder', '',
-       true, %(user)s, now(), '', now() - (c.id %% 30) * interval '1 hour'
+       %(user)s, now(), '', now() - (c.id %% 30) * interval '1 hour'
 FROM contracts_contract c
 WHERE c.id %% 97 = 0
 ORDER BY c.id
@@ -57,7 +57,8 @@ class Command(BaseCommand):
         today = timezone.localdate()
         with connection.cursor() as cursor:
             cursor.execute(
-                "TRUNCATE interventions_interventionreport, interventions_interventionorder, "
+                "TRUNCATE interventions_interventionreport, interventions_visitattempt, "
+                "interventions_interventionorder, billing_documentprint, billing_attestation, "
                 "contracts_terminationevent, billing_document, contracts_terminationrequest, "
                 "contracts_numbersequence, procrastinate_jobs CASCADE"
             )

@@ -12,15 +12,20 @@ import time
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
+from billing import services as billing
 from billing.documents import (
     ORDER_TEMPLATES,
+    build_attestation_context,
     build_invoice_context,
     build_order_context,
     build_receipt_context,
     build_successor_contract_context,
+    document_issue,
     render_pdf,
+    stamp_pdf,
 )
-from billing.enums import InvoiceKind, PaymentMode
+from billing.enums import DocumentKind, InvoiceKind, PaymentMode
+from billing.models import Attestation
 from contracts.enums import OPEN_REQUEST_STATES, RequesterQuality, Role, TerminationKind, Timing
 from contracts.models import Contract, TerminationRequest, User
 from contracts.procedure import services
@@ -74,12 +79,13 @@ class Command(BaseCommand):
         today = dt.date.today()
         request = create(first)
         order = services.termination_request_issue_order(
-            request,
-            actor=staff[Role.RECEPTION],
-            timing=Timing.CLASSIC,
-            cut_date=None,
-            requester_signed=True,
+            request, actor=staff[Role.RECEPTION], timing=Timing.CLASSIC, cut_date=None
         )
+        # The requester signs the printed order (the rollback keeps it from rendering after
+        # commit: it is rendered here).
+        printed = document_issue(DocumentKind.ORDER, order.pk)
+        billing.document_print_record(printed, actor=staff[Role.RECEPTION])
+        services.termination_request_record_signature(request, actor=staff[Role.RECEPTION])
         index = first.last_billed_index + 150
         services.termination_request_report_field(
             request,
@@ -104,22 +110,36 @@ class Command(BaseCommand):
         removal = request.orders.get(kind="removal")
 
         takeover = create(second, TerminationKind.WITH_TAKEOVER)
-        services.termination_request_take_over(
-            takeover,
-            actor=staff[Role.RECEPTION],
-            successor={
+        reprise = {
+            "successor": {
                 "id_document_type": "cni",
                 "id_document_number": "9990001112",
                 "name": "AHOLOU Sèna Arnaud",
                 "phone": "0197000000",
                 "address": "Quartier Agbato, Cotonou",
             },
-            mutation_index=second.last_billed_index + 100,
-            mutation_date=today,
-            high_consumption_confirmed=True,
+            "mutation_index": second.last_billed_index + 100,
+            "mutation_date": today,
+            "high_consumption_confirmed": True,
+        }
+        preview = services.termination_request_preview_take_over(
+            takeover, actor=staff[Role.RECEPTION], **reprise
+        )
+        services.termination_request_take_over(
+            takeover, actor=staff[Role.RECEPTION], preview_digest=preview.digest, **reprise
         )
         takeover = TerminationRequest.objects.get(pk=takeover.pk)  # as the service left it
         subscription = takeover.invoices.get(kind=InvoiceKind.SUBSCRIPTION)
+        for bill in takeover.invoices.order_by("id"):
+            data = {"amount": abs(bill.balance), "mode": PaymentMode.CASH}
+            if bill.balance < 0:
+                data.update(
+                    beneficiary_id_document_type=second.deposit.payer_id_document_type,
+                    beneficiary_id_document_number=second.deposit.payer_id_document_number,
+                )
+            services.termination_request_settle(bill, actor=staff[Role.CASHIER], **data)
+        attestation = Attestation.objects.get(request=takeover)
+        stored_invoice = document_issue(DocumentKind.INVOICE, invoice.pk)
 
         anticipated = create(third)
         reading = services.termination_request_issue_order(
@@ -127,7 +147,6 @@ class Command(BaseCommand):
             actor=staff[Role.RECEPTION],
             timing=Timing.ANTICIPATED,
             cut_date=today + dt.timedelta(days=7),
-            requester_signed=True,
         )
 
         kinds = {
@@ -166,6 +185,11 @@ class Command(BaseCommand):
                 lambda: build_successor_contract_context(takeover),
                 None,
             ),
+            "attestation de résiliation (PDF/A-3b)": (
+                "documents/attestation.html",
+                lambda: build_attestation_context(attestation),
+                "pdf/a-3b",
+            ),
         }
         render_pdf(
             *kinds["facture de solde (PDF/A-3b)"][:1], kinds["facture de solde (PDF/A-3b)"][1]()
@@ -180,5 +204,17 @@ class Command(BaseCommand):
                 samples.append((time.perf_counter() - start) * 1000)
             p95 = statistics.quantiles(samples, n=20)[-1]
             self.stdout.write(
-                f"  {label:<34} médiane {statistics.median(samples):6.1f} ms   p95 {p95:6.1f} ms"
+                f"  {label:<38} médiane {statistics.median(samples):6.1f} ms   p95 {p95:6.1f} ms"
             )
+        # A reprint: the stored invoice with "DUPLICATA n° k" laid over it.
+        original = bytes(stored_invoice.content)
+        samples = []
+        for copy in range(1, runs + 1):
+            start = time.perf_counter()
+            stamp_pdf(original, banner=f"DUPLICATA n° {copy}")
+            samples.append((time.perf_counter() - start) * 1000)
+        p95 = statistics.quantiles(samples, n=20)[-1]
+        label = "duplicata d'une facture (tampon)"
+        self.stdout.write(
+            f"  {label:<38} médiane {statistics.median(samples):6.1f} ms   p95 {p95:6.1f} ms"
+        )
