@@ -248,5 +248,7 @@ def attestation_verify(request, token: str):
         {"attestation": attestation, "form": form, "result": result},
     )
     response["X-Robots-Tag"] = "noindex, nofollow"
-    response["Referrer-Policy"] = "no-referrer"
+    # The token stays on this site (not "no-referrer": the form's POST would carry Origin: null,
+    # which the CSRF check refuses).
+    response["Referrer-Policy"] = "same-origin"
     return response

@@ -6,7 +6,9 @@ from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, transaction
 from django.http import Http404
 
-from billing.enums import PaymentMode
+from billing.documents import document_issue
+from billing.enums import DocumentKind, PaymentMode
+from billing.services import document_print_record
 from contracts.enums import RequestState, Role, TerminationKind, Timing
 from contracts.models import TerminationEvent, TerminationRequest
 from contracts.procedure import services
@@ -108,7 +110,102 @@ STEPS = {
         Role.RECEPTION,
         lambda r, a: services.termination_request_cancel(r, actor=a, reason="Le client renonce"),
     ),
+    # Beyond the happy path (DESIGN §9).
+    "record_signature": (
+        "printed_unsigned",
+        Role.RECEPTION,
+        lambda r, a: services.termination_request_record_signature(r, actor=a),
+    ),
+    "failed_visit": (
+        RequestState.ORDER_ISSUED,
+        Role.READER,
+        lambda r, a: services.termination_request_record_failed_visit(
+            r, actor=a, visited_on=TODAY, reason="absent"
+        ),
+    ),
+    "reschedule_visit": (
+        "field_visit_failed",
+        Role.RECEPTION,
+        lambda r, a: services.termination_request_reschedule_visit(r, actor=a, due_on=TODAY),
+    ),
+    "reassign_order": (
+        RequestState.ORDER_ISSUED,
+        Role.SUPERVISOR,
+        lambda r, a: services.termination_request_reassign_order(
+            r, actor=a, assignee=r.agency.user_set.filter(groups__name=Role.READER).last()
+        ),
+    ),
+    "send_back_field_report": (
+        RequestState.FIELD_REPORTED,
+        Role.SUPERVISOR,
+        lambda r, a: services.termination_request_send_back_field_report(
+            r, actor=a, reason="Index illisible"
+        ),
+    ),
+    "failed_removal_visit": (
+        RequestState.REMOVAL_ORDERED,
+        Role.ARPNT,
+        lambda r, a: services.termination_request_record_failed_visit(
+            r, actor=a, visited_on=TODAY, reason="meter_inaccessible"
+        ),
+    ),
+    "reschedule_removal": (
+        "removal_visit_failed",
+        Role.SUPERVISOR,
+        lambda r, a: services.termination_request_reschedule_visit(r, actor=a, due_on=TODAY),
+    ),
+    "declare_removal_impossible": (
+        "removal_failed_three_times",
+        Role.SUPERVISOR,
+        lambda r, a: services.termination_request_declare_removal_impossible(
+            r, actor=a, reason="Compteur emmuré"
+        ),
+    ),
+    "send_back_removal_report": (
+        RequestState.METER_REMOVED,
+        Role.SUPERVISOR,
+        lambda r, a: services.termination_request_send_back_removal_report(
+            r, actor=a, reason="Checklist incomplète"
+        ),
+    ),
+    "confirm_codification": (
+        "removal_signed",
+        Role.ACFF,
+        lambda r, a: services.termination_request_confirm_codification(r, actor=a),
+    ),
 }
+
+
+def prepare(request, staff, where: str):
+    """Bring the request to a step's starting point: a state, or one of the situations
+    beyond the happy path."""
+    fail = services.termination_request_record_failed_visit
+    match where:
+        case "printed_unsigned":
+            services.termination_request_issue_order(
+                request, actor=staff.reception, timing=Timing.CLASSIC, cut_date=None
+            )
+            order = request.orders.get()
+            document = document_issue(DocumentKind.ORDER, order.pk)
+            document_print_record(document, actor=staff.reception)
+        case "field_visit_failed":
+            request = advance(request, staff, RequestState.ORDER_ISSUED)
+            fail(request, actor=staff.reader, visited_on=TODAY, reason="absent")
+        case "removal_visit_failed" | "removal_failed_three_times":
+            request = advance(request, staff, RequestState.REMOVAL_ORDERED)
+            times = 3 if where == "removal_failed_three_times" else 1
+            for n in range(times):
+                fail(reload(request), actor=staff.arpnt, visited_on=TODAY, reason="absent")
+                if n < times - 1:
+                    services.termination_request_reschedule_visit(
+                        reload(request), actor=staff.supervisor, due_on=TODAY
+                    )
+        case "removal_signed":
+            request = advance(request, staff, RequestState.METER_REMOVED)
+            services.termination_request_sign_removal(request, actor=staff.supervisor)
+        case _:
+            request = advance(request, staff, where)
+    return reload(request)
 
 
 def people(agency, prefix):
@@ -122,8 +219,9 @@ def people(agency, prefix):
 
 @pytest.mark.parametrize("step", STEPS)
 def test_only_the_procedures_role_may_act_and_only_in_its_agency(step, akpakpa, parakou, staff):
-    state, allowed, act = STEPS[step]
-    request = advance(create(example(akpakpa), staff), staff, state)
+    where, allowed, act = STEPS[step]
+    request = prepare(create(example(akpakpa), staff), staff, where)
+    state = request.state
     for role, person in people(akpakpa, "akp").items():
         if role == allowed:
             continue
