@@ -73,3 +73,13 @@ def test_the_morning_run_leaves_the_order_pdfs_to_the_worker(
     assert not Document.objects.filter(order=order).exists()  # nothing rendered in the batch
     render_document(**job.args)  # what the worker runs
     assert Document.objects.get(order=order).status == DocumentStatus.READY
+
+
+def test_the_worker_finds_the_morning_task_where_the_procedure_keeps_it():
+    from procrastinate.contrib.django import app
+
+    app.perform_import_paths()  # what `manage.py procrastinate worker` does first
+    assert "interventions.issue_due_orders" in app.tasks
+    assert [name for name, _ in app.periodic_registry.periodic_tasks] == [
+        "interventions.issue_due_orders"
+    ]

@@ -502,34 +502,47 @@ def _send_back_panel(request, act) -> Panel:
     )
 
 
-@require_http_methods(["GET", "POST"])
-def request_approve_report(request, pk: int):
+def _sign_or_send_back(request, pk, *, page, title, sign, send_back, button, success, kinds):
+    """The supervisor's page at steps 5 and 9: sign the report, or send it back with a reason."""
+
     def panels(req):
         return [
             Panel(
                 "sign",
                 ConfirmForm,
-                lambda r, d: services.termination_request_approve_report(r, actor=request.user),
-                button="Signer l'ordre de coupure",
-                success="Ordre de coupure signé.",
+                lambda r, d: sign(r, actor=request.user),
+                button=button,
+                success=success,
                 title="Contrôler et signer",
             ),
             _send_back_panel(
-                request,
-                lambda r, d: services.termination_request_send_back_field_report(
-                    r, actor=request.user, reason=d["reason"]
-                ),
+                request, lambda r, d: send_back(r, actor=request.user, reason=d["reason"])
             ),
         ]
 
     return _step(
         request,
         pk,
-        page="request_approve_report",
+        page=page,
         roles=(Role.SUPERVISOR,),
-        title="Étape 5 – Contrôle et signature de l'ordre de coupure",
+        title=title,
         panels=panels,
-        order_kinds=FIELD_ORDER_KINDS,
+        order_kinds=kinds,
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def request_approve_report(request, pk: int):
+    return _sign_or_send_back(
+        request,
+        pk,
+        page="request_approve_report",
+        title="Étape 5 – Contrôle et signature de l'ordre de coupure",
+        sign=services.termination_request_approve_report,
+        send_back=services.termination_request_send_back_field_report,
+        button="Signer l'ordre de coupure",
+        success="Ordre de coupure signé.",
+        kinds=FIELD_ORDER_KINDS,
     )
 
 
@@ -671,35 +684,17 @@ def request_removal_report(request, pk: int):
 
 @require_http_methods(["GET", "POST"])
 def request_sign_removal(request, pk: int):
-    req_for_kind = get_request_for_user(request.user, pk)
-    what = "de coupure définitive" if req_for_kind.is_mt else "de dépose"
-
-    def panels(req):
-        return [
-            Panel(
-                "sign",
-                ConfirmForm,
-                lambda r, d: services.termination_request_sign_removal(r, actor=request.user),
-                button="Signer le compte-rendu",
-                success=f"Compte-rendu {what} signé. Transmis à l'ACFF.",
-                title="Contrôler et signer",
-            ),
-            _send_back_panel(
-                request,
-                lambda r, d: services.termination_request_send_back_removal_report(
-                    r, actor=request.user, reason=d["reason"]
-                ),
-            ),
-        ]
-
-    return _step(
+    what = "de coupure définitive" if get_request_for_user(request.user, pk).is_mt else "de dépose"
+    return _sign_or_send_back(
         request,
         pk,
         page="request_sign_removal",
-        roles=(Role.SUPERVISOR,),
         title=f"Étape 9 – Contrôle et signature du compte-rendu {what}",
-        panels=panels,
-        order_kinds=REMOVAL_ORDER_KINDS,
+        sign=services.termination_request_sign_removal,
+        send_back=services.termination_request_send_back_removal_report,
+        button="Signer le compte-rendu",
+        success=f"Compte-rendu {what} signé. Transmis à l'ACFF.",
+        kinds=REMOVAL_ORDER_KINDS,
     )
 
 
