@@ -176,6 +176,19 @@ QUEUE_RULES: list[QueueRule] = [
 ]
 
 QUEUE_ROLES = frozenset(rule.role for rule in QUEUE_RULES)
+# What a queue row shows: a queue is read many times a day, its rows are kept narrow.
+QUEUE_COLUMNS = [
+    "state",
+    "state_since",
+    "kind",
+    "timing",
+    "agency_id",
+    "contract__number",
+    "contract__customer__name",
+    "contract__tariff_category__code",
+    "contract__tariff_category__voltage",
+    "agency__name",
+]
 QUEUE_LIMIT = 50  # the oldest first; a longer queue is worked from its head
 
 
@@ -196,7 +209,10 @@ class QueueItem:
 def _rule_condition(rule: QueueRule, user: User) -> Q:
     condition = Q(state=rule.state) & rule.where
     if rule.order is not None:
-        orders = InterventionOrder.objects.filter(request=OuterRef("pk"), **rule.order)
+        # The agency's open orders (an index: agency, status), not every order ever issued.
+        orders = InterventionOrder.objects.filter(
+            request=OuterRef("pk"), agency_id=user.agency_id, **rule.order
+        )
         if rule.mine:
             orders = orders.filter(Q(assignee=user) | Q(assignee__isnull=True))
         condition &= Exists(orders)
@@ -219,8 +235,19 @@ def work_queue(user: User, today: dt.date) -> list[QueueItem]:
         .annotate(**annotations)
         .filter(Q(*[Q(**{name: True}) for name in annotations], _connector=Q.OR))
         .select_related(*REQUEST_RELATED)
+        .only(*QUEUE_COLUMNS)
         .prefetch_related(
-            Prefetch("orders", queryset=InterventionOrder.objects.select_related("assignee"))
+            Prefetch(
+                "orders",
+                queryset=InterventionOrder.objects.select_related("assignee").only(
+                    "request_id",
+                    "kind",
+                    "assignee__first_name",
+                    "assignee__last_name",
+                    "assignee__username",
+                ),
+                to_attr="queue_orders",
+            )
         )
         .order_by("state_since", "id")[:QUEUE_LIMIT]
     )
@@ -229,7 +256,7 @@ def work_queue(user: User, today: dt.date) -> list[QueueItem]:
         age = (today - timezone.localtime(request.state_since).date()).days
         for n, rule in enumerate(rules):
             if getattr(request, f"rule_{n}"):
-                order = _current_order(request)
+                order = _current_order(request, request.queue_orders)
                 items.append(QueueItem(request, rule.task, rule.url_name, age, order))
     return items
 
@@ -241,19 +268,12 @@ AFTER_STEP_8 = [
 ]
 
 
-def _current_order(request: TerminationRequest) -> InterventionOrder | None:
-    """The order the request's field work is about now (from prefetched orders)."""
-    kinds = (
-        REMOVAL_ORDER_KINDS
-        if request.state
-        in (
-            RequestState.REMOVAL_ORDERED,
-            RequestState.METER_REMOVED,
-            RequestState.REMOVAL_IMPOSSIBLE,
-        )
-        else FIELD_ORDER_KINDS
-    )
-    return next((o for o in request.orders.all() if o.kind in kinds), None)
+def _current_order(
+    request: TerminationRequest, orders: list[InterventionOrder]
+) -> InterventionOrder | None:
+    """The order the request's field work is about now, among its (prefetched) orders."""
+    kinds = REMOVAL_ORDER_KINDS if request.state in AFTER_STEP_8 else FIELD_ORDER_KINDS
+    return next((o for o in orders if o.kind in kinds), None)
 
 
 # --- What a step page waits for --------------------------------------------------------------
