@@ -139,7 +139,7 @@ def _pdf_response(document: Document, content: bytes, *, suffix: str = "") -> Ht
 def _may_print(user) -> bool:
     """Prints are recorded for the agency's staff; auditors and the admin read a consultation
     copy, and write nothing."""
-    return user.has_role(*OPERATIONAL_ROLES)
+    return user.acts_in_procedure
 
 
 @require_POST

@@ -10,6 +10,7 @@ from django_fsm import RETURN_VALUE, ConcurrentTransitionMixin, FSMField, transi
 
 from contracts.enums import (
     OPEN_REQUEST_STATES,
+    OPERATIONAL_ROLES,
     PERSON_ID_TYPES,
     ContractStatus,
     CustomerKind,
@@ -88,6 +89,11 @@ class User(AbstractUser):
     @property
     def sees_all_agencies(self) -> bool:
         return self.has_role(Role.AUDITOR)
+
+    @property
+    def acts_in_procedure(self) -> bool:
+        """Holds a role that acts on requests (not only the auditor's or the admin's)."""
+        return self.has_role(*OPERATIONAL_ROLES)
 
 
 class Customer(models.Model):
