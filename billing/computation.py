@@ -7,6 +7,7 @@ to the franc, and VAT is computed once on the sum of its base.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass, field
 
 from billing.enums import TariffItemKind
@@ -55,6 +56,21 @@ class Line:
     unit_price: int
     amount: int
     vat_applies: bool
+    basis: str = ""  # what makes the amount, as printed: "500 FCFA × 6 kVA × 29/30 j"
+
+
+NBSP = "\u00a0"
+
+
+def fcfa(amount: int) -> str:
+    """12345 -> '12 345 FCFA' with non-breaking spaces (a line never splits an amount)."""
+    return f"{amount:,}".replace(",", NBSP) + f"{NBSP}FCFA"
+
+
+def base_label(label: str) -> str:
+    """A tariff item's label without the per-30-days bounds it may carry in parentheses: the
+    invoice prints the bounds of its own period instead."""
+    return re.sub(r"\s*\([^)]*\)\s*$", "", label)
 
 
 @dataclass(frozen=True)
@@ -114,18 +130,26 @@ def compute_consumption_invoice(
     )
     for item in tranches:
         lower = scaled_bound(item.from_kwh or 0, days)
-        upper = kwh if item.to_kwh is None else min(kwh, scaled_bound(item.to_kwh, days))
+        bound = None if item.to_kwh is None else scaled_bound(item.to_kwh, days)
+        upper = kwh if bound is None else min(kwh, bound)
         quantity = max(0, upper - lower)
         if quantity or item is tranches[0]:
+            if bound is None and lower == 0:
+                scope = f"sur {days} j"
+            elif bound is None:
+                scope = f"au-delà de {lower} kWh sur {days} j"
+            else:
+                scope = f"{lower + 1 if lower else 0} à {bound} kWh sur {days} j"
             lines.append(
                 Line(
                     item.code,
-                    item.label,
+                    f"{base_label(item.label)} ({scope})",
                     quantity,
                     "kWh",
                     item.value,
                     quantity * item.value,
                     item.vat_applies,
+                    f"{quantity} kWh × {fcfa(item.value)}",
                 )
             )
     for item in items:
@@ -134,12 +158,13 @@ def compute_consumption_invoice(
             lines.append(
                 Line(
                     item.code,
-                    f"{item.label} ({power_kva} kVA, {days} j)",
+                    f"{base_label(item.label)} ({power_kva} kVA, {days} j)",
                     power_kva,
                     "kVA",
                     item.value,
                     amount,
                     item.vat_applies,
+                    f"{fcfa(item.value)} × {power_kva} kVA × {days}/30 j",
                 )
             )
         elif item.kind == TariffItemKind.FIXED_PER_CONTRACT:
@@ -147,18 +172,28 @@ def compute_consumption_invoice(
             lines.append(
                 Line(
                     item.code,
-                    f"{item.label} ({days} j)",
+                    f"{base_label(item.label)} ({days} j)",
                     1,
                     "contrat",
                     item.value,
                     amount,
                     item.vat_applies,
+                    f"{fcfa(item.value)} × {days}/30 j",
                 )
             )
     for item in items:
         if item.kind == TariffItemKind.LEVY_PER_KWH and item.zone in ("", zone):
             lines.append(
-                Line(item.code, item.label, kwh, "kWh", item.value, kwh * item.value, False)
+                Line(
+                    item.code,
+                    item.label,
+                    kwh,
+                    "kWh",
+                    item.value,
+                    kwh * item.value,
+                    False,
+                    f"{kwh} kWh × {fcfa(item.value)}",
+                )
             )
     vat_rate = next((i.value for i in items if i.kind == TariffItemKind.VAT_RATE), 0)
     vat_base = sum(line.amount for line in lines if line.vat_applies)
@@ -189,11 +224,23 @@ def compute_subscription_invoice(*, items: list[Item], power_kva: int) -> Comput
                     item.value,
                     item.value * power_kva,
                     False,
+                    f"{power_kva} kVA × {fcfa(item.value)}",
                 )
             )
     for item in items:
         if item.kind == TariffItemKind.SUBSCRIPTION_FEE:
-            lines.append(Line(item.code, item.label, 1, "forfait", item.value, item.value, False))
+            lines.append(
+                Line(
+                    item.code,
+                    item.label,
+                    1,
+                    "forfait",
+                    item.value,
+                    item.value,
+                    False,
+                    f"forfait {fcfa(item.value)}",
+                )
+            )
     return Computation(days=0, consumption=0, lines=lines, total=sum(li.amount for li in lines))
 
 

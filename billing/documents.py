@@ -5,6 +5,7 @@ Rendering reads static files and fonts from disk only: the URL fetcher refuses a
 not a data: URI or a file under static/, so a document never depends on a web server (ours
 included) or on the machine's fonts."""
 
+import datetime as dt
 import hashlib
 import io
 import logging
@@ -31,7 +32,7 @@ from billing.enums import (
     InvoiceState,
     SettlementKind,
 )
-from billing.models import Attestation, Document, Invoice, Settlement
+from billing.models import Attestation, CashClosing, CreditNote, Document, Invoice, Settlement
 from contracts.enums import RequestState
 from contracts.models import Contract, TerminationRequest
 from interventions.enums import SAFETY_STEPS, OrderKind, OrderStatus
@@ -103,13 +104,27 @@ def qr_data_uri(url: str) -> str:
     return segno.make(url, error="m").svg_data_uri(scale=4, border=1)
 
 
-def _common(request: TerminationRequest, *, title: str, number: str, date) -> dict:
-    url = request_url(request)
+def contract_url(contract: Contract) -> str:
+    return settings.SITE_URL.rstrip("/") + reverse("contract_detail", args=[contract.number])
+
+
+def _common(
+    request: TerminationRequest | None,
+    *,
+    title: str,
+    number: str,
+    date,
+    agency=None,
+    url: str | None = None,
+) -> dict:
+    """What every document carries: SBEE's header, the agency, the number and date, and a QR
+    code of the page it belongs to (the request's, or the contract's for an advance)."""
+    url = url or request_url(request)
     return {
         "title": title,
         "number": number,
         "date": date,
-        "agency": request.agency,
+        "agency": agency or request.agency,
         "request_url": url,
         "qr": qr_data_uri(url),
         "req": request,
@@ -161,24 +176,83 @@ def build_invoice_context(invoice: Invoice) -> dict:
 
 def build_receipt_context(settlement: Settlement) -> dict:
     invoice = settlement.invoice
-    title = "Bon de remboursement" if settlement.kind == SettlementKind.REFUND else "Reçu de caisse"
+    if settlement.kind == SettlementKind.REFUND:
+        title = "Bon de remboursement"
+    elif settlement.kind == SettlementKind.ADVANCE:
+        title = "Reçu d'avance en compte"
+    else:
+        title = "Reçu de caisse"
+    request = invoice.request if invoice else None
     return {
         **_common(
-            invoice.request,
+            request,
             title=title,
             number=settlement.number,
             date=timezone.localtime(settlement.created_at).date(),
+            agency=settlement.agency,
+            url=None if request else contract_url(settlement.contract),
         ),
         "settlement": settlement,
         "invoice": invoice,
-        "contract": invoice.contract,
+        "contract": settlement.contract,
+        "authorisation": settlement.refund_authorisation,
         "amount_words": francs_cfa_in_words(settlement.amount),
+    }
+
+
+def build_credit_note_context(note: CreditNote) -> dict:
+    invoice = note.invoice
+    return {
+        **_common(
+            note.request,
+            title="Avoir",
+            number=note.number,
+            date=note.issued_on,
+            agency=note.contract.agency,
+            url=None if note.request else contract_url(note.contract),
+        ),
+        "note": note,
+        "invoice": invoice,
+        "contract": note.contract,
+        "lines": list(note.lines.all()),
+        "amount_words": francs_cfa_in_words(-note.total),
+    }
+
+
+def build_cash_closing_context(closing: CashClosing) -> dict:
+    url = settings.SITE_URL.rstrip("/") + reverse("cash_closing", args=[closing.pk])
+    start = timezone.make_aware(dt.datetime.combine(closing.day, dt.time.min))
+    movements = list(
+        Settlement.objects.filter(
+            cashier=closing.cashier,
+            created_at__gte=start,
+            created_at__lt=start + dt.timedelta(days=1),
+            created_at__lte=closing.closed_at,
+        )
+        .select_related("contract", "invoice")
+        .order_by("created_at", "id")
+    )
+    return {
+        **_common(
+            None,
+            title="Arrêté de caisse",
+            number=closing.number,
+            date=closing.day,
+            agency=closing.agency,
+            url=url,
+        ),
+        "date_label": "journée du",
+        "closing": closing,
+        "movements": movements,
+        "per_mode": sorted(closing.totals.items()),
     }
 
 
 def build_successor_contract_context(request: TerminationRequest) -> dict:
     contract = request.successor_contract
-    subscription = request.invoices.get(kind=InvoiceKind.SUBSCRIPTION)
+    subscription = request.invoices.exclude(state=InvoiceState.CANCELLED).get(
+        kind=InvoiceKind.SUBSCRIPTION
+    )
     deposit_line = subscription.lines.filter(code="avance-consommation").first()
     return {
         **_common(
@@ -201,8 +275,8 @@ def build_attestation_context(attestation: Attestation) -> dict:
     request = attestation.request
     invoices = list(
         request.invoices.filter(contract=request.contract)
-        .exclude(state=InvoiceState.DRAFT)
-        .select_related("settlement")
+        .exclude(state__in=[InvoiceState.DRAFT, InvoiceState.CANCELLED])
+        .select_related("settlement", "transfer")
         .order_by("id")
     )
     url = verification_url(attestation)
@@ -261,11 +335,15 @@ def _source(kind: str, pk: int):
         )
     if kind == DocumentKind.RECEIPT:
         settlement = Settlement.objects.select_related(
-            "invoice__contract__customer", "invoice__request__agency", "cashier"
+            "contract__customer",
+            "invoice__request__agency",
+            "agency",
+            "cashier",
+            "refund_authorisation__authorised_by",
         ).get(pk=pk)
         return (
             settlement.number,
-            settlement.invoice.request,
+            settlement.invoice.request if settlement.invoice else None,
             {"settlement": settlement},
             ("documents/receipt.html"),
             (lambda: build_receipt_context(settlement)),
@@ -287,6 +365,28 @@ def _source(kind: str, pk: int):
             {"contract": contract},
             ("documents/successor_contract.html"),
             (lambda: build_successor_contract_context(request)),
+            None,
+        )
+    if kind == DocumentKind.CREDIT_NOTE:
+        note = CreditNote.objects.select_related(
+            "invoice", "contract__customer", "contract__agency", "request__agency", "created_by"
+        ).get(pk=pk)
+        return (
+            note.number,
+            note.request,
+            {"credit_note": note},
+            "documents/credit_note.html",
+            (lambda: build_credit_note_context(note)),
+            "pdf/a-3b",
+        )
+    if kind == DocumentKind.CASH_CLOSING:
+        closing = CashClosing.objects.select_related("agency", "cashier").get(pk=pk)
+        return (
+            closing.number,
+            None,
+            {"cash_closing": closing},
+            "documents/cash_closing.html",
+            (lambda: build_cash_closing_context(closing)),
             None,
         )
     if kind == DocumentKind.ATTESTATION:
@@ -420,3 +520,12 @@ def copy_marks(document: Document, copy: int) -> dict:
             when = timezone.localtime(order.assigned_at)
             banner.append(f"Réaffecté le {when:%d/%m/%Y} à {name}")
     return {"banner": " · ".join(banner), "cancelled": cancelled}
+
+
+def document_agency_id(document: Document) -> int:
+    """The agency a document belongs to: its request's, or its receipt's or closing's."""
+    if document.request_id:
+        return document.request.agency_id
+    if document.settlement_id:
+        return document.settlement.agency_id
+    return document.cash_closing.agency_id

@@ -22,6 +22,8 @@ class InvoiceState(models.TextChoices):
     DRAFT = "draft", "Brouillon"
     VALIDATED = "validated", "Validée, à régler"
     SETTLED = "settled", "Réglée"
+    CANCELLED = "cancelled", "Annulée par avoir"
+    TRANSFERRED = "transferred", "Transférée à l'apurement du compte"
 
 
 class EntryKind(models.TextChoices):
@@ -32,12 +34,32 @@ class EntryKind(models.TextChoices):
     ADVANCE = "advance", "Avance en compte"
     DEPOSIT_APPLIED = "deposit_applied", "Dépôt de garantie imputé"
     REFUND = "refund", "Remboursement"
+    CREDIT_NOTE = "credit_note", "Avoir"
+    DEPOSIT_RESTORED = "deposit_restored", "Dépôt de garantie réintégré (avoir)"
 
 
 class SettlementKind(models.TextChoices):
     COLLECTION = "collection", "Encaissement"
     REFUND = "refund", "Remboursement"
     ZERO = "zero", "Solde nul"
+    ADVANCE = "advance", "Avance en compte"
+
+
+class TransferKind(models.TextChoices):
+    """What the daily task hands to the downstream "apurement de compte client"."""
+
+    RECOVERY = "recovery", "Solde impayé transféré au recouvrement"
+    CREDIT = "credit", "Remboursement non réclamé laissé au crédit du compte"
+    ZERO = "zero", "Solde nul jamais présenté à la caisse"
+
+
+class BeneficiaryQuality(models.TextChoices):
+    """Who may receive a refund other than the deposit's payer, on the supervisor's word."""
+
+    RENEWED_ID = "renewed_id", "Titulaire dont la pièce a été renouvelée"
+    HEIR = "heir", "Héritier"
+    COMPANY_REPRESENTATIVE = "representative", "Représentant de l'entreprise"
+    OTHER = "other", "Autre (préciser dans la référence)"
 
 
 class PaymentMode(models.TextChoices):
@@ -53,11 +75,19 @@ class DocumentKind(models.TextChoices):
     RECEIPT = "receipt", "Reçu de caisse / bon de remboursement"
     SUCCESSOR_CONTRACT = "successor_contract", "Contrat d'abonnement du repreneur"
     ATTESTATION = "attestation", "Attestation de résiliation"
+    CREDIT_NOTE = "credit_note", "Avoir"
+    CASH_CLOSING = "cash_closing", "Arrêté de caisse"
 
 
 # Reprints of these carry "DUPLICATA n° k": each is money or a proof, of which one original
 # circulates. Orders and the successor's contract are working papers, reprinted as they are.
-DUPLICATE_STAMPED = [DocumentKind.INVOICE, DocumentKind.RECEIPT, DocumentKind.ATTESTATION]
+DUPLICATE_STAMPED = [
+    DocumentKind.INVOICE,
+    DocumentKind.RECEIPT,
+    DocumentKind.ATTESTATION,
+    DocumentKind.CREDIT_NOTE,
+    DocumentKind.CASH_CLOSING,
+]
 
 
 class DocumentStatus(models.TextChoices):

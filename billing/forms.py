@@ -1,16 +1,60 @@
+"""The cash desk's forms. Every money form carries an idempotency key (a form sent twice
+records once) and states its bounds in French."""
+
+import uuid
+
 from django import forms
 
-from billing.enums import PaymentMode
+from billing.enums import BeneficiaryQuality, PaymentMode
 from contracts.enums import IdDocumentType
 
+MAX_AMOUNT = 999_999_999  # francs CFA: below what a PostgreSQL integer holds
 
-class SettlementForm(forms.Form):
+
+def amount_field(label: str, *, minimum: int, help_text: str = "") -> forms.IntegerField:
+    bounds = f"Un montant en francs CFA, entier, de {minimum} à 999 999 999."
+    return forms.IntegerField(
+        label=label,
+        min_value=minimum,
+        max_value=MAX_AMOUNT,
+        widget=forms.NumberInput(attrs={"inputmode": "numeric"}),
+        help_text=help_text or bounds,
+        error_messages={
+            "invalid": "Saisissez un montant en chiffres, sans espace ni décimale.",
+            "min_value": bounds,
+            "max_value": bounds,
+        },
+    )
+
+
+class MoneyForm(forms.Form):
+    """A form that moves money: it carries a key drawn when the page is shown; the service
+    records one operation per key, and a second send shows the first result."""
+
+    idempotency_key = forms.UUIDField(
+        widget=forms.HiddenInput,
+        error_messages={
+            "required": "Ce formulaire a expiré : rechargez la page.",
+            "invalid": "Ce formulaire a expiré : rechargez la page.",
+        },
+    )
+    confirm = forms.BooleanField(
+        label="Je confirme l'opération, qui ne pourra pas être annulée.",
+        error_messages={"required": "Cochez la case pour confirmer."},
+    )
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("initial", {})
+        kwargs["initial"].setdefault("idempotency_key", uuid.uuid4())
+        super().__init__(*args, **kwargs)
+
+
+class SettlementForm(MoneyForm):
     """Step 7 at the cash desk: the whole balance, collected or refunded."""
 
-    amount = forms.IntegerField(
-        label="Montant (FCFA)",
-        min_value=0,
-        widget=forms.NumberInput(attrs={"inputmode": "numeric"}),
+    amount = amount_field(
+        "Montant (FCFA)",
+        minimum=0,
         help_text="Le solde entier : les paiements partiels ne sont pas acceptés.",
     )
     mode = forms.ChoiceField(label="Mode", choices=PaymentMode.choices, initial=PaymentMode.CASH)
@@ -25,10 +69,14 @@ class SettlementForm(forms.Form):
     beneficiary_id_document_number = forms.CharField(
         label="Numéro de la pièce présentée", max_length=40, required=False
     )
-    confirm = forms.BooleanField(
-        label="Je confirme le règlement, qui ne pourra pas être annulé.",
-        error_messages={"required": "Cochez la case pour confirmer."},
-    )
+    field_order = [
+        "amount",
+        "mode",
+        "reference",
+        "beneficiary_id_document_type",
+        "beneficiary_id_document_number",
+        "confirm",
+    ]
 
     def __init__(self, *args, refund: bool = False, **kwargs):
         super().__init__(*args, **kwargs)
@@ -38,14 +86,65 @@ class SettlementForm(forms.Form):
             self.fields["beneficiary_id_document_number"].required = True
 
 
-class AdvanceForm(forms.Form):
-    """An avance en compte, at any time while the contract is active."""
+class AdvanceForm(MoneyForm):
+    """An avance en compte, while the contract is active and no balance invoice is validated."""
 
-    amount = forms.IntegerField(
-        label="Montant de l'avance (FCFA)",
-        min_value=1,
-        widget=forms.NumberInput(attrs={"inputmode": "numeric"}),
-    )
+    amount = amount_field("Montant de l'avance (FCFA)", minimum=1)
     mode = SettlementForm.base_fields["mode"]
     reference = SettlementForm.base_fields["reference"]
-    confirm = SettlementForm.base_fields["confirm"]
+    field_order = ["amount", "mode", "reference", "confirm"]
+
+
+class RefundAuthorisationForm(forms.Form):
+    """The supervisor names who may receive a refund other than the deposit's payer."""
+
+    beneficiary_name = forms.CharField(label="Nom et prénoms du bénéficiaire", max_length=150)
+    beneficiary_id_document_type = forms.ChoiceField(
+        label="Pièce d'identité du bénéficiaire", choices=IdDocumentType.choices
+    )
+    beneficiary_id_document_number = forms.CharField(label="Numéro de la pièce", max_length=40)
+    quality = forms.ChoiceField(
+        label="Qualité", choices=BeneficiaryQuality.choices, widget=forms.RadioSelect
+    )
+    proof_reference = forms.CharField(
+        label="Référence du justificatif",
+        max_length=120,
+        help_text="Acte de décès et de dévolution, procuration de l'entreprise, ancienne et "
+        "nouvelle pièce…",
+    )
+    confirm = forms.BooleanField(
+        label="J'autorise ce remboursement à ce bénéficiaire ; je ne le paierai pas moi-même.",
+        error_messages={"required": "Cochez la case pour confirmer."},
+    )
+
+
+class CreditNoteForm(forms.Form):
+    """The supervisor cancels a validated, unsettled invoice by a credit note."""
+
+    reason = forms.CharField(
+        label="Motif de l'annulation",
+        max_length=255,
+        widget=forms.TextInput(attrs={"autocomplete": "off"}),
+    )
+    send_back_report = forms.BooleanField(
+        label="Le compte-rendu d'intervention est lui-même à corriger : le renvoyer à l'agent",
+        required=False,
+    )
+    confirm = forms.BooleanField(
+        label="J'émets un avoir pour le montant entier de la facture ; il ne pourra pas être "
+        "annulé.",
+        error_messages={"required": "Cochez la case pour confirmer."},
+    )
+
+
+class TakeoverCreditNoteForm(CreditNoteForm):
+    """The reprise's two invoices: no report to send back."""
+
+    send_back_report = None
+
+
+class ConfirmClosingForm(forms.Form):
+    confirm = forms.BooleanField(
+        label="Je certifie ces totaux, conformes à ma caisse.",
+        error_messages={"required": "Cochez la case pour confirmer."},
+    )

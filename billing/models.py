@@ -3,6 +3,7 @@ from django.db import models
 from django.db.models import Q
 
 from billing.enums import (
+    BeneficiaryQuality,
     DocumentKind,
     DocumentStatus,
     EntryKind,
@@ -11,6 +12,7 @@ from billing.enums import (
     PaymentMode,
     SettlementKind,
     TariffItemKind,
+    TransferKind,
 )
 from contracts.enums import IdDocumentType, Voltage, Zone
 
@@ -103,7 +105,7 @@ class Invoice(models.Model):
     )
     kind = models.CharField("nature", max_length=16, choices=InvoiceKind.choices)
     state = models.CharField(
-        "état", max_length=10, choices=InvoiceState.choices, default=InvoiceState.DRAFT
+        "état", max_length=12, choices=InvoiceState.choices, default=InvoiceState.DRAFT
     )
     number = models.CharField("numéro", max_length=40, unique=True, null=True, blank=True)
     issued_on = models.DateField("émise le", null=True, blank=True)
@@ -138,9 +140,11 @@ class Invoice(models.Model):
                 | (~Q(state=InvoiceState.DRAFT) & Q(number__isnull=False, issued_on__isnull=False)),
                 name="invoice_number_iff_not_draft",
             ),
+            # One per request and kind; an invoice cancelled by a credit note stays beside the
+            # one that replaces it, under its own number.
             models.UniqueConstraint(
                 fields=["request", "kind"],
-                condition=Q(request__isnull=False),
+                condition=Q(request__isnull=False) & ~Q(state=InvoiceState.CANCELLED),
                 name="invoice_one_per_request_kind",
             ),
         ]
@@ -167,6 +171,9 @@ class InvoiceLine(models.Model):
     unit_price = models.PositiveIntegerField("prix unitaire")
     amount = models.PositiveIntegerField("montant")
     vat_applies = models.BooleanField("soumis à TVA")
+    basis = models.CharField(
+        "calcul", max_length=120, blank=True, help_text="Ce qui fait le montant, tel qu'imprimé."
+    )
 
     class Meta:
         ordering = ["position"]
@@ -178,11 +185,53 @@ class InvoiceLine(models.Model):
         return self.label
 
 
+class RefundAuthorisation(models.Model):
+    """The supervisor's word that a refund may go to someone other than the deposit's payer (a
+    renewed ID card, an heir, a company's representative), or when no payer is recorded. The
+    one who authorises never pays. The latest authorisation of an invoice is the one in force."""
+
+    invoice = models.ForeignKey(
+        Invoice, on_delete=models.PROTECT, related_name="refund_authorisations"
+    )
+    beneficiary_name = models.CharField("bénéficiaire", max_length=150)
+    beneficiary_id_document_type = models.CharField(
+        "pièce du bénéficiaire", max_length=16, choices=IdDocumentType.choices
+    )
+    beneficiary_id_document_number = models.CharField("numéro de pièce", max_length=40)
+    quality = models.CharField("qualité", max_length=16, choices=BeneficiaryQuality.choices)
+    proof_reference = models.CharField("référence du justificatif", max_length=120)
+    authorised_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name="par"
+    )
+    authorised_at = models.DateTimeField("le", auto_now_add=True)
+
+    class Meta:
+        verbose_name = "autorisation de remboursement"
+        verbose_name_plural = "autorisations de remboursement"
+        ordering = ["authorised_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.invoice} → {self.beneficiary_name}"
+
+
 class Settlement(models.Model):
-    """The cash desk's settlement of an invoice: exactly one per invoice."""
+    """A movement at the cash desk, with its numbered receipt: the settlement of an invoice
+    (exactly one per invoice: collection, refund or zero balance), or an advance into an account
+    (no invoice). A form sent twice carries the same idempotency key: one settlement."""
 
     invoice = models.OneToOneField(
-        Invoice, on_delete=models.PROTECT, related_name="settlement", verbose_name="facture"
+        Invoice,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="settlement",
+        verbose_name="facture",
+    )
+    contract = models.ForeignKey(
+        "contracts.Contract",
+        on_delete=models.PROTECT,
+        related_name="settlements",
+        verbose_name="contrat",
     )
     agency = models.ForeignKey("contracts.Agency", on_delete=models.PROTECT)
     kind = models.CharField("nature", max_length=10, choices=SettlementKind.choices)
@@ -195,20 +244,43 @@ class Settlement(models.Model):
         "pièce présentée", max_length=16, choices=IdDocumentType.choices, blank=True
     )
     beneficiary_id_document_number = models.CharField("numéro de pièce", max_length=40, blank=True)
+    refund_authorisation = models.ForeignKey(
+        RefundAuthorisation,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name="autorisation d'exception",
+    )
     cashier = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.PROTECT,
         related_name="+",
         verbose_name="caissier",
     )
+    idempotency_key = models.UUIDField("clé d'envoi", null=True, blank=True, unique=True)
     created_at = models.DateTimeField("le", auto_now_add=True)
 
     class Meta:
         verbose_name = "règlement"
-        indexes = [models.Index(fields=["agency", "created_at"], name="settlement_agency_day")]
+        indexes = [
+            models.Index(fields=["agency", "created_at"], name="settlement_agency_day"),
+            models.Index(fields=["cashier", "created_at"], name="settlement_cashier_day"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=(Q(kind=SettlementKind.ADVANCE) & Q(invoice__isnull=True))
+                | (~Q(kind=SettlementKind.ADVANCE) & Q(invoice__isnull=False)),
+                name="settlement_invoice_unless_advance",
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.number
+
+    @property
+    def is_advance(self) -> bool:
+        return self.kind == SettlementKind.ADVANCE
 
 
 class AccountEntry(models.Model):
@@ -229,6 +301,12 @@ class AccountEntry(models.Model):
     invoice = models.ForeignKey(
         Invoice, on_delete=models.PROTECT, null=True, blank=True, related_name="entries"
     )
+    settlement = models.ForeignKey(
+        Settlement, on_delete=models.PROTECT, null=True, blank=True, related_name="entries"
+    )
+    credit_note = models.ForeignKey(
+        "CreditNote", on_delete=models.PROTECT, null=True, blank=True, related_name="entries"
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True
     )
@@ -248,6 +326,136 @@ class AccountEntry(models.Model):
 
     def __str__(self) -> str:
         return self.label
+
+
+class CreditNote(models.Model):
+    """An avoir: cancels a validated, unsettled invoice for its full amount, under its own
+    number (AV-<agence>-<année>-n). Its lines are the exact negatives of the invoice's."""
+
+    invoice = models.OneToOneField(
+        Invoice, on_delete=models.PROTECT, related_name="credit_note", verbose_name="facture"
+    )
+    contract = models.ForeignKey(
+        "contracts.Contract", on_delete=models.PROTECT, related_name="+", verbose_name="contrat"
+    )
+    request = models.ForeignKey(
+        "contracts.TerminationRequest",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="credit_notes",
+    )
+    number = models.CharField("numéro", max_length=40, unique=True)
+    issued_on = models.DateField("émis le")
+    reason = models.CharField("motif", max_length=255)
+    total = models.IntegerField("montant (FCFA)", help_text="Négatif : l'opposé de la facture.")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name="par"
+    )
+    created_at = models.DateTimeField("le", auto_now_add=True)
+
+    class Meta:
+        verbose_name = "avoir"
+        constraints = [
+            models.CheckConstraint(condition=Q(total__lte=0), name="credit_note_negative"),
+        ]
+
+    def __str__(self) -> str:
+        return self.number
+
+
+class CreditNoteLine(models.Model):
+    credit_note = models.ForeignKey(CreditNote, on_delete=models.PROTECT, related_name="lines")
+    position = models.PositiveSmallIntegerField()
+    label = models.CharField("libellé", max_length=150)
+    basis = models.CharField("calcul", max_length=120, blank=True)
+    amount = models.IntegerField("montant")
+    vat_applies = models.BooleanField("soumis à TVA")
+
+    class Meta:
+        ordering = ["position"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["credit_note", "position"], name="credit_note_line_position"
+            ),
+            models.CheckConstraint(condition=Q(amount__lte=0), name="credit_note_line_negative"),
+        ]
+
+    def __str__(self) -> str:
+        return self.label
+
+
+class AccountTransfer(models.Model):
+    """A balance handed to the downstream "apurement de compte client" by the daily task: a
+    debt still unpaid after its délai (to recovery), or a refund never claimed (a credit left
+    on the account). The ledger is unchanged: the debt or the credit stays where it is."""
+
+    invoice = models.OneToOneField(
+        Invoice, on_delete=models.PROTECT, related_name="transfer", verbose_name="facture"
+    )
+    contract = models.ForeignKey(
+        "contracts.Contract", on_delete=models.PROTECT, related_name="+", verbose_name="contrat"
+    )
+    agency = models.ForeignKey("contracts.Agency", on_delete=models.PROTECT)
+    kind = models.CharField("nature", max_length=10, choices=TransferKind.choices)
+    amount = models.PositiveIntegerField("montant (FCFA)")
+    since = models.DateField("en attente depuis")
+    transferred_on = models.DateField("transféré le")
+    delay_days = models.PositiveSmallIntegerField("délai appliqué (jours)")
+
+    class Meta:
+        verbose_name = "transfert à l'apurement"
+        verbose_name_plural = "transferts à l'apurement"
+        indexes = [models.Index(fields=["agency", "transferred_on"], name="transfer_agency_day")]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.invoice}"
+
+
+class CashClosing(models.Model):
+    """The arrêté de caisse of one cashier for one day: its totals per mode, signed by the
+    cashier, then countersigned by the supervisor. Once closed, that cashier records nothing
+    more at the desk that day."""
+
+    agency = models.ForeignKey("contracts.Agency", on_delete=models.PROTECT)
+    cashier = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name="caissier",
+    )
+    day = models.DateField("journée")
+    number = models.CharField("numéro", max_length=40, unique=True)
+    totals = models.JSONField("totaux par mode")
+    collected = models.PositiveIntegerField("encaissé (FCFA)")
+    refunded = models.PositiveIntegerField("remboursé (FCFA)")
+    advances = models.PositiveIntegerField("avances (FCFA)")
+    count = models.PositiveIntegerField("mouvements")
+    closed_at = models.DateTimeField("arrêté le", auto_now_add=True)
+    countersigned_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name="contresigné par",
+    )
+    countersigned_at = models.DateTimeField("contresigné le", null=True, blank=True)
+
+    class Meta:
+        verbose_name = "arrêté de caisse"
+        verbose_name_plural = "arrêtés de caisse"
+        constraints = [
+            models.UniqueConstraint(fields=["cashier", "day"], name="cash_closing_one_per_day"),
+            models.CheckConstraint(
+                condition=Q(countersigned_by__isnull=True, countersigned_at__isnull=True)
+                | Q(countersigned_by__isnull=False, countersigned_at__isnull=False),
+                name="cash_closing_countersignature_complete",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.number
 
 
 class Attestation(models.Model):
@@ -312,6 +520,12 @@ class Document(models.Model):
     )
     attestation = models.OneToOneField(
         Attestation, on_delete=models.PROTECT, null=True, blank=True, related_name="document"
+    )
+    credit_note = models.OneToOneField(
+        CreditNote, on_delete=models.PROTECT, null=True, blank=True, related_name="document"
+    )
+    cash_closing = models.OneToOneField(
+        CashClosing, on_delete=models.PROTECT, null=True, blank=True, related_name="document"
     )
     status = models.CharField(
         "état", max_length=14, choices=DocumentStatus.choices, default=DocumentStatus.READY

@@ -3,12 +3,19 @@
 import datetime as dt
 from dataclasses import dataclass
 
-from django.db.models import QuerySet, Sum
+from django.db.models import Q, QuerySet, Sum
 from django.utils import timezone
 
 from billing.computation import Item
 from billing.enums import EntryKind, InvoiceKind, InvoiceState
-from billing.models import AccountEntry, Invoice, Settlement, TariffCategory, TariffItem
+from billing.models import (
+    AccountEntry,
+    CashClosing,
+    Invoice,
+    Settlement,
+    TariffCategory,
+    TariffItem,
+)
 from contracts.enums import ContractStatus
 from contracts.models import Agency, Contract
 
@@ -76,8 +83,18 @@ def day_journal(agency: Agency, day: dt.date) -> QuerySet[Settlement]:
         Settlement.objects.filter(
             agency=agency, created_at__gte=start, created_at__lt=start + dt.timedelta(days=1)
         )
-        .select_related("invoice__contract__customer", "cashier")
+        .select_related("invoice", "contract__customer", "cashier")
         .order_by("created_at", "id")
+    )
+
+
+def cash_closings(agency: Agency, day: dt.date) -> QuerySet[CashClosing]:
+    """The agency's arrêtés de caisse of the day and those still waiting for a countersignature."""
+    return (
+        CashClosing.objects.filter(agency=agency)
+        .filter(Q(day=day) | Q(countersigned_at__isnull=True))
+        .select_related("cashier", "countersigned_by")
+        .order_by("-day", "id")
     )
 
 

@@ -5,6 +5,7 @@ request. The cash desk's advances and the prints are atomic on their own."""
 
 import datetime as dt
 import secrets
+import uuid
 from dataclasses import dataclass
 
 from django.db import IntegrityError, transaction
@@ -18,24 +19,30 @@ from billing.computation import (
     compute_subscription_invoice,
     consumption_kwh,
     period_days,
-    round_half_up,
 )
-from billing.documents import issue_after_commit
+from billing.documents import document_agency_id, issue_after_commit
 from billing.enums import (
+    BeneficiaryQuality,
     DocumentKind,
     EntryKind,
     InvoiceKind,
     InvoiceState,
     PaymentMode,
     SettlementKind,
+    TransferKind,
 )
 from billing.models import (
     AccountEntry,
+    AccountTransfer,
     Attestation,
+    CashClosing,
+    CreditNote,
+    CreditNoteLine,
     Document,
     DocumentPrint,
     Invoice,
     InvoiceLine,
+    RefundAuthorisation,
     Settlement,
 )
 from billing.selectors import (
@@ -61,11 +68,37 @@ REFUND_NO_DEPOSIT = (
 )
 REFUND_IDENTITY_MISMATCH = (
     "Remboursement refusé : la pièce présentée ({presented}) n'est pas celle du déposant "
-    "({payer}, {expected}). Le remboursement n'est fait qu'à la personne qui a versé le dépôt."
+    "({payer}, {expected}). Le remboursement n'est fait qu'à la personne qui a versé le dépôt ; "
+    "si sa pièce a changé (renouvellement, héritier, représentant d'une entreprise), le chef de "
+    "section peut autoriser un autre bénéficiaire."
 )
-ADVANCE_POSITIVE = "Le montant de l'avance doit être positif."
+AUTHORISER_CANNOT_PAY = "Vous avez autorisé ce remboursement : un autre caissier doit le payer."
+MAX_AMOUNT = 999_999_999
+ADVANCE_POSITIVE = "Le montant de l'avance est compris entre 1 et 999 999 999 FCFA."
+ADVANCE_AFTER_BALANCE = (
+    "La facture de solde {number} est validée pour ce contrat : réglez la facture de solde, "
+    "plus aucune avance n'y est versée."
+)
+KEY_REUSED = "Ce formulaire a déjà servi pour une autre opération : rechargez la page."
+CASH_CLOSED = "Votre caisse du {day} est arrêtée : aucun mouvement ne peut plus y être enregistré."
+CLOSING_IN_FUTURE = "Une journée à venir ne peut pas être arrêtée."
+OWN_CLOSING = "Un arrêté de caisse est contresigné par un autre que le caissier."
+ALREADY_COUNTERSIGNED = "Cet arrêté de caisse est déjà contresigné."
+CREDIT_AFTER_SETTLEMENT = (
+    "Cette facture est réglée : elle ne s'annule plus par un avoir. Une correction passe "
+    "désormais par l'apurement du compte client."
+)
+NOT_TO_CREDIT = (
+    "Seule une facture validée et non réglée s'annule par un avoir : elle est « {state} »."
+)
+REASON_REQUIRED = "Indiquez le motif."
+NOT_A_REFUND = "Cette facture n'est pas un remboursement en attente."
+PROOF_REQUIRED = "Indiquez la référence du justificatif (acte, procuration, nouvelle pièce…)."
+QUALITY_REQUIRED = "Choisissez la qualité du bénéficiaire."
 ADVANCE_CONTRACT_CLOSED = "Ce contrat est résilié : aucune avance ne peut y être versée."
 DRAFT_ONLY = "Seul un brouillon peut être recalculé ou validé."
+# The balance invoice in force: validated, settled or handed to the apurement (not cancelled).
+BILLED_STATES = [InvoiceState.VALIDATED, InvoiceState.SETTLED, InvoiceState.TRANSFERRED]
 READ_IN_FUTURE = "La date du relevé ne peut pas être dans le futur."
 HIGH_CONSUMPTION = (
     "Consommation de {kwh} kWh, plus de trois fois l'habituel ({usual} kWh sur la période) : "
@@ -125,6 +158,7 @@ def _lines(invoice: Invoice, computation: Computation) -> list[InvoiceLine]:
             unit_price=line.unit_price,
             amount=line.amount,
             vat_applies=line.vat_applies,
+            basis=line.basis,
         )
         for n, line in enumerate(computation.lines, start=1)
     ]
@@ -231,9 +265,13 @@ def balance_invoice_draft(
     fields, computation = _balance_fields(
         contract, final_index=final_index, final_date=final_date, rollover=rollover
     )
-    invoice, _ = Invoice.objects.select_for_update().get_or_create(
-        request=request, kind=InvoiceKind.BALANCE, defaults={"contract": contract}
-    )
+    # The invoice in force; one cancelled by a credit note stays aside, under its number.
+    invoice = (
+        Invoice.objects.select_for_update()
+        .filter(request=request, kind=InvoiceKind.BALANCE)
+        .exclude(state=InvoiceState.CANCELLED)
+        .first()
+    ) or Invoice.objects.create(request=request, kind=InvoiceKind.BALANCE, contract=contract)
     if invoice.state != InvoiceState.DRAFT:
         raise StepRefused(DRAFT_ONLY)
     for name, value in fields.items():
@@ -300,6 +338,10 @@ def invoice_validate(invoice: Invoice, *, actor: User | None) -> Invoice:
             created_by=actor,
         )
     issue_after_commit(DocumentKind.INVOICE, invoice.pk)
+    if invoice.kind == InvoiceKind.BALANCE and contract.status == ContractStatus.ACTIVE:
+        # Billing block: from now on the balance invoice is what the customer pays; the
+        # contract is no longer billed and takes no advance.
+        Contract.objects.filter(pk=contract.pk).update(status=ContractStatus.ENDING)
     if invoice.kind == InvoiceKind.BALANCE and invoice.deposit_amount:
         deposit = Deposit.objects.select_for_update().get(contract=contract)
         deposit.status = DepositStatus.APPLIED
@@ -337,46 +379,46 @@ def subscription_invoice_create(
 
 
 def complementary_invoice_create(
-    request: TerminationRequest, *, removal_index: int, removal_date: dt.date, actor: User
+    request: TerminationRequest,
+    *,
+    final_index: int,
+    final_date: dt.date,
+    rollover: bool = False,
+    actor: User,
 ) -> Invoice | None:
-    """Anticipated termination: the index at removal is higher than the one billed; the
-    difference goes to the account (downstream: apurement de compte client)."""
-    billed = request.invoices.get(kind=InvoiceKind.BALANCE)
-    if removal_index <= billed.new_index:
+    """Anticipated termination (BT and MT): the rules of DESIGN §5 for the period from the
+    anticipated reading to the removal or final interruption (energy with its tranches scaled
+    to the period, fixed charges prorated, levies, VAT). Issued whenever that period has a day
+    or a kWh; the difference goes to the account (downstream: apurement de compte client)."""
+    billed = request.invoices.get(kind=InvoiceKind.BALANCE, state__in=BILLED_STATES)
+    final_date = max(final_date, billed.period_end)
+    if (final_date - billed.period_end).days == 0 and final_index == billed.new_index:
         return None
     contract = request.contract
-    items = tariff_items_in_force(contract.tariff_category, removal_date)
-    computation = compute_consumption_invoice(
-        items=items,
-        power_kva=contract.subscribed_power_kva,
-        zone=contract.agency.zone,
-        last_index=billed.new_index,
-        last_date=billed.period_end,
-        final_index=removal_index,
-        final_date=max(removal_date, billed.period_end),
-        digits=contract.meter.digits,
-    )
-    # The fixed charges ran to the cut date and were billed then: only the energy remains.
-    energy = [line for line in computation.lines if line.unit == "kWh"]
-    vat_base = sum(line.amount for line in energy if line.vat_applies)
-    vat = round_half_up(vat_base * computation.vat_rate, 100)
-    computation = Computation(
-        days=computation.days,
-        consumption=computation.consumption,
-        lines=energy,
-        vat_rate=computation.vat_rate,
-        vat_base=vat_base,
-        vat_amount=vat,
-        total=sum(line.amount for line in energy) + vat,
-    )
+    items = tariff_items_in_force(contract.tariff_category, final_date)
+    try:
+        computation = compute_consumption_invoice(
+            items=items,
+            power_kva=contract.subscribed_power_kva,
+            zone=contract.agency.zone,
+            last_index=billed.new_index,
+            last_date=billed.period_end,
+            final_index=final_index,
+            final_date=final_date,
+            digits=contract.meter.digits,
+            rollover=rollover,
+        )
+    except ComputationError as error:
+        raise StepRefused(str(error)) from None
     invoice = Invoice.objects.create(
         contract=contract,
         request=request,
         kind=InvoiceKind.COMPLEMENTARY,
         period_start=billed.period_end,
-        period_end=removal_date,
+        period_end=final_date,
         old_index=billed.new_index,
-        new_index=removal_index,
+        new_index=final_index,
+        rollover=rollover,
         consumption=computation.consumption,
         days=computation.days,
         vat_rate=computation.vat_rate,
@@ -387,6 +429,73 @@ def complementary_invoice_create(
     )
     _write_lines(invoice, computation)
     return invoice_validate(invoice, actor=actor)
+
+
+# --- The cash desk ---------------------------------------------------------------------------
+
+
+def _check_cash_open(actor: User, day: dt.date) -> None:
+    if CashClosing.objects.filter(cashier=actor, day=day).exists():
+        raise StepRefused(CASH_CLOSED.format(day=f"{day:%d/%m/%Y}"))
+
+
+def _replayed(key: uuid.UUID | None, *, contract_id: int, actor: User) -> Settlement | None:
+    """The settlement a form already recorded under this key: a second send of the same form
+    records nothing new and shows the first result."""
+    if key is None:
+        return None
+    first = Settlement.objects.filter(idempotency_key=key).first()
+    if first is None:
+        return None
+    if first.contract_id != contract_id or first.cashier_id != actor.pk:
+        raise StepRefused(KEY_REUSED)
+    first.replayed = True
+    return first
+
+
+def _next_receipt_number(contract: Contract, day: dt.date) -> str:
+    return NumberSequence.next("REC", contract.agency, day.year)
+
+
+def _refund_beneficiary(
+    invoice: Invoice, *, actor: User, id_type: str, id_number: str
+) -> tuple[str, RefundAuthorisation | None]:
+    """Who may receive this refund: the deposit's payer, or the beneficiary the supervisor
+    authorised; never shows the expected document number (its last 3 characters at most)."""
+    presented = (id_type, id_number.strip().upper())
+    deposit = Deposit.objects.filter(contract=invoice.contract).first()
+    authorisation = invoice.refund_authorisations.order_by("-authorised_at", "-id").first()
+    if deposit is not None and presented == (
+        deposit.payer_id_document_type,
+        deposit.payer_id_document_number.strip().upper(),
+    ):
+        return deposit.payer_name, None
+    if authorisation is not None and presented == (
+        authorisation.beneficiary_id_document_type,
+        authorisation.beneficiary_id_document_number.strip().upper(),
+    ):
+        if authorisation.authorised_by_id == actor.pk:
+            raise StepRefused(AUTHORISER_CANNOT_PAY)
+        return authorisation.beneficiary_name, authorisation
+    if deposit is None and authorisation is None:
+        raise StepRefused(REFUND_NO_DEPOSIT)
+    presented_label = dict(IdDocumentType.choices).get(id_type, "?")
+    if authorisation is not None:
+        name = authorisation.beneficiary_name
+        expected_type = authorisation.get_beneficiary_id_document_type_display()
+        expected_number = authorisation.beneficiary_id_document_number
+    else:
+        name = deposit.payer_name
+        expected_type = deposit.get_payer_id_document_type_display()
+        expected_number = deposit.payer_id_document_number
+    raise StepRefused(
+        REFUND_IDENTITY_MISMATCH.format(
+            presented=f"{presented_label} n° {id_number.strip()}",
+            payer=name,
+            expected=f"{expected_type} se terminant par {expected_number.strip()[-3:]}",
+        ),
+        field="beneficiary_id_document_number",
+    )
 
 
 @transaction.atomic
@@ -400,70 +509,65 @@ def invoice_settle(
     beneficiary_name: str = "",
     beneficiary_id_document_type: str = "",
     beneficiary_id_document_number: str = "",
+    idempotency_key: uuid.UUID | None = None,
 ) -> Settlement:
-    """Step 7: collect the balance, or refund it to the deposit's payer; exactly once. The
-    procedure calls it with the request locked; a complementary invoice is settled alone."""
+    """Step 7: collect the balance, or refund it to the deposit's payer (or to the beneficiary
+    the supervisor authorised); exactly once. The procedure calls it with the request locked;
+    a complementary invoice is settled alone. A form sent again returns the first settlement,
+    marked `replayed`."""
     check_role(actor, Role.CASHIER)
     invoice = (
         Invoice.objects.select_for_update().select_related("contract__agency").get(pk=invoice.pk)
     )
     check_agency(actor, invoice.contract.agency_id)
+    if first := _replayed(idempotency_key, contract_id=invoice.contract_id, actor=actor):
+        return first
     existing = Settlement.objects.filter(invoice=invoice).first()
     if existing is not None:
         raise StepRefused(ALREADY_SETTLED.format(number=existing.number))
     if invoice.state != InvoiceState.VALIDATED:
         raise StepRefused(NOT_TO_SETTLE.format(state=invoice.get_state_display()))
+    today = timezone.localdate()
+    _check_cash_open(actor, today)
     due = abs(invoice.balance)
     if amount != due:
         raise StepRefused(PARTIAL_REFUSED.format(expected=format_fcfa(due)), field="amount")
     contract = invoice.contract
-    today = timezone.localdate()
+    authorisation = None
     if invoice.balance > 0:
         kind = SettlementKind.COLLECTION
     elif invoice.balance < 0:
         kind = SettlementKind.REFUND
-        deposit = Deposit.objects.filter(contract=contract).first()
-        if deposit is None:
-            raise StepRefused(REFUND_NO_DEPOSIT)
-        presented = (beneficiary_id_document_type, beneficiary_id_document_number.strip().upper())
-        expected = (
-            deposit.payer_id_document_type,
-            deposit.payer_id_document_number.strip().upper(),
+        beneficiary_name, authorisation = _refund_beneficiary(
+            invoice,
+            actor=actor,
+            id_type=beneficiary_id_document_type,
+            id_number=beneficiary_id_document_number,
         )
-        if presented != expected:
-            presented_label = dict(IdDocumentType.choices).get(beneficiary_id_document_type, "?")
-            expected_label = deposit.get_payer_id_document_type_display()
-            raise StepRefused(
-                REFUND_IDENTITY_MISMATCH.format(
-                    presented=f"{presented_label} n° {beneficiary_id_document_number}",
-                    payer=deposit.payer_name,
-                    expected=f"{expected_label} n° {deposit.payer_id_document_number}",
-                ),
-                field="beneficiary_id_document_number",
-            )
-        beneficiary_name = deposit.payer_name
     else:
         kind, mode, reference = SettlementKind.ZERO, "", ""
     if kind != SettlementKind.ZERO:
         _check_reference(mode, reference)
+    refund = kind == SettlementKind.REFUND
     try:
         with transaction.atomic():
             settlement = Settlement.objects.create(
                 invoice=invoice,
+                contract=contract,
                 agency=contract.agency,
                 kind=kind,
-                number=NumberSequence.next("REC", contract.agency, today.year),
+                number=_next_receipt_number(contract, today),
                 amount=due,
                 mode=mode,
                 reference=reference.strip(),
-                beneficiary_name=beneficiary_name,
-                beneficiary_id_document_type=beneficiary_id_document_type
-                if kind == SettlementKind.REFUND
-                else "",
+                beneficiary_name=beneficiary_name if refund else "",
+                beneficiary_id_document_type=beneficiary_id_document_type if refund else "",
                 beneficiary_id_document_number=beneficiary_id_document_number.strip()
-                if kind == SettlementKind.REFUND
+                if refund
                 else "",
+                refund_authorisation=authorisation,
                 cashier=actor,
+                idempotency_key=idempotency_key,
             )
     except IntegrityError:
         raise StepRefused(ALREADY_SETTLED.format(number="déjà émis")) from None
@@ -474,16 +578,18 @@ def invoice_settle(
             kind=EntryKind.PAYMENT,
             posted_on=today,
             invoice=invoice,
+            settlement=settlement,
             label=f"Encaissement {settlement.number} ({settlement.get_mode_display().lower()})",
             credit=due,
             created_by=actor,
         )
-    elif kind == SettlementKind.REFUND:
+    elif refund:
         AccountEntry.objects.create(
             contract=contract,
             kind=EntryKind.REFUND,
             posted_on=today,
             invoice=invoice,
+            settlement=settlement,
             label=f"Remboursement {settlement.number} à {beneficiary_name}",
             debit=due,
             created_by=actor,
@@ -515,27 +621,280 @@ def _record_successor_deposit(invoice: Invoice, today: dt.date) -> None:
 
 @transaction.atomic
 def account_advance_record(
-    contract: Contract, *, actor: User, amount: int, mode: str, reference: str = ""
-) -> AccountEntry:
-    """An avance en compte, paid at the cash desk at any time while the contract is active."""
+    contract: Contract,
+    *,
+    actor: User,
+    amount: int,
+    mode: str,
+    reference: str = "",
+    idempotency_key: uuid.UUID | None = None,
+) -> Settlement:
+    """An avance en compte, at the cash desk, while the contract is active and no balance
+    invoice is validated: a numbered receipt (REC-…) in the day's journal, and a credit on the
+    account. A form sent again returns the first receipt, marked `replayed`."""
     check_role(actor, Role.CASHIER)
-    contract = Contract.objects.select_for_update().get(pk=contract.pk)
+    # The contract's lock serialises two sends of one form: the second sees the first's key.
+    contract = Contract.objects.select_for_update().select_related("agency").get(pk=contract.pk)
     check_agency(actor, contract.agency_id)
+    if first := _replayed(idempotency_key, contract_id=contract.pk, actor=actor):
+        return first
+    if contract.status == ContractStatus.ENDING:
+        balance_invoice = contract.invoices.filter(
+            kind=InvoiceKind.BALANCE, state=InvoiceState.VALIDATED
+        ).first()
+        raise StepRefused(
+            ADVANCE_AFTER_BALANCE.format(number=balance_invoice.number if balance_invoice else "")
+        )
     if contract.status != ContractStatus.ACTIVE:
         raise StepRefused(ADVANCE_CONTRACT_CLOSED)
-    if amount <= 0:
+    if not 0 < amount <= MAX_AMOUNT:
         raise StepRefused(ADVANCE_POSITIVE, field="amount")
     _check_reference(mode, reference)
-    label = f"Avance en compte ({PaymentMode(mode).label.lower()}"
+    today = timezone.localdate()
+    _check_cash_open(actor, today)
+    settlement = Settlement.objects.create(
+        contract=contract,
+        agency=contract.agency,
+        kind=SettlementKind.ADVANCE,
+        number=_next_receipt_number(contract, today),
+        amount=amount,
+        mode=mode,
+        reference=reference.strip(),
+        cashier=actor,
+        idempotency_key=idempotency_key,
+    )
+    label = f"Avance en compte {settlement.number} ({PaymentMode(mode).label.lower()}"
     label += f", réf. {reference.strip()})" if reference.strip() else ")"
-    return AccountEntry.objects.create(
+    AccountEntry.objects.create(
         contract=contract,
         kind=EntryKind.ADVANCE,
-        posted_on=timezone.localdate(),
+        posted_on=today,
+        settlement=settlement,
         label=label,
         credit=amount,
         created_by=actor,
     )
+    issue_after_commit(DocumentKind.RECEIPT, settlement.pk)
+    return settlement
+
+
+# --- Corrections and transfers ---------------------------------------------------------------
+
+
+def credit_note_issue(invoice: Invoice, *, actor: User, reason: str) -> CreditNote:
+    """Cancel a validated, unsettled invoice by a credit note for its full amount, in the
+    caller's transaction: its own number, lines that are the exact negatives of the invoice's,
+    the ledger's counter-entries (the deposit the balance invoice applied is held again), the
+    invoice "annulée par avoir". After settlement nothing is reversed here."""
+    invoice = (
+        Invoice.objects.select_for_update()
+        .select_related("contract__agency")
+        .prefetch_related("lines")
+        .get(pk=invoice.pk)
+    )
+    if Settlement.objects.filter(invoice=invoice).exists() or invoice.state == (
+        InvoiceState.SETTLED
+    ):
+        raise StepRefused(CREDIT_AFTER_SETTLEMENT)
+    if invoice.state != InvoiceState.VALIDATED:
+        raise StepRefused(NOT_TO_CREDIT.format(state=invoice.get_state_display()))
+    if not reason.strip():
+        raise StepRefused(REASON_REQUIRED, field="reason")
+    today = timezone.localdate()
+    contract = invoice.contract
+    note = CreditNote.objects.create(
+        invoice=invoice,
+        contract=contract,
+        request=invoice.request,
+        number=NumberSequence.next("AV", contract.agency, today.year),
+        issued_on=today,
+        reason=reason.strip(),
+        total=-invoice.total,
+        created_by=actor,
+    )
+    CreditNoteLine.objects.bulk_create(
+        [
+            CreditNoteLine(
+                credit_note=note,
+                position=line.position,
+                label=line.label,
+                basis=line.basis,
+                amount=-line.amount,
+                vat_applies=line.vat_applies,
+            )
+            for line in invoice.lines.all()
+        ]
+        + (
+            [
+                CreditNoteLine(
+                    credit_note=note,
+                    position=len(invoice.lines.all()) + 1,
+                    label=f"TVA {invoice.vat_rate} %",
+                    basis=f"{invoice.vat_rate} % × {format_fcfa(invoice.vat_base)}",
+                    amount=-invoice.vat_amount,
+                    vat_applies=False,
+                )
+            ]
+            if invoice.vat_amount
+            else []
+        )
+    )
+    if invoice.total:
+        AccountEntry.objects.create(
+            contract=contract,
+            kind=EntryKind.CREDIT_NOTE,
+            posted_on=today,
+            invoice=invoice,
+            credit_note=note,
+            label=f"Avoir {note.number} sur {invoice.number}",
+            credit=invoice.total,
+            created_by=actor,
+        )
+    if invoice.kind == InvoiceKind.BALANCE and invoice.deposit_amount:
+        deposit = Deposit.objects.select_for_update().get(contract=contract)
+        deposit.status = DepositStatus.HELD
+        deposit.save(update_fields=["status"])
+        AccountEntry.objects.create(
+            contract=contract,
+            kind=EntryKind.DEPOSIT_RESTORED,
+            posted_on=today,
+            invoice=invoice,
+            credit_note=note,
+            label=f"Dépôt de garantie réintégré (avoir {note.number})",
+            debit=invoice.deposit_amount,
+            created_by=actor,
+        )
+    Invoice.objects.filter(pk=invoice.pk).update(state=InvoiceState.CANCELLED)
+    if invoice.kind == InvoiceKind.BALANCE and contract.status == ContractStatus.ENDING:
+        Contract.objects.filter(pk=contract.pk).update(status=ContractStatus.ACTIVE)
+    issue_after_commit(DocumentKind.CREDIT_NOTE, note.pk)
+    return note
+
+
+def refund_authorise(
+    invoice: Invoice,
+    *,
+    actor: User,
+    beneficiary_name: str,
+    beneficiary_id_document_type: str,
+    beneficiary_id_document_number: str,
+    quality: str,
+    proof_reference: str,
+) -> RefundAuthorisation:
+    """The supervisor names who may receive this refund, with a proof; the cashier then pays
+    that beneficiary (never the one who authorised)."""
+    invoice = Invoice.objects.select_for_update().get(pk=invoice.pk)
+    if invoice.state != InvoiceState.VALIDATED or invoice.balance >= 0:
+        raise StepRefused(NOT_A_REFUND)
+    if not proof_reference.strip():
+        raise StepRefused(PROOF_REQUIRED, field="proof_reference")
+    if quality not in BeneficiaryQuality.values:
+        raise StepRefused(QUALITY_REQUIRED, field="quality")
+    return RefundAuthorisation.objects.create(
+        invoice=invoice,
+        beneficiary_name=beneficiary_name.strip(),
+        beneficiary_id_document_type=beneficiary_id_document_type,
+        beneficiary_id_document_number=beneficiary_id_document_number.strip(),
+        quality=quality,
+        proof_reference=proof_reference.strip(),
+        authorised_by=actor,
+    )
+
+
+def balance_transfer(invoice: Invoice, *, today: dt.date, delay_days: int) -> AccountTransfer:
+    """After its délai, a balance nobody came to settle is handed to the apurement: a debt to
+    recovery, a refund left as a credit on the account. The ledger does not move."""
+    invoice = Invoice.objects.select_for_update().select_related("contract").get(pk=invoice.pk)
+    if invoice.state != InvoiceState.VALIDATED:
+        raise StepRefused(NOT_TO_SETTLE.format(state=invoice.get_state_display()))
+    if invoice.balance > 0:
+        kind = TransferKind.RECOVERY
+    elif invoice.balance < 0:
+        kind = TransferKind.CREDIT
+    else:
+        kind = TransferKind.ZERO
+    transfer = AccountTransfer.objects.create(
+        invoice=invoice,
+        contract=invoice.contract,
+        agency_id=invoice.contract.agency_id,
+        kind=kind,
+        amount=abs(invoice.balance),
+        since=invoice.issued_on,
+        transferred_on=today,
+        delay_days=delay_days,
+    )
+    Invoice.objects.filter(pk=invoice.pk).update(state=InvoiceState.TRANSFERRED)
+    return transfer
+
+
+def cash_day_totals(cashier: User, day: dt.date) -> dict:
+    """One cashier's movements of a day: totals per mode of collections, refunds, advances."""
+    start = timezone.make_aware(dt.datetime.combine(day, dt.time.min))
+    movements = list(
+        Settlement.objects.filter(
+            cashier=cashier, created_at__gte=start, created_at__lt=start + dt.timedelta(days=1)
+        ).order_by("created_at", "id")
+    )
+    per_mode: dict[str, dict[str, int]] = {}
+    for m in movements:
+        mode = m.get_mode_display() or "Solde nul"
+        row = per_mode.setdefault(mode, {"collected": 0, "refunded": 0, "advances": 0})
+        if m.kind == SettlementKind.COLLECTION:
+            row["collected"] += m.amount
+        elif m.kind == SettlementKind.REFUND:
+            row["refunded"] += m.amount
+        elif m.kind == SettlementKind.ADVANCE:
+            row["advances"] += m.amount
+    return {
+        "movements": movements,
+        "per_mode": per_mode,
+        "collected": sum(r["collected"] for r in per_mode.values()),
+        "refunded": sum(r["refunded"] for r in per_mode.values()),
+        "advances": sum(r["advances"] for r in per_mode.values()),
+    }
+
+
+@transaction.atomic
+def cash_closing_close(*, actor: User, day: dt.date) -> CashClosing:
+    """The cashier's arrêté de caisse for the day, signed by the cashier: the totals per mode
+    are frozen, and nothing more is recorded at that desk that day."""
+    check_role(actor, Role.CASHIER)
+    if day > timezone.localdate():
+        raise StepRefused(CLOSING_IN_FUTURE)
+    # One closing per cashier and day: the cashier's own row serialises two clicks.
+    User.objects.select_for_update().get(pk=actor.pk)
+    if CashClosing.objects.filter(cashier=actor, day=day).exists():
+        raise StepRefused(CASH_CLOSED.format(day=f"{day:%d/%m/%Y}"))
+    totals = cash_day_totals(actor, day)
+    closing = CashClosing.objects.create(
+        agency=actor.agency,
+        cashier=actor,
+        day=day,
+        number=NumberSequence.next("AC", actor.agency, day.year),
+        totals=totals["per_mode"],
+        collected=totals["collected"],
+        refunded=totals["refunded"],
+        advances=totals["advances"],
+        count=len(totals["movements"]),
+    )
+    issue_after_commit(DocumentKind.CASH_CLOSING, closing.pk)
+    return closing
+
+
+@transaction.atomic
+def cash_closing_countersign(closing: CashClosing, *, actor: User) -> CashClosing:
+    """The supervisor countersigns a cashier's arrêté de caisse."""
+    check_role(actor, Role.SUPERVISOR)
+    closing = CashClosing.objects.select_for_update().get(pk=closing.pk)
+    check_agency(actor, closing.agency_id)
+    if closing.cashier_id == actor.pk:
+        raise StepRefused(OWN_CLOSING)
+    if closing.countersigned_at is not None:
+        raise StepRefused(ALREADY_COUNTERSIGNED)
+    closing.countersigned_by = actor
+    closing.countersigned_at = timezone.now()
+    closing.save(update_fields=["countersigned_by", "countersigned_at"])
+    return closing
 
 
 @transaction.atomic
@@ -544,11 +903,11 @@ def document_print_record(document: Document, *, actor: User) -> DocumentPrint:
     numbered in order (DUPLICATA n° 1, 2...), under the document's lock."""
     document = (
         Document.objects.select_for_update(of=("self",))
-        .select_related("request")
+        .select_related("request", "settlement", "cash_closing")
         .get(pk=document.pk)
     )
     if not actor.sees_all_agencies:
-        check_agency(actor, document.request.agency_id)
+        check_agency(actor, document_agency_id(document))
     copy = document.prints.count()
     return DocumentPrint.objects.create(document=document, copy=copy, printed_by=actor)
 

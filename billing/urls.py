@@ -4,6 +4,9 @@ from billing import views
 
 urlpatterns = [
     path("caisse/", views.cash_desk, name="cash_desk"),
+    path("caisse/arrete/", views.cash_closing_new, name="cash_closing_new"),
+    path("caisse/arretes/<int:pk>/", views.cash_closing, name="cash_closing"),
+    path("apurement/", views.to_clear, name="to_clear"),
     path("factures/<int:pk>/", views.invoice_detail, name="invoice_detail"),
     path("recus/<int:pk>/", views.receipt, name="receipt"),
     path("contrats/<str:number>/avance/", views.advance_record, name="advance_record"),

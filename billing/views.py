@@ -5,6 +5,7 @@ from collections import defaultdict
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
+from django.db.models import Q
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -13,9 +14,16 @@ from django.views.decorators.http import require_http_methods, require_POST
 from billing import services
 from billing.documents import copy_marks, document_issue, stamp_pdf
 from billing.enums import DocumentKind, DocumentStatus
-from billing.forms import AdvanceForm
-from billing.models import Attestation, Document, Invoice, Settlement
-from billing.selectors import day_journal, invoices_to_settle
+from billing.forms import AdvanceForm, ConfirmClosingForm
+from billing.models import (
+    AccountTransfer,
+    Attestation,
+    CashClosing,
+    Document,
+    Invoice,
+    Settlement,
+)
+from billing.selectors import cash_closings, day_journal, invoices_to_settle
 from contracts.enums import OPERATIONAL_ROLES, Role
 from contracts.rules import StepRefused, check_role
 from contracts.selectors import get_contract_for_user
@@ -28,24 +36,31 @@ def _visible(user, qs):
 
 
 def cash_desk(request):
-    """The cashier's queue and the day's journal with totals per mode."""
-    check_role(request.user, Role.CASHIER, Role.AUDITOR)
+    """The cashier's queue, the day's journal with totals per mode (collections, refunds,
+    advances), and the day's arrêtés de caisse."""
+    check_role(request.user, Role.CASHIER, Role.SUPERVISOR, Role.AUDITOR)
     today = timezone.localdate()
-    journal = list(day_journal(request.user.agency, today))
-    totals: dict[str, dict[str, int]] = defaultdict(lambda: {"collected": 0, "refunded": 0})
+    agency = request.user.agency
+    journal = list(day_journal(agency, today))
+    totals: dict[str, dict[str, int]] = defaultdict(
+        lambda: {"collected": 0, "refunded": 0, "advances": 0}
+    )
+    column = {"refund": "refunded", "advance": "advances"}
     for s in journal:
-        key = s.get_mode_display() or "Solde nul"
-        totals[key]["refunded" if s.kind == "refund" else "collected"] += s.amount
+        totals[s.get_mode_display() or "Solde nul"][column.get(s.kind, "collected")] += s.amount
     return render(
         request,
         "billing/cash_desk.html",
         {
-            "queue": list(invoices_to_settle(request.user.agency)),
+            "queue": list(invoices_to_settle(agency)),
             "journal": journal,
             "totals": dict(totals),
             "collected": sum(s.amount for s in journal if s.kind == "collection"),
             "refunded": sum(s.amount for s in journal if s.kind == "refund"),
+            "advances": sum(s.amount for s in journal if s.kind == "advance"),
             "today": today,
+            "closings": list(cash_closings(agency, today)),
+            "my_closing": CashClosing.objects.filter(cashier=request.user, day=today).first(),
         },
     )
 
@@ -72,7 +87,7 @@ def invoice_detail(request, pk: int):
 
 def receipt(request, pk: int):
     qs = Settlement.objects.select_related(
-        "invoice__contract__customer", "invoice__contract__agency", "cashier"
+        "contract__customer", "agency", "invoice", "cashier", "refund_authorisation__authorised_by"
     )
     if not request.user.sees_all_agencies:
         qs = qs.filter(agency_id=request.user.agency_id)
@@ -83,6 +98,9 @@ def receipt(request, pk: int):
     return render(request, "billing/receipt.html", {"settlement": settlement})
 
 
+REPLAYED = "Ce formulaire avait déjà été envoyé : voici ce qui a été enregistré la première fois."
+
+
 @require_http_methods(["GET", "POST"])
 def advance_record(request, number: str):
     check_role(request.user, Role.CASHIER)
@@ -91,27 +109,122 @@ def advance_record(request, number: str):
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
-            services.account_advance_record(
+            settlement = services.account_advance_record(
                 contract,
                 actor=request.user,
                 amount=data["amount"],
                 mode=data["mode"],
                 reference=data["reference"],
+                idempotency_key=data["idempotency_key"],
             )
         except StepRefused as error:
             error.show_in(form)
         else:
-            messages.success(request, "Avance en compte enregistrée.")
-            return redirect("contract_detail", number=contract.number)
+            if getattr(settlement, "replayed", False):
+                messages.info(request, REPLAYED)
+            else:
+                messages.success(
+                    request, f"Avance en compte enregistrée : reçu {settlement.number}."
+                )
+            return redirect("receipt", pk=settlement.pk)
     return render(request, "billing/advance.html", {"contract": contract, "form": form})
+
+
+# --- Arrêté de caisse ------------------------------------------------------------------------
+
+
+@require_http_methods(["GET", "POST"])
+def cash_closing_new(request):
+    """The cashier reviews the day's totals, then signs the arrêté de caisse."""
+    check_role(request.user, Role.CASHIER)
+    today = timezone.localdate()
+    existing = CashClosing.objects.filter(cashier=request.user, day=today).first()
+    if existing is not None:
+        return redirect("cash_closing", pk=existing.pk)
+    form = ConfirmClosingForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            closing = services.cash_closing_close(actor=request.user, day=today)
+        except StepRefused as error:
+            error.show_in(form)
+        else:
+            messages.success(
+                request,
+                f"Caisse arrêtée : {closing.number}. Imprimez l'arrêté, signez-le et faites-le "
+                "contresigner par le chef de section.",
+            )
+            return redirect("cash_closing", pk=closing.pk)
+    totals = services.cash_day_totals(request.user, today)
+    return render(
+        request,
+        "billing/cash_closing_new.html",
+        {"form": form, "today": today, **totals, "per_mode": sorted(totals["per_mode"].items())},
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def cash_closing(request, pk: int):
+    """An arrêté de caisse; the supervisor countersigns it here."""
+    check_role(request.user, Role.CASHIER, Role.SUPERVISOR, Role.AUDITOR)
+    qs = CashClosing.objects.select_related("cashier", "countersigned_by", "agency", "document")
+    if not request.user.sees_all_agencies:
+        qs = qs.filter(agency_id=request.user.agency_id)
+    closing = get_object_or_404(qs, pk=pk)
+    form = ConfirmClosingForm(request.POST or None)
+    form.fields["confirm"].label = "Je contresigne cet arrêté de caisse, vérifié."
+    if request.method == "POST":
+        check_role(request.user, Role.SUPERVISOR)
+        if form.is_valid():
+            try:
+                services.cash_closing_countersign(closing, actor=request.user)
+            except StepRefused as error:
+                error.show_in(form)
+            else:
+                messages.success(request, f"Arrêté {closing.number} contresigné.")
+                return redirect("cash_closing", pk=closing.pk)
+    may_countersign = (
+        request.user.has_role(Role.SUPERVISOR)
+        and closing.countersigned_at is None
+        and closing.cashier_id != request.user.pk
+        and closing.agency_id == request.user.agency_id
+    )
+    return render(
+        request,
+        "billing/cash_closing.html",
+        {
+            "closing": closing,
+            "per_mode": sorted(closing.totals.items()),
+            "form": form if may_countersign else None,
+        },
+    )
+
+
+# --- À apurer --------------------------------------------------------------------------------
+
+
+def to_clear(request):
+    """The balances the daily task handed to the apurement de compte client: debts transferred
+    to recovery, refunds left as credits, with the contract, the amount and since when."""
+    check_role(request.user, Role.CASHIER, Role.SUPERVISOR, Role.ACFF, Role.AUDITOR)
+    transfers = AccountTransfer.objects.select_related(
+        "contract__customer", "agency", "invoice__request"
+    ).order_by("-transferred_on", "-id")
+    if not request.user.sees_all_agencies:
+        transfers = transfers.filter(agency_id=request.user.agency_id)
+    transfers = transfers.exclude(amount=0)[:200]
+    return render(request, "billing/to_clear.html", {"transfers": transfers})
 
 
 def _document_for(user, pk: int) -> Document:
     qs = Document.objects.select_related(
-        "request__contract__tariff_category", "order__assignee", "invoice"
+        "request__contract__tariff_category", "order__assignee", "invoice", "settlement"
     )
     if not user.sees_all_agencies:
-        qs = qs.filter(request__agency_id=user.agency_id)
+        qs = qs.filter(
+            Q(request__agency_id=user.agency_id)
+            | Q(settlement__agency_id=user.agency_id)
+            | Q(cash_closing__agency_id=user.agency_id)
+        )
     try:
         return qs.get(pk=pk)
     except Document.DoesNotExist:
@@ -149,7 +262,7 @@ def document_print(request, pk: int):
     document = _document_for(request.user, pk)
     if document.status != DocumentStatus.READY:
         messages.error(request, "Ce document n'a pas pu être produit : régénérez-le d'abord.")
-        return redirect("request_detail", pk=document.request_id)
+        return _back_to(document)
     if not _may_print(request.user):
         return redirect("document_consultation", pk=document.pk)
     printed = services.document_print_record(document, actor=request.user)
@@ -195,6 +308,8 @@ def document_regenerate(request, pk: int):
             or document.invoice_id
             or document.settlement_id
             or document.attestation_id
+            or document.credit_note_id
+            or document.cash_closing_id
         )
         if document.kind == DocumentKind.SUCCESSOR_CONTRACT:
             source_id = document.request_id
@@ -203,7 +318,16 @@ def document_regenerate(request, pk: int):
             messages.success(request, f"Document {document.number} produit.")
         else:
             messages.error(request, f"Le rendu a encore échoué : {document.error}")
-    return redirect("request_detail", pk=document.request_id)
+    return _back_to(document)
+
+
+def _back_to(document: Document):
+    """The page a document belongs to."""
+    if document.request_id:
+        return redirect("request_detail", pk=document.request_id)
+    if document.settlement_id:
+        return redirect("receipt", pk=document.settlement_id)
+    return redirect("cash_closing", pk=document.cash_closing_id)
 
 
 # --- Public: verifying an attestation --------------------------------------------------------

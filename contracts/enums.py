@@ -69,7 +69,13 @@ class MeterStatus(models.TextChoices):
 
 class ContractStatus(models.TextChoices):
     ACTIVE = "active", "Actif"
+    # From the validation of the balance invoice until the codification: no longer billed, no
+    # advance taken (the balance invoice is what to pay).
+    ENDING = "ending", "En résiliation"
     TERMINATED = "terminated", "Résilié"
+
+
+NOT_TERMINATED = [ContractStatus.ACTIVE, ContractStatus.ENDING]
 
 
 class DepositStatus(models.TextChoices):
@@ -85,7 +91,7 @@ class RequestState(models.TextChoices):
     FIELD_REPORTED = "field_reported", "Compte-rendu saisi, à signer"
     REPORT_APPROVED = "report_approved", "Compte-rendu approuvé"
     INVOICED = "invoiced", "Facture de solde validée"
-    SETTLED = "settled", "Solde réglé"
+    SETTLED = "settled", "Solde réglé ou transféré"
     REMOVAL_ORDERED = "removal_ordered", "Ordre de dépose émis"
     METER_REMOVED = "meter_removed", "Dépose effectuée"
     REMOVAL_IMPOSSIBLE = "removal_impossible", "Dépose impossible (coupure au branchement)"
@@ -96,6 +102,13 @@ class RequestState(models.TextChoices):
 OPEN_REQUEST_STATES = [
     s for s in RequestState.values if s not in (RequestState.CLOSED, RequestState.CANCELLED)
 ]
+
+
+class DelayKind(models.TextChoices):
+    """The délais of the procedure (DESIGN §10), in calendar days; effective-dated data."""
+
+    SETTLEMENT = "settlement", "Facture de solde → règlement (puis transfert au recouvrement)"
+    REFUND_CLAIM = "refund_claim", "Remboursement en attente → crédit laissé au compte"
 
 
 class TerminationKind(models.TextChoices):

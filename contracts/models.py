@@ -9,11 +9,13 @@ from django.utils import timezone
 from django_fsm import RETURN_VALUE, ConcurrentTransitionMixin, FSMField, transition
 
 from contracts.enums import (
+    NOT_TERMINATED,
     OPEN_REQUEST_STATES,
     OPERATIONAL_ROLES,
     PERSON_ID_TYPES,
     ContractStatus,
     CustomerKind,
+    DelayKind,
     DeliveryPointStatus,
     DepositStatus,
     IdDocumentType,
@@ -218,13 +220,13 @@ class Contract(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["delivery_point"],
-                condition=Q(status=ContractStatus.ACTIVE),
+                condition=Q(status__in=NOT_TERMINATED),
                 name="contract_one_active_per_delivery_point",
                 violation_error_message="Ce point de livraison a déjà un contrat actif.",
             ),
             models.UniqueConstraint(
                 fields=["meter"],
-                condition=Q(status=ContractStatus.ACTIVE),
+                condition=Q(status__in=NOT_TERMINATED),
                 name="contract_one_active_per_meter",
                 violation_error_message="Ce compteur est déjà attaché à un contrat actif.",
             ),
@@ -232,7 +234,7 @@ class Contract(models.Model):
                 condition=Q(subscribed_power_kva__gt=0), name="contract_power_positive"
             ),
             models.CheckConstraint(
-                condition=Q(status=ContractStatus.ACTIVE, end_date__isnull=True)
+                condition=Q(status__in=NOT_TERMINATED, end_date__isnull=True)
                 | Q(status=ContractStatus.TERMINATED, end_date__isnull=False),
                 name="contract_end_date_iff_terminated",
             ),
@@ -245,6 +247,10 @@ class Contract(models.Model):
     @property
     def is_active(self) -> bool:
         return self.status == ContractStatus.ACTIVE
+
+    @property
+    def is_ending(self) -> bool:
+        return self.status == ContractStatus.ENDING
 
 
 class Deposit(models.Model):
@@ -270,6 +276,33 @@ class Deposit(models.Model):
 
     def __str__(self) -> str:
         return f"Dépôt {self.contract.number}"
+
+
+class Delay(models.Model):
+    """A délai of the procedure (DESIGN §10): in force from valid_from until a later row of the
+    same kind replaces it. Rows in force are not edited: a new value is a new row."""
+
+    kind = models.CharField("délai", max_length=24, choices=DelayKind.choices)
+    days = models.PositiveSmallIntegerField("jours calendaires")
+    valid_from = models.DateField("en vigueur à partir du")
+
+    class Meta:
+        verbose_name = "délai"
+        ordering = ["kind", "-valid_from"]
+        constraints = [
+            models.UniqueConstraint(fields=["kind", "valid_from"], name="delay_one_per_day"),
+            models.CheckConstraint(condition=Q(days__gte=1), name="delay_at_least_a_day"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} : {self.days} j (dès le {self.valid_from:%d/%m/%Y})"
+
+    @classmethod
+    def days_on(cls, kind: str, on: dt.date) -> int:
+        row = cls.objects.filter(kind=kind, valid_from__lte=on).order_by("-valid_from").first()
+        if row is None:
+            raise LookupError(f"aucun délai « {kind} » en vigueur le {on}")
+        return row.days
 
 
 class NumberSequence(models.Model):
@@ -523,6 +556,42 @@ class TerminationRequest(ConcurrentTransitionMixin, models.Model):
     def invoice(self):
         pass
 
+    # Step 6, corrected: before settlement, the supervisor cancels the balance invoice by a
+    # credit note; the request returns to the invoice step, or further back to the field with
+    # its report sent back.
+    @transition(
+        field=state,
+        source=RequestState.INVOICED,
+        target=RequestState.REPORT_APPROVED,
+        permission=by_role(Role.SUPERVISOR),
+        custom={"step": 6},
+    )
+    def cancel_balance_invoice(self):
+        pass
+
+    @transition(
+        field=state,
+        source=RequestState.INVOICED,
+        target=RequestState.ORDER_ISSUED,
+        permission=by_role(Role.SUPERVISOR),
+        custom={"step": 6},
+    )
+    def cancel_balance_invoice_and_send_back(self):
+        pass
+
+    # Step 2, corrected: the reprise's invoices are cancelled by credit notes; the reprise is
+    # reopened (the outgoing contract active again, the successor's contract void).
+    @transition(
+        field=state,
+        source=RequestState.TAKEOVER_INVOICED,
+        target=RequestState.RECEIVED,
+        conditions=[is_with_takeover],
+        permission=by_role(Role.SUPERVISOR),
+        custom={"step": 2},
+    )
+    def cancel_takeover_invoices(self):
+        pass
+
     # Step 7 without reprise: the balance is collected or refunded.
     @transition(
         field=state,
@@ -532,6 +601,28 @@ class TerminationRequest(ConcurrentTransitionMixin, models.Model):
         custom={"step": 7},
     )
     def settle(self):
+        pass
+
+    # Step 7 by the system, after its délai: a balance still to collect goes to recovery, a
+    # refund never claimed stays as a credit on the account; both are listed for apurement.
+    @transition(
+        field=state,
+        source=RequestState.INVOICED,
+        target=RequestState.SETTLED,
+        permission=by_system,
+        custom={"step": 7},
+    )
+    def transfer_to_recovery(self):
+        pass
+
+    @transition(
+        field=state,
+        source=RequestState.INVOICED,
+        target=RequestState.SETTLED,
+        permission=by_system,
+        custom={"step": 7},
+    )
+    def leave_refund_as_credit(self):
         pass
 
     # Step 7 with reprise: both invoices settled, end of the procedure.

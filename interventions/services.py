@@ -373,6 +373,19 @@ def report_send_back(order: InterventionOrder, *, actor: User, reason: str) -> I
     return report
 
 
+def report_reopen(order: InterventionOrder, *, actor: User, reason: str) -> InterventionReport:
+    """A report already signed or filed turns out wrong after its invoice (cancelled by a
+    credit note): it is kept, marked superseded, and the order returns to its agent."""
+    report = report_in_force(order)
+    report.superseded_at = timezone.now()
+    report.superseded_by = actor
+    report.superseded_reason = reason.strip()
+    report.save(update_fields=["superseded_at", "superseded_by", "superseded_reason"])
+    order.status = OrderStatus.RETURNED
+    order.save(update_fields=["status"])
+    return report
+
+
 def removal_report_enter(
     order: InterventionOrder,
     *,

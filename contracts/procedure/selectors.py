@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from django.db.models import BooleanField, Exists, ExpressionWrapper, OuterRef, Prefetch, Q
 from django.utils import timezone
 
-from billing.enums import SettlementKind
+from billing.enums import BeneficiaryQuality, InvoiceKind, InvoiceState, SettlementKind
 from contracts.enums import (
     RequesterQuality,
     RequestState,
@@ -293,6 +293,11 @@ TOO_FEW_VISITS = (
 REMOVAL_SIGNED_ALREADY = "Le compte-rendu est déjà signé : il attend la codification de l'ACFF."
 REMOVAL_NOT_SIGNED = "Le compte-rendu doit d'abord être signé par le responsable."
 ORDER_CLOSED = "L'ordre {order} n'est plus ouvert : il est « {status} »."
+CREDIT_NOTE_TOO_LATE = (
+    "Une facture de cette demande est déjà réglée : plus d'avoir ici, la correction passe par "
+    "l'apurement du compte client."
+)
+NO_REFUND_WAITING = "Aucun remboursement n'attend sur cette demande."
 
 
 def why_not(request: TerminationRequest, page: str) -> str | None:
@@ -334,6 +339,16 @@ def why_not(request: TerminationRequest, page: str) -> str | None:
     elif page == "request_sign_removal":
         if removal_order.status == OrderStatus.SIGNED:
             return REMOVAL_SIGNED_ALREADY
+    elif page == "request_credit_note":
+        if (
+            request.invoices.filter(state=InvoiceState.SETTLED, request=request)
+            .exclude(kind=InvoiceKind.COMPLEMENTARY)
+            .exists()
+        ):
+            return CREDIT_NOTE_TOO_LATE
+    elif page == "request_refund_authorisation":
+        if not request.invoices.filter(state=InvoiceState.VALIDATED, balance__lt=0).exists():
+            return NO_REFUND_WAITING
     elif page == "request_confirm":
         if request.state == RequestState.SETTLED and not closes_after_settlement(request):
             return STEP_NOT_NOW.format(state=request.state_label)
@@ -363,6 +378,8 @@ PAGE_STATES: dict[str, list[str]] = {
         RequestState.SETTLED,
     ],
     "request_cancel": [RequestState.RECEIVED, RequestState.ORDER_ISSUED],
+    "request_credit_note": [RequestState.INVOICED, RequestState.TAKEOVER_INVOICED],
+    "request_refund_authorisation": [RequestState.INVOICED, RequestState.TAKEOVER_INVOICED],
 }
 
 
@@ -471,6 +488,7 @@ TIMING_LABELS = {Timing.CLASSIC: "résiliation classique", Timing.ANTICIPATED: "
 REASON_LABELS = dict(VisitFailure.choices)
 REMARK_LABELS = dict(Remark.choices)
 SETTLEMENT_LABELS = dict(SettlementKind.choices)
+QUALITY_REFUND = dict(BeneficiaryQuality.choices)
 
 
 def _date(value: str | None) -> str:
@@ -596,6 +614,37 @@ def describe(event: TerminationEvent, request: TerminationRequest) -> str:
             if d.get("attestation"):
                 parts.append(f"attestation {d['attestation']}")
             return " ; ".join(parts)
+        case "cancel_balance_invoice" | "cancel_balance_invoice_and_send_back":
+            back = (
+                " ; compte-rendu renvoyé à l'agent"
+                if event.action.endswith("send_back")
+                else " ; nouvelle facture de solde à établir"
+            )
+            return (
+                f"Facture {d.get('invoice')} annulée par l'avoir {d.get('credit_note')} : "
+                f"{d.get('reason')}{back}"
+            )
+        case "cancel_takeover_invoices":
+            return (
+                f"Factures {', '.join(d.get('invoices', []))} annulées par les avoirs "
+                f"{', '.join(d.get('credit_notes', []))} : {d.get('reason')} ; reprise rouverte"
+            )
+        case "refund_authorised":
+            return (
+                f"Remboursement de la facture {d.get('invoice')} autorisé à "
+                f"{d.get('beneficiary')} ({QUALITY_REFUND.get(d.get('quality'), '').lower()}, "
+                f"justificatif {d.get('proof')})"
+            )
+        case "transfer_to_recovery" | "leave_refund_as_credit":
+            what = (
+                "remboursement non réclamé laissé au crédit du compte"
+                if event.action == "leave_refund_as_credit"
+                else "solde non réglé transféré au recouvrement"
+            )
+            return (
+                f"Facture {d.get('invoice')} : {what} ({format_fcfa(d.get('amount', 0))}, "
+                f"après {d.get('delay')} jours) ; listé pour l'apurement du compte"
+            )
         case "cancel":
             return f"Demande annulée : {d.get('reason')}"
     return event.action

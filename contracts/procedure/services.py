@@ -14,12 +14,13 @@ from django.utils import timezone
 
 from billing import services as billing
 from billing.documents import issue_after_commit, issue_in_background
-from billing.enums import DocumentKind, InvoiceKind, InvoiceState
-from billing.models import Document, Invoice, Settlement
+from billing.enums import DocumentKind, InvoiceKind, InvoiceState, TransferKind
+from billing.models import CreditNote, Document, Invoice, RefundAuthorisation, Settlement
 from contracts.enums import (
     OPEN_REQUEST_STATES,
     ContractStatus,
     CustomerKind,
+    DelayKind,
     DeliveryPointStatus,
     IdDocumentType,
     MeterStatus,
@@ -33,6 +34,7 @@ from contracts.enums import (
 from contracts.models import (
     Contract,
     Customer,
+    Delay,
     NumberSequence,
     TerminationRequest,
     User,
@@ -50,7 +52,7 @@ from contracts.procedure.transitions import (
 )
 from contracts.rules import StepRefused, check_agency, check_role
 from interventions import services as interventions
-from interventions.enums import FIELD_ORDER_KINDS, REMOVAL_ORDER_KINDS, OrderKind, OrderStatus
+from interventions.enums import FIELD_ORDER_KINDS, REMOVAL_ORDER_KINDS, OrderStatus
 from interventions.models import InterventionOrder, InterventionReport, VisitAttempt
 
 logger = logging.getLogger(__name__)
@@ -678,8 +680,8 @@ def termination_request_settle(invoice: Invoice, *, actor: User, **settlement) -
         request = lock_request(invoice.request_id)
         check_agency(actor, request.agency_id)
     result = billing.invoice_settle(invoice, actor=actor, **settlement)
-    if request is None:
-        return result
+    if request is None or getattr(result, "replayed", False):
+        return result  # a form sent twice: the first send did the step
     data = {
         "invoice": result.invoice.number,
         "receipt": result.number,
@@ -782,7 +784,7 @@ def termination_request_report_removal(
         request.pk, actor=actor, role=Role.ARPNT, states=[RequestState.REMOVAL_ORDERED]
     )
     order = _removal_order(request, lock=True)
-    balance_invoice = request.invoices.filter(kind=InvoiceKind.BALANCE).first()
+    balance_invoice = _balance_invoice(request)
     billed = balance_invoice.new_index if balance_invoice else request.contract.last_billed_index
     corrected = bool(order.superseded_reports)
     report = interventions.removal_report_enter(
@@ -882,9 +884,16 @@ def termination_request_declare_removal_impossible(
     return order
 
 
+def _balance_invoice(request: TerminationRequest) -> Invoice | None:
+    """The balance invoice in force (one cancelled by a credit note stays aside)."""
+    return request.invoices.filter(
+        kind=InvoiceKind.BALANCE, state__in=billing.BILLED_STATES
+    ).first()
+
+
 def _closing_index(request: TerminationRequest) -> int:
     """The last index billed on the contract: the balance invoice's."""
-    return request.invoices.get(kind=InvoiceKind.BALANCE).new_index
+    return _balance_invoice(request).new_index
 
 
 @transaction.atomic
@@ -928,9 +937,14 @@ def termination_request_confirm_codification(request: TerminationRequest, *, act
             raise StepRefused(REPORT_NOT_SIGNED)
         report = order.report
         end_date, final_index = report.read_on, report.index_read
-        if request.is_anticipated and order.kind == OrderKind.REMOVAL:
+        if request.is_anticipated:
+            # BT removal or MT final interruption: what ran since the anticipated reading.
             extra = billing.complementary_invoice_create(
-                request, removal_index=report.index_read, removal_date=report.read_on, actor=actor
+                request,
+                final_index=report.index_read,
+                final_date=report.read_on,
+                rollover=report.rollover_confirmed,
+                actor=actor,
             )
             if extra is not None:
                 data["complementary_invoice"] = extra.number
@@ -950,6 +964,166 @@ def termination_request_confirm_codification(request: TerminationRequest, *, act
     contract.delivery_point.status = DeliveryPointStatus.FREE
     contract.delivery_point.save(update_fields=["status"])
     return request
+
+
+# --- Money corrections (DESIGN §9) ----------------------------------------------------------
+
+
+@transaction.atomic
+def termination_request_cancel_balance_invoice(
+    request: TerminationRequest, *, actor: User, reason: str, send_back_report: bool = False
+) -> CreditNote:
+    """Before settlement, the supervisor cancels the balance invoice by a credit note. The
+    request returns to step 6 (a new balance invoice, under a new number), or, when the report
+    itself was wrong, to the field: the report is sent back to its agent."""
+    request = begin_step(
+        request.pk, actor=actor, role=Role.SUPERVISOR, states=[RequestState.INVOICED]
+    )
+    invoice = _balance_invoice(request)
+    note = billing.credit_note_issue(invoice, actor=actor, reason=reason)
+    data = {"invoice": invoice.number, "credit_note": note.number, "reason": note.reason}
+    if send_back_report:
+        order = _field_order(request, lock=True)
+        interventions.report_reopen(order, actor=actor, reason=note.reason)
+        data["order"] = order.number
+        apply_transition(request, "cancel_balance_invoice_and_send_back", actor=actor, data=data)
+    else:
+        apply_transition(request, "cancel_balance_invoice", actor=actor, data=data)
+    return note
+
+
+@transaction.atomic
+def termination_request_cancel_takeover_invoices(
+    request: TerminationRequest, *, actor: User, reason: str
+) -> list[CreditNote]:
+    """Before either is settled, the supervisor cancels the reprise's two invoices by credit
+    notes: the reprise is reopened (the outgoing contract active again, the successor's contract
+    void, never started) and step 2 is done again."""
+    request = begin_step(
+        request.pk, actor=actor, role=Role.SUPERVISOR, states=[RequestState.TAKEOVER_INVOICED]
+    )
+    invoices = list(
+        request.invoices.filter(state__in=billing.BILLED_STATES).select_for_update().order_by("id")
+    )
+    if any(invoice.state != InvoiceState.VALIDATED for invoice in invoices):
+        raise StepRefused(billing.CREDIT_AFTER_SETTLEMENT)
+    notes = [billing.credit_note_issue(i, actor=actor, reason=reason) for i in invoices]
+    outgoing = Contract.objects.select_for_update().get(pk=request.contract_id)
+    successor = Contract.objects.select_for_update().get(pk=request.successor_contract_id)
+    # The successor's contract never started: it ends on the day it was to begin. Then the
+    # delivery point and the meter are the outgoing contract's again.
+    successor.status = ContractStatus.TERMINATED
+    successor.end_date = successor.start_date
+    successor.save(update_fields=["status", "end_date"])
+    outgoing.status = ContractStatus.ACTIVE
+    outgoing.end_date = None
+    outgoing.save(update_fields=["status", "end_date"])
+    apply_transition(
+        request,
+        "cancel_takeover_invoices",
+        actor=actor,
+        data={
+            "invoices": [i.number for i in invoices],
+            "credit_notes": [n.number for n in notes],
+            "successor_contract": successor.number,
+            "reason": notes[0].reason,
+        },
+    )
+    return notes
+
+
+@transaction.atomic
+def termination_request_authorise_refund(
+    invoice: Invoice, *, actor: User, **beneficiary
+) -> RefundAuthorisation:
+    """Step 7, the exception: the presented ID is not the deposit payer's (renewed ID card,
+    heir, company representative) or no payer is recorded; the supervisor names who may be
+    refunded, with a proof. The cashier then pays that beneficiary; the one who authorises
+    never pays."""
+    request = begin_step(
+        invoice.request_id,
+        actor=actor,
+        role=Role.SUPERVISOR,
+        states=[RequestState.INVOICED, RequestState.TAKEOVER_INVOICED],
+    )
+    authorisation = billing.refund_authorise(invoice, actor=actor, **beneficiary)
+    record_event(
+        request,
+        "refund_authorised",
+        actor=actor,
+        from_state=request.state,
+        step=7,
+        data={
+            "invoice": invoice.number,
+            "beneficiary": authorisation.beneficiary_name,
+            "quality": authorisation.quality,
+            "proof": authorisation.proof_reference,
+        },
+    )
+    return authorisation
+
+
+def overdue_balances(today: dt.date):
+    """Balance invoices validated and still unsettled past their délai (settlement for a sum
+    to collect or a zero balance, refund claim for a sum to refund)."""
+    settlement = dt.timedelta(days=Delay.days_on(DelayKind.SETTLEMENT, today))
+    refund = dt.timedelta(days=Delay.days_on(DelayKind.REFUND_CLAIM, today))
+    return TerminationRequest.objects.filter(
+        Q(invoices__balance__gte=0, invoices__issued_on__lte=today - settlement)
+        | Q(invoices__balance__lt=0, invoices__issued_on__lte=today - refund),
+        state=RequestState.INVOICED,
+        invoices__kind=InvoiceKind.BALANCE,
+        invoices__state=InvoiceState.VALIDATED,
+    )
+
+
+def transfer_overdue_balances(today: dt.date | None = None, *, batch_size: int = 200) -> int:
+    """Every morning, before step 8: a balance still to collect after its délai goes to
+    recovery, a refund never claimed stays as a credit on the account; both are listed for the
+    apurement, and the request moves on to step 8. System events. Returns how many."""
+    today = today or timezone.localdate()
+    done = 0
+    while True:
+        with transaction.atomic():
+            batch = list(
+                overdue_balances(today)
+                .select_for_update(of=("self",), skip_locked=True)
+                .select_related("contract__tariff_category", "agency")
+                .order_by("state_since", "id")[:batch_size]
+            )
+            due_now = []
+            for request in batch:
+                invoice = _balance_invoice(request)
+                kind = DelayKind.REFUND_CLAIM if invoice.balance < 0 else DelayKind.SETTLEMENT
+                transfer = billing.balance_transfer(
+                    invoice, today=today, delay_days=Delay.days_on(kind, today)
+                )
+                action = (
+                    "leave_refund_as_credit"
+                    if transfer.kind == TransferKind.CREDIT
+                    else "transfer_to_recovery"
+                )
+                apply_transition(
+                    request,
+                    action,
+                    actor=None,
+                    data={
+                        "invoice": invoice.number,
+                        "amount": transfer.amount,
+                        "since": transfer.since.isoformat(),
+                        "delay": transfer.delay_days,
+                    },
+                )
+                if request.removal_due(today) and needs_field_visit(request):
+                    due_now.append(request)
+            if due_now:
+                _issue_removal_orders(due_now, render_in_background=True)
+            done += len(batch)
+        if len(batch) < batch_size:
+            break
+    if done:
+        logger.info("%s balance(s) transferred to the apurement on %s", done, today)
+    return done
 
 
 # --- Cancellation ----------------------------------------------------------------------------

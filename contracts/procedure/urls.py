@@ -26,6 +26,12 @@ urlpatterns = [
     ),
     path("demandes/<int:pk>/facture/", views.request_invoice, name="request_invoice"),
     path("factures/<int:pk>/reglement/", views.invoice_settle, name="invoice_settle"),
+    path("demandes/<int:pk>/avoir/", views.request_credit_note, name="request_credit_note"),
+    path(
+        "demandes/<int:pk>/remboursement-exception/",
+        views.request_refund_authorisation,
+        name="request_refund_authorisation",
+    ),
     path("demandes/<int:pk>/depose/", views.request_removal_report, name="request_removal_report"),
     path(
         "demandes/<int:pk>/signature-depose/",

@@ -13,11 +13,16 @@ from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 
 from billing.enums import InvoiceKind, InvoiceState
-from billing.forms import SettlementForm
-from billing.models import DocumentPrint
+from billing.forms import (
+    CreditNoteForm,
+    RefundAuthorisationForm,
+    SettlementForm,
+    TakeoverCreditNoteForm,
+)
+from billing.models import CashClosing, DocumentPrint
 from billing.selectors import invoices_to_settle
-from billing.views import invoice_for_user
-from contracts.enums import RequestState, Role
+from billing.views import REPLAYED, invoice_for_user
+from contracts.enums import RequestState, Role, TerminationKind
 from contracts.models import TerminationRequest
 from contracts.procedure import services
 from contracts.procedure.forms import (
@@ -53,7 +58,21 @@ def work_queue(request):
             (invoice, (today - timezone.localtime(invoice.validated_at).date()).days)
             for invoice in invoices_to_settle(request.user.agency)[:50]
         ]
-    return render(request, "contracts/work_queue.html", {"items": items, "invoices": invoices})
+    closings = []
+    if request.user.has_role(Role.SUPERVISOR):
+        closings = list(
+            CashClosing.objects.filter(
+                agency_id=request.user.agency_id, countersigned_at__isnull=True
+            )
+            .exclude(cashier=request.user)
+            .select_related("cashier")
+            .order_by("day", "id")[:50]
+        )
+    return render(
+        request,
+        "contracts/work_queue.html",
+        {"items": items, "invoices": invoices, "closings": closings},
+    )
 
 
 def request_list(request):
@@ -182,6 +201,19 @@ def _page_actions(req: TerminationRequest) -> list[Action]:
             (Role.SUPERVISOR,),
         ),
         Action("request_confirm", "Confirmer la codification (étape 9)", (Role.ACFF,)),
+        Action(
+            "request_refund_authorisation",
+            "Autoriser un autre bénéficiaire du remboursement",
+            (Role.SUPERVISOR,),
+            True,
+        ),
+        Action(
+            "request_credit_note",
+            "Annuler par avoir "
+            + ("les factures de la reprise" if req.kind == "with_takeover" else "la facture"),
+            (Role.SUPERVISOR,),
+            True,
+        ),
         Action("request_reschedule", "Fixer une nouvelle date de visite", (reschedule_role,), True),
         Action(
             "request_removal_impossible",
@@ -223,7 +255,11 @@ def request_detail(request, pk: int):
     req = _with_orders(get_request_for_user(request.user, pk))
     events = list(req.events.select_related("actor"))
     lines = journal(req, events)
-    invoices = list(req.invoices.select_related("contract", "settlement").order_by("id"))
+    invoices = list(
+        req.invoices.select_related("contract", "settlement", "credit_note", "transfer").order_by(
+            "id"
+        )
+    )
     documents = list(
         req.documents.order_by("id")
         .defer("content")
@@ -641,7 +677,12 @@ def request_invoice(request, pk: int):
                 return redirect("request_detail", pk=req.pk)
         except StepRefused as refused:
             error = refused.message
-    draft = req.invoices.filter(kind=InvoiceKind.BALANCE).prefetch_related("lines").first()
+    draft = (
+        req.invoices.filter(kind=InvoiceKind.BALANCE)
+        .exclude(state=InvoiceState.CANCELLED)
+        .prefetch_related("lines")
+        .first()
+    )
     return render(
         request,
         "contracts/request_invoice.html",
@@ -785,21 +826,122 @@ def request_cancel(request, pk: int):
 
 @require_http_methods(["GET", "POST"])
 def invoice_settle(request, pk: int):
+    """Step 7 at the cash desk. A form sent twice (a double click, a second tab) settles once
+    and shows the first receipt."""
     check_role(request.user, Role.CASHIER)
     invoice = invoice_for_user(request.user, pk)
     deposit = getattr(invoice.contract, "deposit", None) if invoice.balance < 0 else None
+    authorisation = invoice.refund_authorisations.select_related("authorised_by").last()
     initial = {"amount": abs(invoice.balance)}
     form = SettlementForm(request.POST or None, refund=invoice.balance < 0, initial=initial)
     if request.method == "POST" and form.is_valid():
-        data = form.cleaned_data
-        data.pop("confirm")
+        data = {k: v for k, v in form.cleaned_data.items() if k != "confirm"}
         try:
             settlement = services.termination_request_settle(invoice, actor=request.user, **data)
         except StepRefused as error:
             error.show_in(form)
         else:
-            messages.success(request, f"Règlement enregistré : reçu {settlement.number}.")
+            if getattr(settlement, "replayed", False):
+                messages.info(request, REPLAYED)
+            else:
+                messages.success(request, f"Règlement enregistré : reçu {settlement.number}.")
             return redirect("receipt", pk=settlement.pk)
     return render(
-        request, "billing/settle.html", {"invoice": invoice, "form": form, "deposit": deposit}
+        request,
+        "billing/settle.html",
+        {
+            "invoice": invoice,
+            "form": form,
+            "deposit": deposit,
+            "authorisation": authorisation,
+        },
+    )
+
+
+# --- Money corrections -----------------------------------------------------------------------
+
+
+@require_http_methods(["GET", "POST"])
+def request_credit_note(request, pk: int):
+    """The supervisor cancels the balance invoice (or the reprise's two invoices) by credit
+    notes, before settlement."""
+    req_for_kind = get_request_for_user(request.user, pk)
+    takeover = req_for_kind.kind == TerminationKind.WITH_TAKEOVER
+
+    def act(r, d):
+        if takeover:
+            return services.termination_request_cancel_takeover_invoices(
+                r, actor=request.user, reason=d["reason"]
+            )
+        return services.termination_request_cancel_balance_invoice(
+            r, actor=request.user, reason=d["reason"], send_back_report=d["send_back_report"]
+        )
+
+    def panels(req):
+        return [
+            Panel(
+                "credit_note",
+                TakeoverCreditNoteForm if takeover else CreditNoteForm,
+                act,
+                button="Émettre l'avoir" + ("s" if takeover else ""),
+                success="Avoir émis : la reprise est rouverte, à établir de nouveau (étape 2)."
+                if takeover
+                else "Avoir émis : la facture de solde est annulée ; une nouvelle facture, sous "
+                "un nouveau numéro, la remplacera.",
+                intro="Avant tout règlement seulement. L'avoir annule la facture pour son montant "
+                "entier, sous son propre numéro ; rien n'est effacé.",
+            )
+        ]
+
+    invoices = list(
+        req_for_kind.invoices.filter(state=InvoiceState.VALIDATED)
+        .select_related("contract__customer")
+        .prefetch_related("lines")
+        .order_by("id")
+    )
+    return _step(
+        request,
+        pk,
+        page="request_credit_note",
+        roles=(Role.SUPERVISOR,),
+        title="Annuler par avoir "
+        + ("les factures de la reprise" if takeover else "la facture de solde"),
+        panels=panels,
+        extra={"credited_invoices": invoices, "takeover": takeover},
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def request_refund_authorisation(request, pk: int):
+    """The supervisor names who may receive the refund when the presented ID is not the
+    deposit payer's, or no payer is recorded."""
+    req_for_invoice = get_request_for_user(request.user, pk)
+    invoice = req_for_invoice.invoices.filter(state=InvoiceState.VALIDATED, balance__lt=0).first()
+
+    def panels(req):
+        return [
+            Panel(
+                "authorise",
+                RefundAuthorisationForm,
+                lambda r, d: services.termination_request_authorise_refund(
+                    invoice, actor=request.user, **d
+                ),
+                button="Autoriser ce bénéficiaire",
+                success="Bénéficiaire autorisé : un caissier peut maintenant payer le "
+                "remboursement (pas vous).",
+                intro="Quand la pièce présentée n'est pas celle du déposant (pièce renouvelée, "
+                "héritier, représentant d'une entreprise) ou qu'aucun déposant n'est "
+                "enregistré. Vous ne pourrez pas payer vous-même ce remboursement.",
+            )
+        ]
+
+    deposit = getattr(req_for_invoice.contract, "deposit", None)
+    return _step(
+        request,
+        pk,
+        page="request_refund_authorisation",
+        roles=(Role.SUPERVISOR,),
+        title="Étape 7 – Autoriser un autre bénéficiaire du remboursement",
+        panels=panels,
+        extra={"refund_invoice": invoice, "deposit": deposit},
     )

@@ -176,8 +176,9 @@ def test_bt_anticipated_issues_the_removal_on_the_cut_date_and_a_complementary_i
     assert request.state == RequestState.CLOSED
     extra = request.invoices.get(kind=InvoiceKind.COMPLEMENTARY)
     assert (extra.old_index, extra.new_index, extra.consumption) == (12300, 12360, 60)
-    # 60 kWh in 10 days: tranche bounds 7 / 83 -> 7 at 86, 53 at 125; levies 5/kWh; VAT on 6 625
-    assert extra.total == 602 + 6625 + 120 + 180 + 1193
+    # 60 kWh in 10 days: tranche bounds 7 / 83 -> 7 at 86, 53 at 125; the fixed charge for 10
+    # days (500 × 6 kVA × 10/30); levies 5/kWh; VAT 18 % on 6 625 + 1 000
+    assert extra.total == 602 + 6625 + 1000 + 120 + 180 + 1373
     assert extra.state == InvoiceState.VALIDATED
 
 

@@ -24,13 +24,18 @@ pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("frozen_today")]
 def test_the_graph_is_pinned():
     assert transition_rows() == [
         (2, "take_over", "received", "takeover_invoiced", "reception"),
+        (2, "cancel_takeover_invoices", "takeover_invoiced", "received", "supervisor"),
         (3, "issue_order", "received", "order_issued", "reception"),
         (5, "report_field", "order_issued", "field_reported / report_approved", "reader"),
         (5, "approve_report", "field_reported", "report_approved", "supervisor"),
         (5, "send_back_field_report", "field_reported", "order_issued", "supervisor"),
         (6, "invoice", "report_approved", "invoiced", "reception"),
+        (6, "cancel_balance_invoice", "invoiced", "report_approved", "supervisor"),
+        (6, "cancel_balance_invoice_and_send_back", "invoiced", "order_issued", "supervisor"),
         (7, "close_takeover", "takeover_invoiced", "closed", "cashier"),
+        (7, "leave_refund_as_credit", "invoiced", "settled", "system"),
         (7, "settle", "invoiced", "settled", "cashier"),
+        (7, "transfer_to_recovery", "invoiced", "settled", "system"),
         (8, "order_removal", "settled", "removal_ordered", "system"),
         (9, "confirm_codification_without_removal", "settled", "closed", "acff"),
         (9, "declare_removal_impossible", "removal_ordered", "removal_impossible", "supervisor"),

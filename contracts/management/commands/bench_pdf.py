@@ -129,7 +129,9 @@ class Command(BaseCommand):
             takeover, actor=staff[Role.RECEPTION], preview_digest=preview.digest, **reprise
         )
         takeover = TerminationRequest.objects.get(pk=takeover.pk)  # as the service left it
-        subscription = takeover.invoices.get(kind=InvoiceKind.SUBSCRIPTION)
+        subscription = takeover.invoices.exclude(state="cancelled").get(
+            kind=InvoiceKind.SUBSCRIPTION
+        )
         for bill in takeover.invoices.order_by("id"):
             data = {"amount": abs(bill.balance), "mode": PaymentMode.CASH}
             if bill.balance < 0:
