@@ -11,9 +11,19 @@ from contracts.enums import IdDocumentType
 MAX_AMOUNT = 999_999_999  # francs CFA: below what a PostgreSQL integer holds
 
 
+class DigitsField(forms.IntegerField):
+    """A whole number typed with the digits 0 to 9 only (Python would also read "١٢٣" or
+    "１２３" as 123: on a cash form, what is read must be what the cashier sees)."""
+
+    def to_python(self, value):
+        if value not in self.empty_values and not str(value).strip().isascii():
+            raise forms.ValidationError(self.error_messages["invalid"], code="invalid")
+        return super().to_python(value)
+
+
 def amount_field(label: str, *, minimum: int, help_text: str = "") -> forms.IntegerField:
     bounds = f"Un montant en francs CFA, entier, de {minimum} à 999 999 999."
-    return forms.IntegerField(
+    return DigitsField(
         label=label,
         min_value=minimum,
         max_value=MAX_AMOUNT,

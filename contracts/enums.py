@@ -111,6 +111,9 @@ class DelayKind(models.TextChoices):
     REFUND_CLAIM = "refund_claim", "Remboursement en attente → crédit laissé au compte"
 
 
+DEFAULT_DELAYS = {DelayKind.SETTLEMENT: 30, DelayKind.REFUND_CLAIM: 90}
+
+
 class TerminationKind(models.TextChoices):
     WITHOUT_TAKEOVER = "without_takeover", "Sans reprise"
     WITH_TAKEOVER = "with_takeover", "Avec reprise (successeur)"

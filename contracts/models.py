@@ -9,6 +9,7 @@ from django.utils import timezone
 from django_fsm import RETURN_VALUE, ConcurrentTransitionMixin, FSMField, transition
 
 from contracts.enums import (
+    DEFAULT_DELAYS,
     NOT_TERMINATED,
     OPEN_REQUEST_STATES,
     OPERATIONAL_ROLES,
@@ -299,10 +300,9 @@ class Delay(models.Model):
 
     @classmethod
     def days_on(cls, kind: str, on: dt.date) -> int:
+        """The délai in force on that day; DESIGN §10's default when none was entered."""
         row = cls.objects.filter(kind=kind, valid_from__lte=on).order_by("-valid_from").first()
-        if row is None:
-            raise LookupError(f"aucun délai « {kind} » en vigueur le {on}")
-        return row.days
+        return row.days if row is not None else DEFAULT_DELAYS[kind]
 
 
 class NumberSequence(models.Model):

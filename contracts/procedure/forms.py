@@ -3,6 +3,7 @@
 from django import forms
 from django.utils import timezone
 
+from billing.forms import DigitsField
 from contracts.enums import (
     IdDocumentType,
     RequesterQuality,
@@ -38,7 +39,7 @@ def agents(agency, role: str):
 
 
 def index_field(label: str, **kwargs) -> forms.IntegerField:
-    return forms.IntegerField(
+    return DigitsField(
         label=label,
         min_value=0,
         max_value=INDEX_MAX,

@@ -10,12 +10,20 @@ from billing.documents import document_issue
 from billing.enums import DocumentKind, PaymentMode
 from billing.services import document_print_record
 from contracts.enums import RequestState, Role, TerminationKind, Timing
-from contracts.models import TerminationEvent, TerminationRequest
+from contracts.models import Deposit, TerminationEvent, TerminationRequest
 from contracts.procedure import services
 from contracts.procedure.graph import markdown_table, transition_rows
 from contracts.procedure.transitions import apply_transition, lock_request
 from contracts.rules import StepRefused
-from tests.workflow import ALL_SAFETY_STEPS, SUCCESSOR, TODAY, advance, create, reload
+from tests.workflow import (
+    ALL_SAFETY_STEPS,
+    SUCCESSOR,
+    TODAY,
+    advance,
+    create,
+    reload,
+    take_over,
+)
 from tests.workflow import worked_example_contract as example
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("frozen_today")]
@@ -178,6 +186,34 @@ STEPS = {
         Role.ACFF,
         lambda r, a: services.termination_request_confirm_codification(r, actor=a),
     ),
+    # The money side (DESIGN §9).
+    "cancel_balance_invoice": (
+        RequestState.INVOICED,
+        Role.SUPERVISOR,
+        lambda r, a: services.termination_request_cancel_balance_invoice(
+            r, actor=a, reason="Index mal lu"
+        ),
+    ),
+    "authorise_refund": (
+        "refund_invoiced",
+        Role.SUPERVISOR,
+        lambda r, a: services.termination_request_authorise_refund(
+            r.invoices.get(kind="balance"),
+            actor=a,
+            beneficiary_name="HOUNKPATIN Afi",
+            beneficiary_id_document_type="cni",
+            beneficiary_id_document_number="3344556677",
+            quality="heir",
+            proof_reference="Acte 118",
+        ),
+    ),
+    "cancel_takeover_invoices": (
+        "takeover_invoiced",
+        Role.SUPERVISOR,
+        lambda r, a: services.termination_request_cancel_takeover_invoices(
+            r, actor=a, reason="Mauvais successeur"
+        ),
+    ),
 }
 
 
@@ -205,6 +241,13 @@ def prepare(request, staff, where: str):
                     services.termination_request_reschedule_visit(
                         reload(request), actor=staff.supervisor, due_on=TODAY
                     )
+        case "refund_invoiced":
+            Deposit.objects.filter(contract=request.contract).update(amount=90000)
+            request = advance(request, staff, RequestState.INVOICED)
+        case "takeover_invoiced":
+            services.termination_request_cancel(request, actor=staff.reception, reason="Reprise")
+            request = create(request.contract, staff, kind=TerminationKind.WITH_TAKEOVER)
+            take_over(request, staff)
         case "removal_signed":
             request = advance(request, staff, RequestState.METER_REMOVED)
             services.termination_request_sign_removal(request, actor=staff.supervisor)
@@ -307,6 +350,15 @@ def test_nobody_issues_a_removal_order_by_hand(akpakpa, staff):
     for person in people(akpakpa, "akp").values():
         with pytest.raises(PermissionDenied), transaction.atomic():
             apply_transition(lock_request(request.pk), "order_removal", actor=person)
+
+
+def test_nobody_transfers_a_balance_to_the_apurement_by_hand(akpakpa, staff):
+    request = advance(create(example(akpakpa), staff), staff, RequestState.INVOICED)
+    for person in people(akpakpa, "akp").values():
+        for action in ("transfer_to_recovery", "leave_refund_as_credit"):
+            with pytest.raises(PermissionDenied), transaction.atomic():
+                apply_transition(lock_request(request.pk), action, actor=person)
+    assert reload(request).state == RequestState.INVOICED
 
 
 def test_a_step_done_twice_is_refused_with_a_clear_message(akpakpa, staff):
