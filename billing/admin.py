@@ -1,7 +1,17 @@
 from django.contrib import admin
 from django.utils import timezone
 
-from billing.models import AccountEntry, Invoice, TariffCategory, TariffItem
+from billing.models import (
+    AccountEntry,
+    AccountTransfer,
+    CashClosing,
+    CreditNote,
+    Invoice,
+    RefundAuthorisation,
+    Settlement,
+    TariffCategory,
+    TariffItem,
+)
 from sbee_resiliation.admin import ReadOnlyAdmin, RoleAdmin
 
 
@@ -37,3 +47,36 @@ class InvoiceAdmin(ReadOnlyAdmin):
 class AccountEntryAdmin(ReadOnlyAdmin):
     list_display = ["contract", "posted_on", "kind", "label", "debit", "credit"]
     list_select_related = ["contract"]
+
+
+@admin.register(Settlement)
+class SettlementAdmin(ReadOnlyAdmin):
+    list_display = ["number", "kind", "contract", "amount", "mode", "cashier", "created_at"]
+    list_filter = ["kind", "mode", "agency"]
+    list_select_related = ["contract", "cashier"]
+    search_fields = ["number"]
+
+
+@admin.register(CreditNote)
+class CreditNoteAdmin(ReadOnlyAdmin):
+    list_display = ["number", "invoice", "total", "issued_on", "created_by"]
+    list_select_related = ["invoice", "created_by"]
+
+
+@admin.register(RefundAuthorisation)
+class RefundAuthorisationAdmin(ReadOnlyAdmin):
+    list_display = ["invoice", "beneficiary_name", "quality", "authorised_by", "authorised_at"]
+    list_select_related = ["invoice", "authorised_by"]
+
+
+@admin.register(AccountTransfer)
+class AccountTransferAdmin(ReadOnlyAdmin):
+    list_display = ["invoice", "kind", "amount", "since", "transferred_on", "agency"]
+    list_filter = ["kind", "agency"]
+    list_select_related = ["invoice", "agency"]
+
+
+@admin.register(CashClosing)
+class CashClosingAdmin(ReadOnlyAdmin):
+    list_display = ["number", "cashier", "day", "collected", "refunded", "advances"]
+    list_select_related = ["cashier"]

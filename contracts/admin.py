@@ -1,11 +1,13 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin
 from django.contrib.auth.models import Group
+from django.utils import timezone
 
 from contracts.models import (
     Agency,
     Contract,
     Customer,
+    Delay,
     DeliveryPoint,
     Deposit,
     Meter,
@@ -97,3 +99,18 @@ class TerminationEventAdmin(ReadOnlyAdmin):
     list_display = ["at", "request", "step", "action", "actor", "from_state", "to_state"]
     list_filter = ["step", "action"]
     list_select_related = ["request__contract", "actor"]
+
+
+@admin.register(Delay)
+class DelayAdmin(RoleAdmin):
+    """The délais of the procedure. A new value is a new row dated from when it applies: rows
+    already in force are not edited (the requests already transferred were judged by them)."""
+
+    list_display = ["kind", "days", "valid_from"]
+    list_filter = ["kind"]
+    save_as = True
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        if obj is not None and obj.valid_from <= timezone.localdate():
+            return False
+        return super().has_change_permission(request, obj)
