@@ -46,7 +46,10 @@ def test_a_credit_note_then_a_corrected_balance_invoice(office, staff, akpakpa):
     assert "Facture FAC-AKP-2026-000002 validée." in reception.text()
     text = reception.text()
     assert "Annulée par avoir" in text and "FAC-AKP-2026-000002" in text
-    assert CreditNote.objects.get().total == -49417
+    note = CreditNote.objects.get()
+    assert note.total == -49417
+    reception.goto(f"/factures/{note.invoice_id}/")
+    assert "Annulée par l'avoir AV-AKP-2026-000001" in reception.text()
     office.assert_valid_html()
 
 
