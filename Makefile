@@ -32,8 +32,10 @@ sync: uv
 db: sync
 	@if [ -z "$$DATABASE_URL" ]; then $(PY) -m sbee_resiliation.localdb start; fi
 
+# Migrations run as the owner of the tables; everything else as the application's role, which owns
+# nothing and may not TRUNCATE (DESIGN §11). With DATABASE_URL, that URL's role runs both.
 setup: db
-	DEBUG=true $(PY) manage.py migrate --no-input
+	DEBUG=true LOCAL_DB_USER=sbee_owner $(PY) manage.py migrate --no-input
 	DEBUG=true $(PY) manage.py load_demo_data
 	DEBUG=true $(PY) manage.py transfer_overdue_balances
 	DEBUG=true $(PY) manage.py issue_due_orders
@@ -76,9 +78,10 @@ bench: db
 	url="postgres://postgres@/sbee_bench?host=$$sock"; \
 	psql "postgres://postgres@/postgres?host=$$sock" -tAc "SELECT 1 FROM pg_database WHERE datname='sbee_bench'" | grep -q 1 \
 	  || psql "postgres://postgres@/postgres?host=$$sock" -qc "CREATE DATABASE sbee_bench"; \
-	DATABASE_URL=$$url DEBUG=true $(PY) manage.py migrate --no-input -v0; \
-	DATABASE_URL=$$url DEBUG=false SECRET_KEY=bench ALLOWED_HOSTS=testserver $(PY) manage.py bench_search --contracts $(BENCH_CONTRACTS); \
-	DATABASE_URL=$$url DEBUG=false SECRET_KEY=bench ALLOWED_HOSTS=testserver $(PY) manage.py bench_due_orders
+	export DATABASE_URL=$$url DATABASE_MAINTENANCE=on; \
+	DEBUG=true $(PY) manage.py migrate --no-input -v0; \
+	DEBUG=false SECRET_KEY=bench ALLOWED_HOSTS=testserver SECURE_SSL_REDIRECT=false $(PY) manage.py bench_search --contracts $(BENCH_CONTRACTS); \
+	DEBUG=false SECRET_KEY=bench ALLOWED_HOSTS=testserver SECURE_SSL_REDIRECT=false $(PY) manage.py bench_due_orders
 
 # PDF rendering benchmark, on the demo data (rolled back afterwards).
 bench-pdf: setup

@@ -127,3 +127,23 @@ class Timing(models.TextChoices):
 class RequesterQuality(models.TextChoices):
     HOLDER = "holder", "Titulaire du contrat"
     PROXY = "proxy", "Mandataire"
+
+
+class SecurityEventKind(models.TextChoices):
+    """What the auditors read about accounts (DESIGN §11)."""
+
+    LOGIN = "login", "Connexion"
+    LOGIN_FAILED = "login_failed", "Échec de connexion"
+    LOCKED_OUT = "locked_out", "Connexions bloquées (trop d'échecs)"
+    LOGOUT = "logout", "Déconnexion"
+    SECOND_FACTOR = "second_factor", "Second facteur vérifié"
+    SECOND_FACTOR_FAILED = "second_factor_failed", "Échec du second facteur"
+    SECOND_FACTOR_ENROLLED = "second_factor_enrolled", "Second facteur enregistré"
+    ROLE_GRANTED = "role_granted", "Rôle accordé"
+    ROLE_REVOKED = "role_revoked", "Rôle retiré"
+    ACCOUNT_CREATED = "account_created", "Compte créé"
+    ACCOUNT_CHANGED = "account_changed", "Compte modifié"
+    PASSWORD_CHANGED = "password_changed", "Mot de passe changé"
+    PASSWORD_RESET_REQUESTED = "password_reset_requested", "Réinitialisation demandée"
+    PASSWORD_RESET_APPROVED = "password_reset_approved", "Réinitialisation approuvée"
+    DOCUMENT_TAMPERED = "document_tampered", "Document altéré refusé"

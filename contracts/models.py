@@ -24,6 +24,7 @@ from contracts.enums import (
     RequesterQuality,
     RequestState,
     Role,
+    SecurityEventKind,
     TerminationKind,
     Timing,
     Voltage,
@@ -734,8 +735,11 @@ class TerminationEvent(models.Model):
     action = models.CharField("action", max_length=50)
     from_state = models.CharField("de", max_length=20, choices=RequestState.choices)
     to_state = models.CharField("à", max_length=20, choices=RequestState.choices)
-    at = models.DateTimeField("le", auto_now_add=True)
+    at = models.DateTimeField("le", default=timezone.now)
     data = models.JSONField("données", default=dict, blank=True)
+    # The request's audit chain (contracts.audit): the previous event's hash, and this one's.
+    prev_hash = models.CharField("empreinte précédente", max_length=64, blank=True)
+    hash = models.CharField("empreinte", max_length=64, blank=True)
 
     class Meta:
         verbose_name = "événement"
@@ -744,3 +748,90 @@ class TerminationEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.action} ({self.at:%d/%m/%Y %H:%M})"
+
+
+class SecurityEvent(models.Model):
+    """What happened to accounts: logins, failures, roles granted, passwords reset. Append-only
+    (the database refuses UPDATE, DELETE and TRUNCATE), and chained: each row stores the hash
+    of the previous one, so that `manage.py verify_audit` finds the first broken link."""
+
+    at = models.DateTimeField("le", default=timezone.now)
+    kind = models.CharField("nature", max_length=32, choices=SecurityEventKind.choices)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name="par",
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name="compte concerné",
+    )
+    username = models.CharField("identifiant saisi", max_length=150, blank=True)
+    ip_address = models.GenericIPAddressField("adresse", null=True, blank=True)
+    data = models.JSONField("détails", default=dict, blank=True)
+    prev_hash = models.CharField("empreinte précédente", max_length=64, blank=True)
+    hash = models.CharField("empreinte", max_length=64, unique=True)
+
+    class Meta:
+        verbose_name = "événement de sécurité"
+        verbose_name_plural = "événements de sécurité"
+        ordering = ["-at", "-id"]
+        indexes = [
+            models.Index(fields=["kind", "at"], name="security_kind_at"),
+            models.Index(fields=["user", "at"], name="security_user_at"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} ({self.at:%d/%m/%Y %H:%M})"
+
+
+class PasswordReset(models.Model):
+    """An admin's reset of someone's password takes effect only once a second admin approves
+    it (neither the requester nor the account's owner): until then the new password is only a
+    hash waiting here."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name="compte",
+    )
+    password = models.CharField("nouveau mot de passe (empreinte)", max_length=256)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name="demandée par",
+    )
+    requested_at = models.DateTimeField("demandée le", auto_now_add=True)
+    approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name="approuvée par",
+    )
+    approved_at = models.DateTimeField("approuvée le", null=True, blank=True)
+
+    class Meta:
+        verbose_name = "réinitialisation de mot de passe"
+        verbose_name_plural = "réinitialisations de mot de passe"
+        ordering = ["-requested_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(approved_by__isnull=True)
+                | (~Q(approved_by=F("requested_by")) & ~Q(approved_by=F("user"))),
+                name="password_reset_second_admin",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} ({self.requested_at:%d/%m/%Y %H:%M})"

@@ -27,7 +27,9 @@ ROOT = Path(__file__).resolve().parent.parent
 VAR = ROOT / "var"
 LOCATION_FILE = VAR / "localdb.json"
 DB_NAME = "sbee_resiliation"
-DB_USER = "postgres"
+DB_USER = "postgres"  # the cluster's superuser: creates the roles and the database
+OWNER_USER = "sbee_owner"  # owns the tables; runs the migrations (and the tests' set-up)
+APP_USER = "sbee_app"  # the application: owns nothing, may not TRUNCATE
 PORT = 5432
 SERVER_USER = "postgres"  # used only when we are root
 MAX_SOCKET_PATH = 100  # sun_path holds 107 bytes; keep a margin for ".s.PGSQL.5432"
@@ -126,12 +128,13 @@ def location() -> dict:
     return {"base": str(base), "data": str(base / "data"), "socket": str(base / "run")}
 
 
-def database_settings() -> dict:
-    """Django DATABASES['default'] for the local cluster."""
+def database_settings(user: str | None = None) -> dict:
+    """Django DATABASES['default'] for the local cluster, as the application's role unless
+    another is named (LOCAL_DB_USER=sbee_owner for the migrations)."""
     return {
         "ENGINE": "django.db.backends.postgresql",
         "NAME": DB_NAME,
-        "USER": DB_USER,
+        "USER": user or APP_USER,
         "HOST": location()["socket"],
         "PORT": PORT,
     }
@@ -169,14 +172,47 @@ def _write_config(data: Path, socket: Path) -> None:
 
 
 def _create_database(socket: Path) -> None:
+    """The two roles and the database, owned by the owner role. A cluster made before the roles
+    existed has its tables handed over to the owner."""
     import psycopg  # imported here: only needed once the server is up
 
-    with psycopg.connect(
-        host=str(socket), port=PORT, user=DB_USER, dbname="postgres", autocommit=True
-    ) as conn:
+    def connect(dbname: str):
+        return psycopg.connect(
+            host=str(socket), port=PORT, user=DB_USER, dbname=dbname, autocommit=True
+        )
+
+    with connect("postgres") as conn:
+        for role, options in ((OWNER_USER, "LOGIN CREATEDB"), (APP_USER, "LOGIN")):
+            if not conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [role]).fetchone():
+                conn.execute(f'CREATE ROLE "{role}" {options}')
+        # The owner may act as the application (the tests check the refusals that way).
+        conn.execute(f'GRANT "{APP_USER}" TO "{OWNER_USER}"')
         exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [DB_NAME]).fetchone()
         if not exists:
-            conn.execute(f'CREATE DATABASE "{DB_NAME}"')
+            conn.execute(f'CREATE DATABASE "{DB_NAME}" OWNER "{OWNER_USER}"')
+        else:
+            conn.execute(f'ALTER DATABASE "{DB_NAME}" OWNER TO "{OWNER_USER}"')
+    with connect(DB_NAME) as conn:
+        conn.execute(f'ALTER SCHEMA public OWNER TO "{OWNER_USER}"')
+        owned = conn.execute(
+            """
+            SELECT 'TABLE', quote_ident(tablename) FROM pg_tables
+             WHERE schemaname = 'public' AND tableowner = %(su)s
+            UNION ALL
+            SELECT 'SEQUENCE', quote_ident(sequencename) FROM pg_sequences
+             WHERE schemaname = 'public' AND sequenceowner = %(su)s
+            UNION ALL
+            SELECT 'FUNCTION', p.oid::regprocedure::text FROM pg_proc p
+              JOIN pg_namespace n ON n.oid = p.pronamespace
+             WHERE n.nspname = 'public' AND pg_get_userbyid(p.proowner) = %(su)s
+               AND NOT EXISTS (
+                   SELECT 1 FROM pg_depend d WHERE d.objid = p.oid AND d.deptype = 'e'
+               )
+            """,
+            {"su": DB_USER},
+        ).fetchall()
+        for kind, name in owned:
+            conn.execute(f'ALTER {kind} {name} OWNER TO "{OWNER_USER}"')
 
 
 def start() -> dict:

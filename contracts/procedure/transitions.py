@@ -1,10 +1,13 @@
 """The mechanics every step shares: lock the request, check who acts and when, apply the
 @transition, save, and write the TerminationEvent, in the step's transaction."""
 
+import json
+
 from django.core.exceptions import PermissionDenied
 from django.utils import timezone
 from django_fsm import can_proceed, has_transition_perm
 
+from contracts.audit import last_event_hashes, seal_event
 from contracts.models import TerminationEvent, TerminationRequest, User
 from contracts.rules import ROLE_REFUSED, StepRefused, check_agency, check_role
 
@@ -88,6 +91,10 @@ def apply_transition_many(
         request.state_since = now
         events.append(_event(request, action, actor=actor, from_state=from_state, data=extra))
     TerminationRequest.objects.bulk_update(requests, ["state", "state_since"])
+    previous = last_event_hashes([r.pk for r in requests])
+    for event in events:
+        seal_event(event, previous[event.request_id])
+        previous[event.request_id] = event.hash
     TerminationEvent.objects.bulk_create(events)
 
 
@@ -118,7 +125,8 @@ def _event(
         action=action,
         from_state=from_state or request.state,
         to_state=request.state,
-        data=data or {},
+        at=timezone.now(),
+        data=json.loads(json.dumps(data or {}, default=str)),  # as stored, for the hash
     )
 
 
@@ -134,5 +142,6 @@ def record_event(
     """The audit row of a step. For a transition, its step and role come from the @transition;
     other actions (a signature, one of two settlements) name their step."""
     event = _event(request, action, actor=actor, from_state=from_state, step=step, data=data)
+    seal_event(event, last_event_hashes([request.pk])[request.pk])
     event.save()
     return event

@@ -1,0 +1,32 @@
+"""The database's two roles (DESIGN §11): the owner, which runs the migrations and owns every
+table, and the application's role, which owns nothing, may read and write rows, and may not
+TRUNCATE. After every migration, the application's role gets its rights on whatever exists."""
+
+from django.conf import settings
+from django.db import connections
+from django.db.models.signals import post_migrate
+from django.dispatch import receiver
+
+
+@receiver(post_migrate)
+def grant_application_role(sender, using="default", **kwargs):
+    """Once per migration run (post_migrate is sent once per app, after all migrations)."""
+    if sender.label != "contracts":
+        return
+    role = settings.DATABASE_APP_ROLE
+    with connections[using].cursor() as cursor:
+        cursor.execute(
+            "SELECT current_user, EXISTS (SELECT 1 FROM pg_roles WHERE rolname = %s)", [role]
+        )
+        current, exists = cursor.fetchone()
+        if not exists or current == role:
+            return
+        quoted = connections[using].ops.quote_name(role)
+        cursor.execute(f"GRANT USAGE ON SCHEMA public TO {quoted}")
+        cursor.execute(
+            f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {quoted}"
+        )
+        cursor.execute(
+            f"REVOKE TRUNCATE, REFERENCES, TRIGGER ON ALL TABLES IN SCHEMA public FROM {quoted}"
+        )
+        cursor.execute(f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {quoted}")

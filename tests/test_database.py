@@ -1,0 +1,215 @@
+"""Append-only in the database (DESIGN §11), tried as the application's own PostgreSQL role:
+whoever holds its password cannot change or delete a settlement, a ledger entry, a validated
+invoice or its lines, a stored document, an event or a security event, nor empty a table. The
+owner of the tables, outside a maintenance session, meets the same triggers."""
+
+import datetime as dt
+import io
+
+import pytest
+from django.conf import settings
+from django.core.management import CommandError, call_command
+from django.db import DatabaseError, connection, transaction
+
+from billing import services as billing
+from billing.documents import document_issue
+from billing.enums import DocumentKind
+from contracts.audit import security_event
+from contracts.enums import RequestState, SecurityEventKind
+from contracts.models import Deposit, SecurityEvent
+from contracts.procedure import services
+from tests.workflow import TODAY, advance, create, reload, worked_example_contract
+
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("frozen_today")]
+
+# Each protected table, and an UPDATE that changes what its trigger keeps.
+PROTECTED = {
+    "billing_settlement": "amount = amount + 1",
+    "billing_accountentry": "debit = debit + 1",
+    "billing_creditnote": "reason = 'réécrit'",
+    "billing_creditnoteline": "amount = amount + 1",
+    "billing_accounttransfer": "amount = amount + 1",
+    "billing_refundauthorisation": "beneficiary_name = 'X'",
+    "billing_documentprint": "copy = copy + 1",
+    "billing_attestation": "final_index = final_index + 1",
+    "billing_invoice": "total = total + 1",
+    "billing_invoiceline": "amount = amount + 1",
+    "billing_document": "content = 'forged'::bytea",
+    "billing_cashclosing": "collected = collected + 1",
+    "contracts_terminationevent": "action = 'réécrit'",
+    "contracts_securityevent": "username = 'effacé'",
+    "interventions_interventionreport": "index_read = index_read + 1",
+    "interventions_visitattempt": "reason_detail = 'réécrit'",
+}
+# Rows a test may still write: an invoice's draft, a document waiting to be rendered.
+CHANGEABLE = {
+    "billing_invoice": "state <> 'draft'",
+    "billing_invoiceline": "invoice_id IN (SELECT id FROM billing_invoice WHERE state <> 'draft')",
+    "billing_document": "status = 'ready'",
+}
+
+
+@pytest.fixture
+def every_protected_row(akpakpa, staff):
+    """At least one row in each protected table, as the procedure writes them (one document
+    rendered: the others would be rendered once committed, which a test does not)."""
+    # Closed: invoice, lines, settlement, entries, a document, attestation, reports, events.
+    closed = advance(
+        create(worked_example_contract(akpakpa), staff), staff, RequestState.METER_REMOVED
+    )
+    services.termination_request_sign_removal(closed, actor=staff.supervisor)
+    services.termination_request_confirm_codification(reload(closed), actor=staff.acff)
+    invoice = reload(closed).invoices.get(kind="balance")
+    document = document_issue(DocumentKind.INVOICE, invoice.pk)
+    billing.document_print_record(document, actor=staff.reception)
+    billing.cash_closing_close(actor=staff.cashier, day=TODAY)
+    # A cancelled invoice: a credit note and its lines.
+    cancelled = advance(
+        create(worked_example_contract(akpakpa, number="1010000002"), staff),
+        staff,
+        RequestState.INVOICED,
+    )
+    services.termination_request_cancel_balance_invoice(
+        cancelled, actor=staff.supervisor, reason="Index mal lu"
+    )
+    # A refund exception, authorised.
+    refund_contract = worked_example_contract(akpakpa, number="1010000003")
+    Deposit.objects.filter(contract=refund_contract).update(amount=90000)
+    refund = advance(create(refund_contract, staff), staff, RequestState.INVOICED)
+    services.termination_request_authorise_refund(
+        refund.invoices.get(kind="balance"),
+        actor=staff.supervisor,
+        beneficiary_name="HOUNKPATIN Afi",
+        beneficiary_id_document_type="cni",
+        beneficiary_id_document_number="3344556677",
+        quality="heir",
+        proof_reference="Acte 118",
+    )
+    # An unpaid balance transferred to recovery after its délai.
+    advance(
+        create(worked_example_contract(akpakpa, number="1010000004"), staff),
+        staff,
+        RequestState.INVOICED,
+    )
+    services.transfer_overdue_balances(TODAY + dt.timedelta(days=30))
+    # A failed visit.
+    visited = advance(
+        create(worked_example_contract(akpakpa, number="1010000005"), staff),
+        staff,
+        RequestState.ORDER_ISSUED,
+    )
+    services.termination_request_record_failed_visit(
+        visited, actor=staff.reader, visited_on=TODAY, reason="absent"
+    )
+    security_event(SecurityEventKind.LOGIN, actor=staff.reception, user=staff.reception)
+    with connection.cursor() as cursor:
+        for table in PROTECTED:
+            where = CHANGEABLE.get(table, "true")
+            cursor.execute(f"SELECT count(*) FROM {table} WHERE {where}")
+            assert cursor.fetchone()[0] > 0, f"no row in {table}"
+    return reload(refund)
+
+
+def attempt(sql: str, *, role: str | None) -> str:
+    """Run one statement as the given role (the application's by default), with maintenance off;
+    return PostgreSQL's refusal, or "" when the statement went through."""
+    try:
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # the test's own pending checks
+            cursor.execute("SET LOCAL sbee.maintenance = off")
+            if role:
+                cursor.execute(f"SET LOCAL ROLE {connection.ops.quote_name(role)}")
+            cursor.execute(sql)
+            cursor.execute("RESET ROLE")
+    except DatabaseError as error:
+        return str(error)
+    return ""
+
+
+@pytest.mark.parametrize("table", PROTECTED)
+def test_the_application_role_cannot_update_delete_nor_truncate(table, every_protected_row):
+    app = settings.DATABASE_APP_ROLE
+    where = CHANGEABLE.get(table, "true")
+    one = f"id = (SELECT min(id) FROM {table} WHERE {where})"
+    update = attempt(f"UPDATE {table} SET {PROTECTED[table]} WHERE {one}", role=app)
+    delete = attempt(f"DELETE FROM {table} WHERE {one}", role=app)
+    truncate = attempt(f"TRUNCATE {table} CASCADE", role=app)
+    assert "refused" in update or "cannot change" in update, update
+    assert "refused" in delete or "cannot change" in delete, delete
+    assert "permission denied" in truncate, truncate
+    # The owner, outside a maintenance session, is refused the TRUNCATE by the trigger.
+    assert "TRUNCATE refused" in attempt(f"TRUNCATE {table} CASCADE", role=None)
+
+
+def test_an_invoice_moves_only_with_the_record_that_explains_it(every_protected_row):
+    app = settings.DATABASE_APP_ROLE
+    refund_invoice = every_protected_row.invoices.get(kind="balance")  # validated, unpaid
+    for state in ("settled", "cancelled", "transferred", "draft"):
+        refused = attempt(
+            f"UPDATE billing_invoice SET state = '{state}' WHERE id = {refund_invoice.pk}",
+            role=app,
+        )
+        assert refused, state
+    assert reload(every_protected_row).invoices.get(kind="balance").state == "validated"
+
+
+def test_the_application_role_owns_no_table_and_may_write_rows(every_protected_row):
+    app = settings.DATABASE_APP_ROLE
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_tables WHERE schemaname = 'public' AND tableowner = %s",
+            [app],
+        )
+        assert cursor.fetchone()[0] == 0
+        cursor.execute(
+            "SELECT count(*) FROM information_schema.table_privileges "
+            "WHERE grantee = %s AND privilege_type = 'TRUNCATE'",
+            [app],
+        )
+        assert cursor.fetchone()[0] == 0
+    # What the procedure needs still works as that role: a new event row, a counter moved.
+    assert not attempt(
+        "UPDATE contracts_numbersequence SET last = last WHERE id = "
+        "(SELECT min(id) FROM contracts_numbersequence)",
+        role=app,
+    )
+    assert "permission denied" in attempt("CREATE TABLE pirate (id int)", role=app)
+
+
+def tamper(table: str, trigger: str, sql: str) -> None:
+    """Behind the application, as the tables' owner, with the table's trigger off."""
+    with connection.cursor() as cursor:
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+        cursor.execute(f"ALTER TABLE {table} DISABLE TRIGGER {trigger}")
+        cursor.execute(sql)
+        cursor.execute(f"ALTER TABLE {table} ENABLE TRIGGER {trigger}")
+
+
+def test_verify_audit_names_the_first_broken_link_of_each_chain(akpakpa, staff):
+    request = advance(create(worked_example_contract(akpakpa), staff), staff, RequestState.INVOICED)
+    for kind in (SecurityEventKind.LOGIN, SecurityEventKind.LOGOUT, SecurityEventKind.LOGIN):
+        security_event(kind, actor=staff.cashier, user=staff.cashier)
+    out = io.StringIO()
+    call_command("verify_audit", stdout=out)
+    assert out.getvalue().strip() == "Chaînes d'audit intactes."
+
+    events = list(request.events.order_by("id"))
+    second = events[1]
+    tamper(
+        "contracts_terminationevent",
+        "terminationevent_append_only",
+        f"UPDATE contracts_terminationevent SET actor_role = 'supervisor' WHERE id = {second.pk}",
+    )
+    logout = SecurityEvent.objects.get(kind=SecurityEventKind.LOGOUT)
+    tamper(
+        "contracts_securityevent",
+        "securityevent_append_only",
+        f"DELETE FROM contracts_securityevent WHERE id = {logout.pk}",  # a link removed
+    )
+    err = io.StringIO()
+    with pytest.raises(CommandError, match="2 chaîne"):
+        call_command("verify_audit", stderr=err)
+    report = err.getvalue()
+    assert f"Demande {request.pk} : chaîne rompue à l'événement {second.pk}" in report
+    after_logout = SecurityEvent.objects.filter(pk__gt=logout.pk).order_by("id").first()
+    assert f"Sécurité : chaîne rompue à l'événement {after_logout.pk}" in report
