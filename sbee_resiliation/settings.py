@@ -10,9 +10,11 @@ SITE_URL       the application's address, for the QR codes on documents.
 """
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from django.utils.csp import CSP
 
 from sbee_resiliation import localdb
 
@@ -62,6 +64,10 @@ INSTALLED_APPS = [
     "django.contrib.postgres",
     "django.contrib.humanize",
     "procrastinate.contrib.django",
+    "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "contracts",
     "interventions",
     "billing",
@@ -69,14 +75,20 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "django.middleware.csp.ContentSecurityPolicyMiddleware",
+    "sbee_resiliation.middleware.SecurityHeadersMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
+    "sbee_resiliation.middleware.SecondFactorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: it answers a locked-out login with its own page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "sbee_resiliation.urls"
@@ -99,19 +111,48 @@ TEMPLATES = [
     }
 ]
 
+# Two roles (DESIGN §11): the application connects as a role that owns no table and may not
+# TRUNCATE (DATABASE_URL, or the local cluster's sbee_app); migrations run as the owner
+# (DATABASE_URL of the owner role, or LOCAL_DB_USER=sbee_owner with the local cluster), and grant
+# the DML the application needs to DATABASE_APP_ROLE.
 if os.environ.get("DATABASE_URL"):
     DATABASES = {"default": dj_database_url.parse(os.environ["DATABASE_URL"])}
 else:
-    DATABASES = {"default": localdb.database_settings()}
+    DATABASES = {"default": localdb.database_settings(os.environ.get("LOCAL_DB_USER"))}
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 DATABASES["default"]["CONN_MAX_AGE"] = envint("CONN_MAX_AGE", 0)
+# A maintenance session may TRUNCATE the protected tables (the test suite's flush); never the
+# application's.
+if envbool("DATABASE_MAINTENANCE"):
+    DATABASES["default"].setdefault("OPTIONS", {})["options"] = "-c sbee.maintenance=on"
+DATABASE_APP_ROLE = os.environ.get("DATABASE_APP_ROLE", localdb.APP_USER)
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "contracts.User"
 AUTHENTICATION_BACKENDS = [
+    # First: refuses a locked-out user name or address before any password is checked.
+    "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
     "contracts.auth.DemoPasswordBackend",
 ]
+# Argon2 first (OWASP's first choice); older hashes are upgraded at the next login.
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+]
+
+# Logins throttled per user name and per address (django-axes): after 5 failures, 15 minutes.
+AXES_FAILURE_LIMIT = envint("AXES_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = timedelta(minutes=envint("AXES_COOLOFF_MINUTES", 15))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_CLIENT_IP_CALLABLE = "contracts.audit.client_address"
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "registration/lockout.html"
+AXES_VERBOSE = False
+# The second factor (TOTP, django-otp) for these roles (DESIGN §11; the chef de section is the
+# agency's manager in this procedure: there is no separate manager role).
+SECOND_FACTOR_ROLES = ["cashier", "supervisor", "auditor", "admin"]
+OTP_TOTP_ISSUER = "SBEE Résiliation"
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -129,6 +170,36 @@ SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SECURE = envbool("SECURE_COOKIES", not DEBUG)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+
+# HTTPS by default when DEBUG is off; a local plain-HTTP run opts out (SECURE_SSL_REDIRECT=false,
+# SECURE_COOKIES=false, SECURE_HSTS_SECONDS=0). Behind a proxy that terminates TLS, set
+# SECURE_PROXY_SSL_HEADER=true (the proxy sends X-Forwarded-Proto).
+SECURE_SSL_REDIRECT = envbool("SECURE_SSL_REDIRECT", not DEBUG)
+SECURE_HSTS_SECONDS = envint("SECURE_HSTS_SECONDS", 0 if DEBUG else 31_536_000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = SECURE_HSTS_SECONDS > 0
+SECURE_HSTS_PRELOAD = envbool("SECURE_HSTS_PRELOAD", SECURE_HSTS_SECONDS > 0)
+if envbool("SECURE_PROXY_SSL_HEADER"):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+# Content-Security-Policy (Django's own): our pages have no inline script or style.
+SECURE_CSP = {
+    "default-src": [CSP.SELF],
+    "script-src": [CSP.SELF],
+    "style-src": [CSP.SELF],
+    "img-src": [CSP.SELF, "data:"],
+    "font-src": [CSP.SELF],
+    "connect-src": [CSP.SELF],
+    "form-action": [CSP.SELF],
+    "frame-ancestors": [CSP.NONE],
+    "base-uri": [CSP.NONE],
+    "object-src": [CSP.NONE],
+}
+PERMISSIONS_POLICY = (
+    "accelerometer=(), camera=(), geolocation=(), gyroscope=(), magnetometer=(), "
+    "microphone=(), payment=(), usb=(), interest-cohort=()"
+)
 
 # The application's address, printed as a QR code on every document.
 SITE_URL = os.environ.get("SITE_URL", "http://127.0.0.1:8000")
@@ -156,10 +227,15 @@ MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    # A refused (403) or missing (404) page is one line, without a traceback.
+    "filters": {"client_errors": {"()": "sbee_resiliation.middleware.ClientErrorsOneLine"}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "filters": ["client_errors"]},
+    },
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     "loggers": {
         "django.db.backends": {"level": "INFO"},
+        "axes": {"level": "WARNING"},
         "procrastinate": {"level": os.environ.get("PROCRASTINATE_LOG_LEVEL", "WARNING")},
         "weasyprint": {"level": "WARNING"},
         "fontTools": {"level": "WARNING"},

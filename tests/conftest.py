@@ -1,6 +1,9 @@
 import pytest
 import time_machine
 from django.core.management import call_command
+from django.test import Client
+from django_otp import DEVICE_ID_SESSION_KEY
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from contracts.enums import Role
 from contracts.models import Agency
@@ -11,6 +14,28 @@ from tests.factories import UserFactory
 def fast_password_hashing(settings):
     """PBKDF2's cost is for attackers, not for a test suite that creates hundreds of users."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def second_factor_done_with_force_login(monkeypatch):
+    """force_login skips the password; here it skips the second factor too, as if the code had
+    been typed (a confirmed TOTP device, its id in the session). Client.login and the browser
+    tests go through the real pages (tests/contracts/test_security.py, tests/browser)."""
+    original = Client.force_login
+
+    def force_login(self, user, backend=None):
+        original(self, user, backend)
+        from sbee_resiliation.middleware import needs_second_factor
+
+        if needs_second_factor(user):
+            device = TOTPDevice.objects.filter(user=user, confirmed=True).first()
+            if device is None:
+                device = TOTPDevice.objects.create(user=user, name="tests", confirmed=True)
+            session = self.session
+            session[DEVICE_ID_SESSION_KEY] = device.persistent_id
+            session.save()
+
+    monkeypatch.setattr(Client, "force_login", force_login)
 
 
 @pytest.fixture

@@ -1,0 +1,68 @@
+"""Headers every response carries, the second factor for the roles that need it, and log
+lines for refused pages (DESIGN §11)."""
+
+import logging
+
+from django.conf import settings
+from django.shortcuts import redirect
+from django.urls import reverse
+
+# Pages reachable before the second factor: logging in and out, the factor itself, the public
+# verification of an attestation, static files.
+SECOND_FACTOR_FREE = ("/connexion/", "/deconnexion/", "/verification/", "/static/", "/favicon")
+
+
+class SecurityHeadersMiddleware:
+    """Permissions-Policy on every response; no caching of what a logged-in person sees (pages
+    and PDFs stay out of shared and browser caches)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        response.setdefault("Permissions-Policy", settings.PERMISSIONS_POLICY)
+        user = getattr(request, "user", None)
+        if (user is not None and user.is_authenticated) or response.get(
+            "Content-Type", ""
+        ).startswith("application/pdf"):
+            response["Cache-Control"] = "no-store, private"
+        return response
+
+
+def needs_second_factor(user) -> bool:
+    """Cashiers, supervisors, managers, auditors and admins log in with a second factor. Demo
+    users are spared it only while DEBUG is on (their password works only then too)."""
+    if settings.DEBUG and getattr(user, "is_demo", False):
+        return False
+    return bool(user.roles & set(settings.SECOND_FACTOR_ROLES))
+
+
+class SecondFactorMiddleware:
+    """A user who needs the second factor reaches nothing else before it is verified: first
+    the enrolment (a QR code, then recovery codes), then the code at every login."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        user = request.user
+        if (
+            user.is_authenticated
+            and not request.path.startswith(SECOND_FACTOR_FREE)
+            and needs_second_factor(user)
+            and not user.is_verified()
+        ):
+            return redirect(reverse("second_factor") + f"?next={request.get_full_path()}")
+        return self.get_response(request)
+
+
+class ClientErrorsOneLine(logging.Filter):
+    """django.request logs a refused or missing page with its traceback: one line is enough."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        status = getattr(record, "status_code", None)
+        if status is not None and 400 <= status < 500:
+            record.exc_info = None
+            record.exc_text = None
+        return True
