@@ -1,5 +1,7 @@
 from django.db import models
 
+from contracts.enums import Role
+
 
 class TariffItemKind(models.TextChoices):
     ENERGY = "energy", "Énergie (tranche, par kWh)"
@@ -78,6 +80,17 @@ class DocumentKind(models.TextChoices):
     CREDIT_NOTE = "credit_note", "Avoir"
     CASH_CLOSING = "cash_closing", "Arrêté de caisse"
 
+
+# Who may regenerate a document whose rendering failed: the roles of the steps that issue it.
+DOCUMENT_ISSUERS = {
+    DocumentKind.ORDER: (Role.RECEPTION, Role.SUPERVISOR),  # removal orders: the daily task's
+    DocumentKind.INVOICE: (Role.RECEPTION, Role.ACFF),  # complementary invoices: the ACFF's
+    DocumentKind.RECEIPT: (Role.CASHIER,),
+    DocumentKind.SUCCESSOR_CONTRACT: (Role.RECEPTION,),
+    DocumentKind.ATTESTATION: (Role.ACFF, Role.CASHIER),
+    DocumentKind.CREDIT_NOTE: (Role.SUPERVISOR,),
+    DocumentKind.CASH_CLOSING: (Role.CASHIER, Role.SUPERVISOR),
+}
 
 # Reprints of these carry "DUPLICATA n° k": each is money or a proof, of which one original
 # circulates. Orders and the successor's contract are working papers, reprinted as they are.

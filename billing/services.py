@@ -20,10 +20,12 @@ from billing.computation import (
     consumption_kwh,
     period_days,
 )
-from billing.documents import document_agency_id, issue_after_commit
+from billing.documents import document_agency_id, document_issue, issue_after_commit
 from billing.enums import (
+    DOCUMENT_ISSUERS,
     BeneficiaryQuality,
     DocumentKind,
+    DocumentStatus,
     EntryKind,
     InvoiceKind,
     InvoiceState,
@@ -51,9 +53,9 @@ from billing.selectors import (
     unpaid_invoices,
     usual_consumption,
 )
-from contracts.enums import ContractStatus, DepositStatus, IdDocumentType, Role
+from contracts.enums import OPERATIONAL_ROLES, ContractStatus, DepositStatus, IdDocumentType, Role
 from contracts.models import Contract, Deposit, NumberSequence, TerminationRequest, User
-from contracts.rules import StepRefused, check_agency, check_role
+from contracts.rules import SOD_SETTLE, StepRefused, check_agency, check_other_person, check_role
 from contracts.templatetags.sbee import format_fcfa
 
 ALREADY_SETTLED = "Cette facture est déjà réglée (reçu {number})."
@@ -527,6 +529,7 @@ def invoice_settle(
         raise StepRefused(ALREADY_SETTLED.format(number=existing.number))
     if invoice.state != InvoiceState.VALIDATED:
         raise StepRefused(NOT_TO_SETTLE.format(state=invoice.get_state_display()))
+    check_other_person(actor, invoice.validated_by_id, SOD_SETTLE)
     today = timezone.localdate()
     _check_cash_open(actor, today)
     due = abs(invoice.balance)
@@ -906,10 +909,32 @@ def document_print_record(document: Document, *, actor: User) -> DocumentPrint:
         .select_related("request", "settlement", "cash_closing")
         .get(pk=document.pk)
     )
-    if not actor.sees_all_agencies:
-        check_agency(actor, document_agency_id(document))
+    # Only the agency's staff print: an auditor or the admin reads a consultation copy, which
+    # records nothing (read-only means read-only).
+    check_role(actor, *OPERATIONAL_ROLES)
+    check_agency(actor, document_agency_id(document))
     copy = document.prints.count()
     return DocumentPrint.objects.create(document=document, copy=copy, printed_by=actor)
+
+
+def document_regenerate(document: Document, *, actor: User) -> Document:
+    """Render again a document whose rendering failed, for its agency's staff of the roles that
+    issue it. A document already stored is never rendered again."""
+    check_role(actor, *DOCUMENT_ISSUERS[document.kind])
+    check_agency(actor, document_agency_id(document))
+    if document.status == DocumentStatus.READY:
+        return document
+    source_id = (
+        document.order_id
+        or document.invoice_id
+        or document.settlement_id
+        or document.attestation_id
+        or document.credit_note_id
+        or document.cash_closing_id
+    )
+    if document.kind == DocumentKind.SUCCESSOR_CONTRACT:
+        source_id = document.request_id
+    return document_issue(document.kind, source_id)
 
 
 def attestation_issue(

@@ -12,8 +12,8 @@ from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
 from billing import services
-from billing.documents import copy_marks, document_issue, stamp_pdf
-from billing.enums import DocumentKind, DocumentStatus
+from billing.documents import copy_marks, stamp_pdf
+from billing.enums import DocumentStatus
 from billing.forms import AdvanceForm, ConfirmClosingForm
 from billing.models import (
     AccountTransfer,
@@ -24,7 +24,8 @@ from billing.models import (
     Settlement,
 )
 from billing.selectors import cash_closings, day_journal, invoices_to_settle
-from contracts.enums import OPERATIONAL_ROLES, Role
+from contracts.audit import security_event
+from contracts.enums import Role, SecurityEventKind
 from contracts.rules import StepRefused, check_role
 from contracts.selectors import get_contract_for_user
 
@@ -231,17 +232,24 @@ def _document_for(user, pk: int) -> Document:
         raise Http404("Document introuvable.") from None
 
 
-TAMPERED = (
-    "Le document stocké ne correspond plus à son empreinte SHA-256 : il n'est pas servi. "
-    "Prévenez l'administrateur."
-)
+def _intact(document: Document) -> bool:
+    """A stored document is served only while its bytes match the SHA-256 taken when stored."""
+    return hashlib.sha256(bytes(document.content)).hexdigest() == document.sha256
 
 
-def _pdf_response(document: Document, content: bytes, *, suffix: str = "") -> HttpResponse:
-    stored = bytes(document.content)
-    if hashlib.sha256(stored).hexdigest() != document.sha256:
-        logger.error("document %s: stored bytes do not match their SHA-256", document.pk)
-        return HttpResponse(TAMPERED, status=409, content_type="text/plain; charset=utf-8")
+def _tampered(request, document: Document) -> HttpResponse:
+    """The stored bytes changed behind the application: refused, and told to the auditors."""
+    logger.error("document %s: stored bytes do not match their SHA-256", document.pk)
+    security_event(
+        SecurityEventKind.DOCUMENT_TAMPERED,
+        actor=request.user,
+        request=request,
+        data={"document": document.pk, "number": document.number, "kind": document.kind},
+    )
+    return render(request, "billing/document_tampered.html", {"document": document}, status=409)
+
+
+def _pdf_response(document: Document, content: bytes, *, suffix: str = ""):
     response = HttpResponse(content, content_type="application/pdf")
     response["Content-Disposition"] = f'inline; filename="{document.number}{suffix}.pdf"'
     response["X-Original-SHA256"] = document.sha256
@@ -265,6 +273,8 @@ def document_print(request, pk: int):
         return _back_to(document)
     if not _may_print(request.user):
         return redirect("document_consultation", pk=document.pk)
+    if not _intact(document):
+        return _tampered(request, document)
     printed = services.document_print_record(document, actor=request.user)
     return redirect("document_copy", pk=document.pk, copy=printed.copy)
 
@@ -275,6 +285,8 @@ def document_copy(request, pk: int, copy: int):
     document = _document_for(request.user, pk)
     if not document.prints.filter(copy=copy, printed_by=request.user).exists():
         raise Http404("Cette impression n'existe pas.")
+    if not _intact(document):
+        return _tampered(request, document)
     marks = copy_marks(document, copy)
     content = stamp_pdf(bytes(document.content), **marks)
     return _pdf_response(document, content, suffix=f"-duplicata-{copy}" if copy else "")
@@ -288,6 +300,8 @@ def document_consultation(request, pk: int):
     document = _document_for(request.user, pk)
     if document.status != DocumentStatus.READY:
         raise Http404("Ce document est à régénérer.")
+    if not _intact(document):
+        return _tampered(request, document)
     marks = copy_marks(document, 0)
     banner = " · ".join(
         b for b in ["COPIE DE CONSULTATION – NE VAUT PAS ORIGINAL", marks["banner"]] if b
@@ -298,22 +312,15 @@ def document_consultation(request, pk: int):
 
 @require_POST
 def document_regenerate(request, pk: int):
-    check_role(request.user, *OPERATIONAL_ROLES)
     document = _document_for(request.user, pk)
     if document.status == DocumentStatus.READY:
         messages.info(request, "Ce document est déjà prêt.")
+        return _back_to(document)
+    try:
+        document = services.document_regenerate(document, actor=request.user)
+    except StepRefused as error:
+        messages.error(request, error.message)
     else:
-        source_id = (
-            document.order_id
-            or document.invoice_id
-            or document.settlement_id
-            or document.attestation_id
-            or document.credit_note_id
-            or document.cash_closing_id
-        )
-        if document.kind == DocumentKind.SUCCESSOR_CONTRACT:
-            source_id = document.request_id
-        document = document_issue(document.kind, source_id)
         if document.status == DocumentStatus.READY:
             messages.success(request, f"Document {document.number} produit.")
         else:

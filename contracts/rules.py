@@ -4,9 +4,20 @@ the procedure and by the billing and interventions records below it."""
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
 
+from contracts.enums import OPERATIONAL_ROLES, Role
 from contracts.models import User
 
 ROLE_REFUSED = "Votre rôle ne permet pas cette action."
+ROLES_CONFLICT = (
+    "Votre compte cumule des rôles incompatibles ({roles}) : aucune action n'est possible avant "
+    "que l'administration les sépare."
+)
+SOD_REPORT = (
+    "Vous avez saisi ce compte-rendu : un autre responsable doit le signer (séparation des tâches)."
+)
+SOD_SETTLE = (
+    "Vous avez validé cette facture : un autre agent doit la régler (séparation des tâches)."
+)
 
 
 class StepRefused(Exception):
@@ -28,6 +39,26 @@ def check_agency(actor: User, agency_id: int) -> None:
         raise Http404("Introuvable dans votre agence.")
 
 
+def forbidden_combination(roles) -> list[str]:
+    """The roles that may not be held together (DESIGN §11): the DCC admin with any role of the
+    procedure; reception with the cash desk."""
+    held = set(roles)
+    if Role.ADMIN in held and held & set(OPERATIONAL_ROLES):
+        return [Role.ADMIN, *sorted(held & set(OPERATIONAL_ROLES))]
+    if {Role.RECEPTION, Role.CASHIER} <= held:
+        return [Role.RECEPTION, Role.CASHIER]
+    return []
+
+
 def check_role(actor: User, *roles: str) -> None:
     if not actor.has_role(*roles):
         raise PermissionDenied(ROLE_REFUSED)
+    if conflict := forbidden_combination(actor.roles):
+        labels = dict(Role.choices)
+        raise PermissionDenied(ROLES_CONFLICT.format(roles=", ".join(labels[r] for r in conflict)))
+
+
+def check_other_person(actor: User, earlier_id: int | None, message: str) -> None:
+    """Separation of duties: the one who did the earlier part does not do the next one too."""
+    if earlier_id is not None and earlier_id == actor.pk:
+        raise StepRefused(message)

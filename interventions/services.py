@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from contracts.enums import Role, Timing, Voltage
 from contracts.models import NumberSequence, TerminationRequest, User
-from contracts.rules import StepRefused
+from contracts.rules import SOD_REPORT, StepRefused, check_other_person
 from interventions.enums import (
     AWAITING_AGENT,
     REASSIGNABLE,
@@ -346,8 +346,10 @@ def report_in_force(order: InterventionOrder) -> InterventionReport:
 
 
 def report_sign(order: InterventionOrder, *, actor: User) -> InterventionReport:
-    """The responsable hiérarchique checks and signs the order's report."""
+    """The responsable hiérarchique checks and signs the order's report: never the one who
+    entered it."""
     report = report_in_force(order)
+    check_other_person(actor, report.entered_by_id, SOD_REPORT)
     report.signed_by = actor
     report.signed_at = timezone.now()
     report.save(update_fields=["signed_by", "signed_at"])

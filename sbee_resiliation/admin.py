@@ -12,7 +12,11 @@ class SbeeAdminSite(admin.AdminSite):
     index_title = "Données de référence"
 
     def has_permission(self, request) -> bool:
+        from contracts.rules import forbidden_combination  # models: after the app registry
+
         user = request.user
+        if forbidden_combination(user.roles):
+            return False  # an admin who also holds a role of the procedure acts on neither
         return user.is_active and (user.is_superuser or user.has_role(Role.ADMIN))
 
 

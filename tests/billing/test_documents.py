@@ -4,6 +4,7 @@ import io
 import re
 
 import pytest
+from django.db import connection
 from django.urls import reverse
 from pypdf import PdfReader
 from weasyprint import HTML
@@ -18,9 +19,8 @@ from billing.documents import (
 )
 from billing.enums import DocumentKind, DocumentStatus, InvoiceKind, PaymentMode
 from billing.models import Document, TariffCategory, TariffItem
-from billing.views import TAMPERED
-from contracts.enums import RequestState, TerminationKind
-from contracts.models import Deposit
+from contracts.enums import RequestState, SecurityEventKind, TerminationKind
+from contracts.models import Deposit, SecurityEvent
 from contracts.procedure import services
 from interventions.enums import OrderKind
 from tests.workflow import (
@@ -174,11 +174,26 @@ def test_an_auditor_reads_a_consultation_copy_and_writes_nothing(invoiced, staff
 
 def test_a_stored_pdf_whose_bytes_changed_is_not_served(invoiced, staff, client):
     document = Document.objects.get(kind=DocumentKind.INVOICE)
-    Document.objects.filter(pk=document.pk).update(content=b"%PDF-1.7 forged")
+    with connection.cursor() as cursor:  # behind the application, as the tables' owner
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+        cursor.execute("ALTER TABLE billing_document DISABLE TRIGGER document_kept")
+        cursor.execute(
+            "UPDATE billing_document SET content = %s WHERE id = %s",
+            [b"%PDF-1.7 forged", document.pk],
+        )
+        cursor.execute("ALTER TABLE billing_document ENABLE TRIGGER document_kept")
     client.force_login(staff.reception)
-    response = client.post(reverse("document_print", args=[document.pk]), follow=True)
+    response = client.post(reverse("document_print", args=[document.pk]))
     assert response.status_code == 409
-    assert response.content.decode() == TAMPERED
+    assert "ne correspond plus à son empreinte SHA-256" in response.content.decode()
+    assert not document.prints.exists()  # no print recorded either
+    client.force_login(staff.auditor)
+    assert client.get(reverse("document_consultation", args=[document.pk])).status_code == 409
+    refused = SecurityEvent.objects.filter(kind=SecurityEventKind.DOCUMENT_TAMPERED)
+    assert [(e.actor, e.data["number"]) for e in refused.order_by("id")] == [
+        (staff.reception, document.number),
+        (staff.auditor, document.number),
+    ]
 
 
 def test_issuing_again_never_renders_twice(invoiced):
@@ -230,19 +245,19 @@ def test_a_rendering_failure_leaves_the_action_intact_and_the_document_to_regene
     def broken(*args, **kwargs):
         raise OSError("disque plein")
 
-    monkeypatch.setattr(documents, "render_pdf", broken)
     invoice = invoiced.invoices.get(kind=InvoiceKind.BALANCE)
-    with django_capture_on_commit_callbacks(execute=True):
-        services.termination_request_settle(
-            invoice, actor=staff.cashier, amount=26417, mode=PaymentMode.CASH
-        )
+    with monkeypatch.context() as patched:
+        patched.setattr(documents, "render_pdf", broken)
+        with django_capture_on_commit_callbacks(execute=True):
+            services.termination_request_settle(
+                invoice, actor=staff.cashier, amount=26417, mode=PaymentMode.CASH
+            )
     receipt = Document.objects.get(kind=DocumentKind.RECEIPT)
     assert (receipt.status, receipt.error) == (
         DocumentStatus.TO_REGENERATE,
         "OSError: disque plein",
     )
     assert invoice.settlement.number == "REC-AKP-2026-000001"  # the settlement stands
-    monkeypatch.undo()
     client.force_login(staff.cashier)
     page = client.get(reverse("request_detail", args=[invoiced.pk])).content.decode()
     assert "à régénérer" in page
