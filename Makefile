@@ -10,7 +10,7 @@ PY := $(UV) run --frozen python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: help run test lint format stop db setup uv sync bench bench-pdf
+.PHONY: help run test lint format stop db setup uv sync bench bench-pdf bench-login
 
 help:
 	@echo "make run    – démarre l'application avec les données de démonstration (http://$(HOST):$(PORT))"
@@ -86,3 +86,7 @@ bench: db
 # PDF rendering benchmark, on the demo data (rolled back afterwards).
 bench-pdf: setup
 	DEBUG=true $(PY) manage.py bench_pdf
+
+# Server-side time of a login with Argon2 (rolled back afterwards).
+bench-login: setup
+	DEBUG=false SECRET_KEY=bench ALLOWED_HOSTS=testserver SECURE_SSL_REDIRECT=false $(PY) manage.py bench_login

@@ -54,6 +54,14 @@ class RolesChecked:
 
     acting_user = None
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if "groups" in self.fields:
+            labels = dict(Role.choices)
+            self.fields["groups"].label = "Rôles"
+            self.fields["groups"].help_text = ""
+            self.fields["groups"].label_from_instance = lambda g: labels.get(g.name, g.name)
+
     def clean(self):
         data = super().clean()
         roles = {group.name for group in data.get("groups") or []}

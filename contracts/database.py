@@ -29,4 +29,5 @@ def grant_application_role(sender, using="default", **kwargs):
         cursor.execute(
             f"REVOKE TRUNCATE, REFERENCES, TRIGGER ON ALL TABLES IN SCHEMA public FROM {quoted}"
         )
-        cursor.execute(f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {quoted}")
+        # UPDATE too: loading fixtures sets a sequence past the rows it loaded (setval).
+        cursor.execute(f"GRANT USAGE, SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA public TO {quoted}")
