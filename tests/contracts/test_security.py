@@ -400,3 +400,26 @@ def test_check_deploy_passes_with_only_debug_off_a_secret_key_and_a_host():
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
+
+
+@pytest.mark.usefixtures("frozen_today")
+def test_a_pdf_carries_the_security_headers(
+    akpakpa, staff, client, django_capture_on_commit_callbacks
+):
+    from billing.models import Document
+    from contracts.enums import RequestState
+    from tests.workflow import advance, create, worked_example_contract
+
+    with django_capture_on_commit_callbacks(execute=True):
+        advance(create(worked_example_contract(akpakpa), staff), staff, RequestState.INVOICED)
+    document = Document.objects.get(kind="invoice")
+    client.force_login(staff.reception)
+    printed = client.post(reverse("document_print", args=[document.pk]))
+    response = client.get(printed.url)
+    assert response["Content-Type"] == "application/pdf"
+    assert response.content.startswith(b"%PDF")
+    assert response["Cache-Control"] == "no-store, private"
+    assert "default-src 'self'" in response["Content-Security-Policy"]
+    assert "camera=()" in response["Permissions-Policy"]
+    assert response["X-Content-Type-Options"] == "nosniff"
+    assert response["X-Frame-Options"] == "DENY"
