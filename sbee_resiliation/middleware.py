@@ -35,7 +35,8 @@ def needs_second_factor(user) -> bool:
     users are spared it only while DEBUG is on (their password works only then too)."""
     if settings.DEBUG and getattr(user, "is_demo", False):
         return False
-    return bool(user.roles & set(settings.SECOND_FACTOR_ROLES))
+    # A superuser (manage.py createsuperuser) enters the admin as an admin does.
+    return user.is_superuser or bool(user.roles & set(settings.SECOND_FACTOR_ROLES))
 
 
 class SecondFactorMiddleware:

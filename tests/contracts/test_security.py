@@ -132,6 +132,13 @@ def _token(key: bytes, at: float) -> str:
     return f"{generator.token():06d}"
 
 
+def test_a_superuser_needs_the_second_factor_too(akpakpa, client):
+    UserFactory(username="root", agency=akpakpa, roles=[], is_superuser=True)
+    login(client, "root")
+    response = client.get(reverse("admin:index"))
+    assert response.status_code == 302 and response.url.startswith(reverse("second_factor"))
+
+
 def test_enrolment_by_qr_code_then_the_code_at_each_login_or_a_recovery_code(akpakpa, client):
     cashier = UserFactory(username="akp.caisse", agency=akpakpa, roles=[Role.CASHIER])
     login(client, "akp.caisse")
