@@ -201,19 +201,24 @@ class InvoicePreview:
         ]
 
 
-def compute_balance(
-    contract: Contract, *, final_index: int, final_date: dt.date, rollover: bool
-) -> tuple[Computation, int, int, int]:
-    """The consumption part of the balance invoice and what the account holds besides:
-    (computation, unpaid invoices, advances, deposit held)."""
-    items = tariff_items_in_force(contract.tariff_category, final_date)
+def _consumption(
+    contract: Contract,
+    *,
+    last_index: int,
+    last_date: dt.date,
+    final_index: int,
+    final_date: dt.date,
+    rollover: bool,
+) -> Computation:
+    """The consumption invoice of a period under the grid in force at its end; a computation
+    that the rules refuse is a refusal of the step."""
     try:
-        computation = compute_consumption_invoice(
-            items=items,
+        return compute_consumption_invoice(
+            items=tariff_items_in_force(contract.tariff_category, final_date),
             power_kva=contract.subscribed_power_kva,
             zone=contract.agency.zone,
-            last_index=contract.last_billed_index,
-            last_date=contract.last_billed_date,
+            last_index=last_index,
+            last_date=last_date,
             final_index=final_index,
             final_date=final_date,
             digits=contract.meter.digits,
@@ -221,6 +226,21 @@ def compute_balance(
         )
     except ComputationError as error:
         raise StepRefused(str(error)) from None
+
+
+def compute_balance(
+    contract: Contract, *, final_index: int, final_date: dt.date, rollover: bool
+) -> tuple[Computation, int, int, int]:
+    """The consumption part of the balance invoice and what the account holds besides:
+    (computation, unpaid invoices, advances, deposit held)."""
+    computation = _consumption(
+        contract,
+        last_index=contract.last_billed_index,
+        last_date=contract.last_billed_date,
+        final_index=final_index,
+        final_date=final_date,
+        rollover=rollover,
+    )
     unpaid = sum(i.total for i in unpaid_invoices(contract))
     advances = advances_in_account(contract)
     deposit = Deposit.objects.filter(contract=contract, status=DepositStatus.HELD).first()
@@ -397,21 +417,14 @@ def complementary_invoice_create(
     if (final_date - billed.period_end).days == 0 and final_index == billed.new_index:
         return None
     contract = request.contract
-    items = tariff_items_in_force(contract.tariff_category, final_date)
-    try:
-        computation = compute_consumption_invoice(
-            items=items,
-            power_kva=contract.subscribed_power_kva,
-            zone=contract.agency.zone,
-            last_index=billed.new_index,
-            last_date=billed.period_end,
-            final_index=final_index,
-            final_date=final_date,
-            digits=contract.meter.digits,
-            rollover=rollover,
-        )
-    except ComputationError as error:
-        raise StepRefused(str(error)) from None
+    computation = _consumption(
+        contract,
+        last_index=billed.new_index,
+        last_date=billed.period_end,
+        final_index=final_index,
+        final_date=final_date,
+        rollover=rollover,
+    )
     invoice = Invoice.objects.create(
         contract=contract,
         request=request,

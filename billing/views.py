@@ -253,8 +253,7 @@ def _pdf_response(document: Document, content: bytes, *, suffix: str = ""):
     response = HttpResponse(content, content_type="application/pdf")
     response["Content-Disposition"] = f'inline; filename="{document.number}{suffix}.pdf"'
     response["X-Original-SHA256"] = document.sha256
-    response["Cache-Control"] = "no-store"
-    return response
+    return response  # no-store: SecurityHeadersMiddleware, for every PDF
 
 
 def _may_print(user) -> bool:

@@ -8,10 +8,11 @@ from django import forms
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.core.paginator import Paginator
+from django.db import transaction
 from django.db.models import Q
 from django.shortcuts import redirect, render
-from django.urls import reverse_lazy
-from django.utils.http import url_has_allowed_host_and_scheme
+from django.urls import reverse, reverse_lazy
+from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.views.decorators.http import require_http_methods
 from django_otp import login as otp_login
 from django_otp import match_token
@@ -86,16 +87,11 @@ def _enrol(request):
     form = CodeForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         if pending.verify_token(form.cleaned_data["code"].replace(" ", "")):
-            pending.confirmed = True
-            pending.save(update_fields=["confirmed"])
-            static, _ = StaticDevice.objects.get_or_create(user=user, name="Codes de secours")
-            static.token_set.all().delete()
-            codes = [StaticToken.random_token() for _ in range(RECOVERY_CODES)]
-            StaticToken.objects.bulk_create(StaticToken(device=static, token=c) for c in codes)
-            otp_login(request, pending)
-            security_event(
-                SecurityEventKind.SECOND_FACTOR_ENROLLED, actor=user, user=user, request=request
-            )
+            codes = _confirm_enrolment(request, pending)
+            if codes is None:
+                return redirect(
+                    reverse("second_factor") + "?" + urlencode({"next": _next(request)})
+                )
             return render(
                 request,
                 "registration/recovery_codes.html",
@@ -113,6 +109,26 @@ def _enrol(request):
             "secret": " ".join(secret[i : i + 4] for i in range(0, len(secret), 4)),
         },
     )
+
+
+@transaction.atomic
+def _confirm_enrolment(request, device: TOTPDevice) -> list[str] | None:
+    """The application's code matched: the device confirmed, ten recovery codes (any earlier
+    ones replaced), the session verified, the event recorded, together; None if a concurrent
+    request confirmed it first."""
+    user = request.user
+    device = TOTPDevice.objects.select_for_update().get(pk=device.pk)
+    if device.confirmed:
+        return None
+    device.confirmed = True
+    device.save(update_fields=["confirmed"])
+    static, _ = StaticDevice.objects.get_or_create(user=user, name="Codes de secours")
+    static.token_set.all().delete()
+    codes = [StaticToken.random_token() for _ in range(RECOVERY_CODES)]
+    StaticToken.objects.bulk_create(StaticToken(device=static, token=c) for c in codes)
+    otp_login(request, device)
+    security_event(SecurityEventKind.SECOND_FACTOR_ENROLLED, actor=user, user=user, request=request)
+    return codes
 
 
 class PasswordChange(auth_views.PasswordChangeView):

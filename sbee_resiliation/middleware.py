@@ -6,6 +6,7 @@ import logging
 from django.conf import settings
 from django.shortcuts import redirect
 from django.urls import reverse
+from django.utils.http import urlencode
 
 # Pages reachable before the second factor: logging in and out, the factor itself, the public
 # verification of an attestation, static files.
@@ -54,7 +55,8 @@ class SecondFactorMiddleware:
             and needs_second_factor(user)
             and not user.is_verified()
         ):
-            return redirect(reverse("second_factor") + f"?next={request.get_full_path()}")
+            query = urlencode({"next": request.get_full_path()})
+            return redirect(reverse("second_factor") + "?" + query)
         return self.get_response(request)
 
 

@@ -150,3 +150,17 @@ class AccountEntryFactory(factory.django.DjangoModelFactory):
     posted_on = dt.date(2026, 11, 10)
     label = "Avance en compte"
     credit = 5000
+
+
+def totp_code(key: bytes, *, after: int = -1) -> str:
+    """What an authenticator application shows now for this key (or at the next step, when
+    step `after` or a later one was already used: django-otp refuses a code twice and accepts
+    one step of drift)."""
+    import time
+
+    from django_otp.oath import TOTP
+
+    totp = TOTP(key, step=30, t0=0, digits=6)
+    if totp.t() <= after:
+        totp.time = time.time() + 30 * (after + 1 - totp.t())
+    return f"{totp.token():06d}"

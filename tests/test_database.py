@@ -119,8 +119,7 @@ def attempt(sql: str, *, role: str | None) -> str:
             cursor.execute("SET LOCAL sbee.maintenance = off")
             if role:
                 cursor.execute(f"SET LOCAL ROLE {connection.ops.quote_name(role)}")
-            cursor.execute(sql)
-            cursor.execute("RESET ROLE")
+            cursor.execute(sql)  # SET LOCAL ends with the transaction
     except DatabaseError as error:
         return str(error)
     return ""

@@ -98,11 +98,9 @@ def test_each_step_form_sent_random_values_by_every_role_never_fails(
     reached = 0
     for role in Role.values:
         client.force_login(UserFactory(username=f"fuzz-{role}", agency=akpakpa, roles=[role]))
-        statuses = fuzz(client, url, rng)
+        statuses = fuzz(client, url, rng)  # each answer under 500, or it fails there
         if role in allowed:
             reached += len(statuses)
-        for status in statuses:
-            assert status < 500
     if action not in ("document_print", "document_regenerate"):  # POST-only: no page to read
         assert reached, "the right role never reached the form"
 

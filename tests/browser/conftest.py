@@ -8,11 +8,12 @@ import json
 import os
 import re
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
 from django.conf import settings
+
+from tests.factories import totp_code
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -58,17 +59,6 @@ def pytest_runtest_makereport(item, call):
     report = yield
     setattr(item, f"rep_{report.when}", report)
     return report
-
-
-def totp_code(key: bytes, *, after: int = -1) -> str:
-    """What an authenticator application shows now (or at the next step, when this one was
-    already used: django-otp refuses a code twice and accepts one step of drift)."""
-    from django_otp.oath import TOTP
-
-    totp = TOTP(key, step=30, t0=0, digits=6)
-    if totp.t() <= after:
-        totp.time = time.time() + 30 * (after + 1 - totp.t())
-    return f"{totp.token():06d}"
 
 
 @functools.cache

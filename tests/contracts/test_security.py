@@ -18,13 +18,12 @@ from django.conf import settings
 from django.test import RequestFactory
 from django.urls import reverse
 from django.views.defaults import server_error
-from django_otp.oath import TOTP
 from django_otp.plugins.otp_static.models import StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from contracts.enums import Role, SecurityEventKind
 from contracts.models import PasswordReset, SecurityEvent, User
-from tests.factories import UserFactory
+from tests.factories import UserFactory, totp_code
 
 pytestmark = pytest.mark.django_db
 
@@ -125,13 +124,6 @@ def test_the_second_factor_is_asked_of_the_roles_that_need_it(role, akpakpa, cli
         assert response.status_code == 302 and after_login.status_code == 200
 
 
-def _token(key: bytes, at: float) -> str:
-    """What the authenticator application shows at that moment."""
-    generator = TOTP(key, step=30, t0=0, digits=6)
-    generator.time = at
-    return f"{generator.token():06d}"
-
-
 def test_a_superuser_needs_the_second_factor_too(akpakpa, client):
     UserFactory(username="root", agency=akpakpa, roles=[], is_superuser=True)
     login(client, "root")
@@ -154,7 +146,7 @@ def test_enrolment_by_qr_code_then_the_code_at_each_login_or_a_recovery_code(akp
     assert client.get(reverse("cash_desk")).status_code == 302  # still nothing else
 
     with time_machine.travel(time.time() + 3):  # django-otp makes one wait after a failure
-        shown = client.post(reverse("second_factor"), {"code": _token(device.bin_key, time.time())})
+        shown = client.post(reverse("second_factor"), {"code": totp_code(device.bin_key)})
     codes = re.findall(r"<li><code>(\w+)</code></li>", shown.content.decode())
     assert len(codes) == 10 and len(set(codes)) == 10
     assert client.get(reverse("cash_desk")).status_code == 200
@@ -430,3 +422,16 @@ def test_a_pdf_carries_the_security_headers(
     assert "camera=()" in response["Permissions-Policy"]
     assert response["X-Content-Type-Options"] == "nosniff"
     assert response["X-Frame-Options"] == "DENY"
+
+
+def test_changing_ones_password_asks_the_current_one_and_is_an_event(akpakpa, client):
+    user = UserFactory(username="akp.accueil", agency=akpakpa, roles=[Role.RECEPTION])
+    client.force_login(user)
+    url = reverse("password_change")
+    new = "Un-autre-mot-de-passe-2026"
+    wrong = client.post(url, {"old_password": "faux", "new_password1": new, "new_password2": new})
+    assert wrong.status_code == 200 and "old_password" in wrong.context["form"].errors
+    done = client.post(url, {"old_password": PASSWORD, "new_password1": new, "new_password2": new})
+    assert done.status_code == 302
+    assert User.objects.get(pk=user.pk).check_password(new)
+    assert kinds(user=user) == [SecurityEventKind.LOGIN, SecurityEventKind.PASSWORD_CHANGED]
