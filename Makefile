@@ -2,21 +2,26 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-export UV_PYTHON_DOWNLOADS := never
 export UV_LINK_MODE := copy
 # uv on the PATH, or a private copy under var/ (installed with pip the first time).
 UV := $(shell command -v uv 2>/dev/null || echo var/uv/bin/uv)
-PY := $(UV) run --frozen python
+# Everything runs in the project's environment, made by `make sync`.
+PY := .venv/bin/python
+BIN := .venv/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: help run test lint format stop db setup uv sync bench bench-pdf bench-login
+.PHONY: help run serve test lint format stop db setup uv sync backup restore \
+        bench bench-pdf bench-login bench-documents bench-load
 
 help:
 	@echo "make run    – démarre l'application avec les données de démonstration (http://$(HOST):$(PORT))"
 	@echo "make test   – lint puis toute la suite de tests sur un vrai PostgreSQL"
 	@echo "make lint   – ruff (règles et format) et le sens des dépendances (import-linter)"
-	@echo "make stop   – arrête le PostgreSQL local du projet"
+	@echo "make serve  – la pile de production (gunicorn, workers de tâches, DEBUG off) sur http://$(HOST):$(PORT)"
+	@echo "make stop   – arrête make run / make serve laissés en arrière-plan, puis le PostgreSQL local"
+	@echo "make backup – sauvegarde cohérente de la base (documents compris) sous var/backups/"
+	@echo "make restore FILE=var/backups/....dump – la restaure dans une nouvelle base"
 
 var/uv/bin/uv:
 	@echo "uv est absent : installation dans var/uv"
@@ -25,8 +30,17 @@ var/uv/bin/uv:
 
 uv: $(UV)
 
+# The Python: the environment's when it is 3.12 or later; else Python 3.13 (.python-version) or any
+# 3.12+ the machine has; else the one uv downloads, where the network allows it.
 sync: uv
-	$(UV) sync --frozen
+	@if .venv/bin/python -c 'import sys; sys.exit(sys.version_info < (3, 12))' 2>/dev/null; then \
+	  py=.venv/bin/python; \
+	else \
+	  py=$$($(UV) python find --no-project 3.13 2>/dev/null || $(UV) python find --no-project '>=3.12' 2>/dev/null || echo 3.13); \
+	fi; \
+	$(UV) sync --frozen --python "$$py" || { \
+	  echo "Il faut Python 3.12 ou plus récent : installez-le (apt-get install python3.12, pyenv...)," \
+	       "ou laissez uv le télécharger (accès réseau à ses versions de Python)."; exit 1; }
 
 # The project's own PostgreSQL cluster, unless DATABASE_URL points elsewhere.
 db: sync
@@ -45,19 +59,41 @@ run: setup
 	@DEBUG=true $(PY) manage.py load_demo_data --logins | sed -n '/Comptes/,$$p'
 	@echo
 	@echo "Application : http://$(HOST):$(PORT)/   (Ctrl-C pour arrêter le serveur et le worker)"
-	@export DEBUG=true; \
-	$(PY) manage.py procrastinate worker & worker=$$!; \
-	trap 'kill $$worker 2>/dev/null; wait $$worker 2>/dev/null' EXIT INT TERM; \
-	$(PY) manage.py runserver $(HOST):$(PORT)
+	@mkdir -p var/run; export DEBUG=true; \
+	$(PY) manage.py run_worker & worker=$$!; \
+	$(PY) manage.py runserver $(HOST):$(PORT) & server=$$!; \
+	echo "$$worker $$server" > var/run/make-run.pids; \
+	trap 'kill $$worker $$server 2>/dev/null; wait $$worker $$server 2>/dev/null; rm -f var/run/make-run.pids' EXIT INT TERM; \
+	wait $$server
+
+# The production stack: gunicorn (2 workers per CPU + 1), SBEE_WORKERS task workers, each
+# restarted when it stops (supervisord, deploy/supervisord.conf); DEBUG off; static files hashed
+# and compressed; connections kept 300 s. Plain HTTP on HOST:PORT unless told otherwise: behind a
+# TLS proxy, see the README. Ctrl-C stops it, so does `make stop`.
+SBEE_WORKERS ?= 2
+serve: db
+	@mkdir -p var/log var/run
+	@test -s var/secret_key || { umask 077; $(PY) -c "import secrets; print(secrets.token_urlsafe(50))" > var/secret_key; }
+	@export SECRET_KEY="$${SECRET_KEY:-$$(cat var/secret_key)}" DEBUG=false \
+	  ALLOWED_HOSTS="$${ALLOWED_HOSTS:-$(HOST),localhost,127.0.0.1}" \
+	  SECURE_SSL_REDIRECT="$${SECURE_SSL_REDIRECT:-false}" SECURE_COOKIES="$${SECURE_COOKIES:-false}" \
+	  SECURE_HSTS_SECONDS="$${SECURE_HSTS_SECONDS:-0}" SITE_URL="$${SITE_URL:-http://$(HOST):$(PORT)}" \
+	  CONN_MAX_AGE="$${CONN_MAX_AGE:-300}" HOST=$(HOST) PORT=$(PORT) \
+	  SBEE_ROOT="$(CURDIR)" SBEE_WORKERS=$(SBEE_WORKERS); \
+	LOCAL_DB_USER=sbee_owner $(PY) manage.py migrate --no-input -v0 && \
+	$(PY) manage.py load_demo_data --reference-only -v0 && \
+	$(PY) manage.py collectstatic --no-input -v0 && \
+	echo "Pile de production : http://$(HOST):$(PORT)/  (santé : /sante/ ; Ctrl-C ou make stop pour arrêter)" && \
+	exec $(BIN)/supervisord -c deploy/supervisord.conf
 
 lint: sync
-	$(UV) run --frozen ruff check .
-	$(UV) run --frozen ruff format --check .
-	$(UV) run --frozen lint-imports --no-cache
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports --no-cache
 
 format: sync
-	$(UV) run --frozen ruff format .
-	$(UV) run --frozen ruff check --fix .
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
 
 # The browser tests' accessibility and validity checkers (axe-core, vnu-jar), from tests/package.json.
 tests/node_modules/.package-lock.json: tests/package.json tests/package-lock.json
@@ -66,10 +102,24 @@ tests/node_modules/.package-lock.json: tests/package.json tests/package-lock.jso
 	else echo "npm est absent : les vérifications axe-core et vnu des tests navigateur seront signalées."; fi
 
 test: lint db tests/node_modules/.package-lock.json
-	$(UV) run --frozen pytest $(PYTEST_ARGS)
+	$(BIN)/pytest $(PYTEST_ARGS)
 
 stop:
-	@if [ -x "$(UV)" ] || command -v uv >/dev/null; then $(PY) -m sbee_resiliation.localdb stop; fi
+	@if [ -s var/run/supervisord.pid ] && kill -0 $$(cat var/run/supervisord.pid) 2>/dev/null; then \
+	  kill $$(cat var/run/supervisord.pid); echo "make serve arrêté."; \
+	  while kill -0 $$(cat var/run/supervisord.pid 2>/dev/null) 2>/dev/null; do sleep 0.5; done; fi
+	@if [ -s var/run/make-run.pids ]; then kill $$(cat var/run/make-run.pids) 2>/dev/null \
+	  && echo "make run arrêté."; rm -f var/run/make-run.pids; fi
+	@if [ -x $(PY) ]; then $(PY) -m sbee_resiliation.localdb stop; fi
+
+# A consistent dump (documents included) under var/backups/, or FILE=...; its restoration into a
+# new database (DB=name, default: named after the dump's date), never over the one in use.
+backup: db
+	$(PY) -m sbee_resiliation.backup dump $(FILE)
+
+restore: db
+	@test -n "$(FILE)" || { echo "usage : make restore FILE=var/backups/sbee-....dump [DB=nom]"; exit 2; }
+	$(PY) -m sbee_resiliation.backup restore $(FILE) $(DB)
 
 # Search benchmark on 1 000 000 contracts, in a separate database of the local cluster.
 BENCH_CONTRACTS ?= 1000000

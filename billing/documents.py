@@ -410,14 +410,15 @@ def _source(kind: str, pk: int):
 
 
 def document_issue(kind: str, pk: int) -> Document:
-    """Render and store the document once. A failure leaves it "to regenerate" (logged); the
-    business action that issued it is not affected."""
+    """Render and store the document once (the worker's job, a print that cannot wait, a
+    regeneration). The row is locked while it renders: a second caller waits, then finds it
+    ready. A failure leaves it "to regenerate" (logged); the action that issued it stands."""
     number, request, links, template, build, variant = _source(kind, pk)
     with transaction.atomic():
         Document.objects.get_or_create(
             kind=kind,
             number=number,
-            defaults={"request": request, "status": DocumentStatus.TO_REGENERATE, **links},
+            defaults={"request": request, "status": DocumentStatus.PENDING, **links},
         )
         document = Document.objects.select_for_update().get(kind=kind, number=number)
         if document.status == DocumentStatus.READY:
@@ -426,8 +427,9 @@ def document_issue(kind: str, pk: int) -> Document:
             pdf = render_pdf(template, build(), pdf_variant=variant)
         except Exception as error:
             logger.exception("rendering %s %s failed", kind, number)
+            document.status = DocumentStatus.TO_REGENERATE
             document.error = f"{type(error).__name__}: {error}"
-            document.save(update_fields=["error"])
+            document.save(update_fields=["status", "error"])
             return document
         document.content = pdf
         document.sha256 = hashlib.sha256(pdf).hexdigest()
@@ -438,19 +440,52 @@ def document_issue(kind: str, pk: int) -> Document:
     return document
 
 
-def issue_after_commit(kind: str, pk: int) -> None:
-    """Render the document once the issuing transaction has committed, for the agent who is
-    about to print it."""
-    transaction.on_commit(lambda: document_issue(kind, pk))
+def _identity(kind: str, source) -> tuple[str, TerminationRequest | None, dict]:
+    """(number, request, links) of the document that `source` issues: an order, an invoice, a
+    settlement, a credit note, a cash closing, an attestation, or (for the successor's
+    contract) the request."""
+    if kind == DocumentKind.SUCCESSOR_CONTRACT:
+        return source.successor_contract.number, source, {"contract": source.successor_contract}
+    field = {
+        DocumentKind.ORDER: "order",
+        DocumentKind.INVOICE: "invoice",
+        DocumentKind.RECEIPT: "settlement",
+        DocumentKind.CREDIT_NOTE: "credit_note",
+        DocumentKind.CASH_CLOSING: "cash_closing",
+        DocumentKind.ATTESTATION: "attestation",
+    }[kind]
+    if kind == DocumentKind.RECEIPT:
+        request = source.invoice.request if source.invoice_id else None
+    elif kind == DocumentKind.CASH_CLOSING:
+        request = None
+    else:
+        request = source.request
+    return source.number, request, {field: source}
 
 
-def issue_in_background(kind: str, pks: list[int]) -> None:
-    """Leave the rendering to the worker, for documents the system issues in bulk (step 8):
-    one job each, deferred together once the transaction has committed."""
+def documents_enqueue(kind: str, sources: list) -> list[Document]:
+    """Inside the business transaction that issues them: each document's row, "en cours de
+    production", and its rendering job for the worker. Both commit with the action or not at
+    all, so a document is never missing: a page shows the PDF, "en cours" or "à régénérer"."""
     from billing.tasks import render_document  # billing.tasks imports this module
 
-    jobs = [{"kind": kind, "pk": pk} for pk in pks]
-    transaction.on_commit(lambda: render_document.batch_defer(*jobs))
+    if not sources:
+        return []
+    documents = []
+    for source in sources:
+        number, request, links = _identity(kind, source)
+        documents.append(
+            Document(
+                kind=kind, number=number, request=request, status=DocumentStatus.PENDING, **links
+            )
+        )
+    Document.objects.bulk_create(documents)
+    render_document.batch_defer(*({"kind": kind, "pk": source.pk} for source in sources))
+    return documents
+
+
+def document_enqueue(kind: str, source) -> Document:
+    return documents_enqueue(kind, [source])[0]
 
 
 # --- Reprints --------------------------------------------------------------------------------

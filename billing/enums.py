@@ -104,5 +104,6 @@ DUPLICATE_STAMPED = [
 
 
 class DocumentStatus(models.TextChoices):
+    PENDING = "pending", "En cours de production"
     READY = "ready", "Prêt"
     TO_REGENERATE = "to_regenerate", "À régénérer"

@@ -1,6 +1,7 @@
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 
 from billing.enums import (
     BeneficiaryQuality,
@@ -528,8 +529,9 @@ class Document(models.Model):
         CashClosing, on_delete=models.PROTECT, null=True, blank=True, related_name="document"
     )
     status = models.CharField(
-        "état", max_length=14, choices=DocumentStatus.choices, default=DocumentStatus.READY
+        "état", max_length=14, choices=DocumentStatus.choices, default=DocumentStatus.PENDING
     )
+    created_at = models.DateTimeField("créé le", default=timezone.now)
     content = models.BinaryField("PDF", blank=True, default=b"")
     sha256 = models.CharField("SHA-256", max_length=64, blank=True)
     issued_at = models.DateTimeField("émis le", null=True, blank=True)
@@ -542,6 +544,14 @@ class Document(models.Model):
             models.CheckConstraint(
                 condition=~Q(status=DocumentStatus.READY) | ~Q(sha256=""),
                 name="document_ready_has_hash",
+            ),
+        ]
+        indexes = [
+            # The health page and the stalled-document sweep look for what is not ready.
+            models.Index(
+                fields=["created_at"],
+                name="document_not_ready",
+                condition=~Q(status=DocumentStatus.READY),
             ),
         ]
 

@@ -20,7 +20,7 @@ from billing.computation import (
     consumption_kwh,
     period_days,
 )
-from billing.documents import document_agency_id, document_issue, issue_after_commit
+from billing.documents import document_agency_id, document_enqueue, document_issue
 from billing.enums import (
     DOCUMENT_ISSUERS,
     BeneficiaryQuality,
@@ -359,7 +359,7 @@ def invoice_validate(invoice: Invoice, *, actor: User | None) -> Invoice:
             debit=invoice.total,
             created_by=actor,
         )
-    issue_after_commit(DocumentKind.INVOICE, invoice.pk)
+    document_enqueue(DocumentKind.INVOICE, invoice)
     if invoice.kind == InvoiceKind.BALANCE and contract.status == ContractStatus.ACTIVE:
         # Billing block: from now on the balance invoice is what the customer pays; the
         # contract is no longer billed and takes no advance.
@@ -587,7 +587,7 @@ def invoice_settle(
             )
     except IntegrityError:
         raise StepRefused(ALREADY_SETTLED.format(number="déjà émis")) from None
-    issue_after_commit(DocumentKind.RECEIPT, settlement.pk)
+    document_enqueue(DocumentKind.RECEIPT, settlement)
     if kind == SettlementKind.COLLECTION:
         AccountEntry.objects.create(
             contract=contract,
@@ -690,7 +690,7 @@ def account_advance_record(
         credit=amount,
         created_by=actor,
     )
-    issue_after_commit(DocumentKind.RECEIPT, settlement.pk)
+    document_enqueue(DocumentKind.RECEIPT, settlement)
     return settlement
 
 
@@ -783,7 +783,7 @@ def credit_note_issue(invoice: Invoice, *, actor: User, reason: str) -> CreditNo
     Invoice.objects.filter(pk=invoice.pk).update(state=InvoiceState.CANCELLED)
     if invoice.kind == InvoiceKind.BALANCE and contract.status == ContractStatus.ENDING:
         Contract.objects.filter(pk=contract.pk).update(status=ContractStatus.ACTIVE)
-    issue_after_commit(DocumentKind.CREDIT_NOTE, note.pk)
+    document_enqueue(DocumentKind.CREDIT_NOTE, note)
     return note
 
 
@@ -893,7 +893,7 @@ def cash_closing_close(*, actor: User, day: dt.date) -> CashClosing:
         advances=totals["advances"],
         count=len(totals["movements"]),
     )
-    issue_after_commit(DocumentKind.CASH_CLOSING, closing.pk)
+    document_enqueue(DocumentKind.CASH_CLOSING, closing)
     return closing
 
 
@@ -930,14 +930,10 @@ def document_print_record(document: Document, *, actor: User) -> DocumentPrint:
     return DocumentPrint.objects.create(document=document, copy=copy, printed_by=actor)
 
 
-def document_regenerate(document: Document, *, actor: User) -> Document:
-    """Render again a document whose rendering failed, for its agency's staff of the roles that
-    issue it. A document already stored is never rendered again."""
-    check_role(actor, *DOCUMENT_ISSUERS[document.kind])
-    check_agency(actor, document_agency_id(document))
-    if document.status == DocumentStatus.READY:
-        return document
-    source_id = (
+def _document_source_id(document: Document) -> int:
+    if document.kind == DocumentKind.SUCCESSOR_CONTRACT:
+        return document.request_id
+    return (
         document.order_id
         or document.invoice_id
         or document.settlement_id
@@ -945,9 +941,25 @@ def document_regenerate(document: Document, *, actor: User) -> Document:
         or document.credit_note_id
         or document.cash_closing_id
     )
-    if document.kind == DocumentKind.SUCCESSOR_CONTRACT:
-        source_id = document.request_id
-    return document_issue(document.kind, source_id)
+
+
+def document_regenerate(document: Document, *, actor: User) -> Document:
+    """Render again a document whose rendering failed, for its agency's staff of the roles that
+    issue it. A document already stored is never rendered again."""
+    check_role(actor, *DOCUMENT_ISSUERS[document.kind])
+    check_agency(actor, document_agency_id(document))
+    if document.status == DocumentStatus.READY:
+        return document
+    return document_issue(document.kind, _document_source_id(document))
+
+
+def document_produce_now(document: Document) -> Document:
+    """A document still "en cours de production" that someone opens: rendered now rather than
+    after the worker's queue (the worker's job then finds it stored). Called once the viewer's
+    right to see it has been checked; a document that failed stays to regenerate."""
+    if document.status != DocumentStatus.PENDING:
+        return document
+    return document_issue(document.kind, _document_source_id(document))
 
 
 def attestation_issue(
@@ -966,5 +978,5 @@ def attestation_issue(
         closed_on=closed_on,
         final_index=final_index,
     )
-    issue_after_commit(DocumentKind.ATTESTATION, attestation.pk)
+    document_enqueue(DocumentKind.ATTESTATION, attestation)
     return attestation

@@ -266,7 +266,7 @@ def _may_print(user) -> bool:
 def document_print(request, pk: int):
     """ "Imprimer": the print is recorded (the original first, then numbered duplicates), then
     that copy opens."""
-    document = _document_for(request.user, pk)
+    document = services.document_produce_now(_document_for(request.user, pk))
     if document.status != DocumentStatus.READY:
         messages.error(request, "Ce document n'a pas pu être produit : régénérez-le d'abord.")
         return _back_to(document)
@@ -296,7 +296,7 @@ CONSULTATION = "COPIE DE CONSULTATION – NE VAUT PAS ORIGINAL"
 
 def document_consultation(request, pk: int):
     """What an auditor (or the admin) sees of a document: a copy stamped as such."""
-    document = _document_for(request.user, pk)
+    document = services.document_produce_now(_document_for(request.user, pk))
     if document.status != DocumentStatus.READY:
         raise Http404("Ce document est à régénérer.")
     if not _intact(document):

@@ -2,6 +2,7 @@
 lines for refused pages (DESIGN §11)."""
 
 import logging
+import time
 
 from django.conf import settings
 from django.shortcuts import redirect
@@ -10,7 +11,14 @@ from django.utils.http import urlencode
 
 # Pages reachable before the second factor: logging in and out, the factor itself, the public
 # verification of an attestation, static files.
-SECOND_FACTOR_FREE = ("/connexion/", "/deconnexion/", "/verification/", "/static/", "/favicon")
+SECOND_FACTOR_FREE = (
+    "/connexion/",
+    "/deconnexion/",
+    "/verification/",
+    "/static/",
+    "/favicon",
+    "/sante/",
+)
 
 
 class SecurityHeadersMiddleware:
@@ -28,6 +36,30 @@ class SecurityHeadersMiddleware:
             "Content-Type", ""
         ).startswith("application/pdf"):
             response["Cache-Control"] = "no-store, private"
+        return response
+
+
+class SessionIdleMiddleware:
+    """The session ends after SESSION_COOKIE_AGE seconds without activity. Its expiry moves on
+    with activity, but the session row is rewritten at most once every SESSION_REFRESH_SECONDS,
+    not on every page: a page that changes nothing in the session writes nothing."""
+
+    KEY = "_refreshed"
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        session = request.session
+        now = int(time.time())
+        if (
+            session.session_key
+            and now - session.get(self.KEY, 0) >= settings.SESSION_REFRESH_SECONDS
+        ):
+            session[self.KEY] = now  # marks it modified: saved with a new expiry
+        response = self.get_response(request)
+        if session.modified and not session.is_empty():
+            session[self.KEY] = now
         return response
 
 

@@ -7,6 +7,11 @@ DEBUG          true/false (default false). Also enables the documented demo pass
 ALLOWED_HOSTS  comma-separated host names (default: localhost names when DEBUG is on).
 SESSION_IDLE_MINUTES  minutes of inactivity before a session ends (default 30).
 SITE_URL       the application's address, for the QR codes on documents.
+CONN_MAX_AGE   seconds a database connection is kept for the next requests (default 0; `make serve`
+               and the service units keep them 300 s, checked before reuse).
+STATIC_MANIFEST  hashed, compressed static file names (default: on when DEBUG is off); needs
+               `manage.py collectstatic` first.
+LOG_FORMAT     "json" for one JSON object per log line (default: plain text).
 """
 
 import os
@@ -75,9 +80,12 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Static files from var/static (collectstatic), hashed, compressed, cached for a year.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "sbee_resiliation.middleware.SecurityHeadersMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    "sbee_resiliation.middleware.SessionIdleMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -121,6 +129,8 @@ else:
     DATABASES = {"default": localdb.database_settings(os.environ.get("LOCAL_DB_USER"))}
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 DATABASES["default"]["CONN_MAX_AGE"] = envint("CONN_MAX_AGE", 0)
+# A kept connection is checked before a request reuses it (a restarted database, a cut link).
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 # A maintenance session may TRUNCATE the protected tables (the test suite's flush); never the
 # application's.
 if envbool("DATABASE_MAINTENANCE"):
@@ -165,7 +175,10 @@ LOGOUT_REDIRECT_URL = "login"
 
 # Agency computers are shared: a session ends after 30 minutes without activity.
 SESSION_COOKIE_AGE = envint("SESSION_IDLE_MINUTES", 30) * 60
-SESSION_SAVE_EVERY_REQUEST = True
+# The expiry moves on with activity, but the session row is written at most once a minute
+# (sbee_resiliation.middleware.SessionIdleMiddleware), not on every page.
+SESSION_SAVE_EVERY_REQUEST = False
+SESSION_REFRESH_SECONDS = 60
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SECURE = envbool("SECURE_COOKIES", not DEBUG)
@@ -217,6 +230,16 @@ FORMAT_MODULE_PATH = ["sbee_resiliation.formats"]
 STATIC_URL = "/static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = BASE_DIR / "var" / "static"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": (
+            "whitenoise.storage.CompressedManifestStaticFilesStorage"
+            if envbool("STATIC_MANIFEST", not DEBUG)
+            else "django.contrib.staticfiles.storage.StaticFilesStorage"
+        )
+    },
+}
 
 # The procedure's periodic task lives with the procedure (contracts/procedure/tasks.py), not in
 # an app's tasks.py that procrastinate would find by itself.
@@ -229,8 +252,16 @@ LOGGING = {
     "disable_existing_loggers": False,
     # A refused (403) or missing (404) page is one line, without a traceback.
     "filters": {"client_errors": {"()": "sbee_resiliation.middleware.ClientErrorsOneLine"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "json": {"()": "sbee_resiliation.logs.JsonFormatter"},
+    },
     "handlers": {
-        "console": {"class": "logging.StreamHandler", "filters": ["client_errors"]},
+        "console": {
+            "class": "logging.StreamHandler",
+            "filters": ["client_errors"],
+            "formatter": "json" if os.environ.get("LOG_FORMAT") == "json" else "plain",
+        },
     },
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     "loggers": {

@@ -3,10 +3,12 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from contracts.forms import LoginForm
+from sbee_resiliation.health import health
 from sbee_resiliation.views import favicon
 
 urlpatterns = [
     path("favicon.ico", favicon, name="favicon"),
+    path("sante/", health, name="health"),
     path(
         "connexion/",
         auth_views.LoginView.as_view(

@@ -122,14 +122,10 @@ def balance(request):
 def a_failed_document(request):
     """An order whose rendering failed: "Régénérer" is offered."""
     order = request.orders.get()
-    return Document.objects.create(
-        kind=DocumentKind.ORDER,
-        number=order.number,
-        request=request,
-        order=order,
-        status=DocumentStatus.TO_REGENERATE,
-        error="OSError: disque plein",
+    Document.objects.filter(order=order).update(
+        status=DocumentStatus.TO_REGENERATE, error="OSError: disque plein"
     )
+    return Document.objects.get(order=order)
 
 
 def a_closing(staff):

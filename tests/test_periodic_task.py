@@ -9,7 +9,13 @@ from contracts.procedure import services
 from contracts.procedure.tasks import issue_due_orders_every_morning
 from interventions.enums import OrderKind
 from interventions.models import InterventionOrder
-from tests.workflow import TODAY, advance, create, reload, worked_example_contract
+from tests.workflow import (
+    TODAY,
+    advance,
+    create,
+    reload,
+    worked_example_contract,
+)
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("frozen_today")]
 
@@ -55,22 +61,22 @@ def test_the_periodic_task_issues_what_is_due_today(settled_anticipated):
     assert reload(settled_anticipated).state == RequestState.REMOVAL_ORDERED
 
 
-def test_the_morning_run_leaves_the_order_pdfs_to_the_worker(
-    settled_anticipated, django_capture_on_commit_callbacks
-):
+def test_the_morning_run_leaves_the_order_pdfs_to_the_worker(settled_anticipated):
     from procrastinate.contrib.django.models import ProcrastinateJob
 
     from billing.enums import DocumentStatus
     from billing.models import Document
     from billing.tasks import render_document
 
-    with django_capture_on_commit_callbacks(execute=True):
-        assert issue_due_orders_every_morning(timestamp=0) == 0  # not due yet today
-        call_command("issue_due_orders", "--date", (TODAY + dt.timedelta(days=10)).isoformat())
+    ProcrastinateJob.objects.filter(task_name="billing.render_document").delete()
+    assert issue_due_orders_every_morning(timestamp=0) == 0  # not due yet today
+    call_command("issue_due_orders", "--date", (TODAY + dt.timedelta(days=10)).isoformat())
     order = InterventionOrder.objects.get(kind=OrderKind.REMOVAL)
     job = ProcrastinateJob.objects.get(task_name="billing.render_document")
     assert (job.queue_name, job.args) == ("documents", {"kind": "order", "pk": order.pk})
-    assert not Document.objects.filter(order=order).exists()  # nothing rendered in the batch
+    # Written with the order: its row, "en cours de production", nothing rendered in the batch.
+    document = Document.objects.get(order=order)
+    assert (document.status, bytes(document.content)) == (DocumentStatus.PENDING, b"")
     render_document(**job.args)  # what the worker runs
     assert Document.objects.get(order=order).status == DocumentStatus.READY
 
@@ -80,6 +86,7 @@ def test_the_worker_finds_the_morning_task_where_the_procedure_keeps_it():
 
     app.perform_import_paths()  # what `manage.py procrastinate worker` does first
     assert "interventions.issue_due_orders" in app.tasks
-    assert [name for name, _ in app.periodic_registry.periodic_tasks] == [
-        "interventions.issue_due_orders"
+    assert sorted(name for name, _ in app.periodic_registry.periodic_tasks) == [
+        "interventions.issue_due_orders",
+        "procrastinate.retry_stalled_jobs",
     ]

@@ -1,6 +1,8 @@
 """Building blocks for tests that need a request at a given step of the procedure."""
 
+import contextlib
 import datetime as dt
+import json
 
 from billing import services as billing
 from billing.documents import document_issue
@@ -220,3 +222,29 @@ def mt_until_settled(mt_contract, staff, timing, cut_date=None):
         beneficiary_id_document_number=deposit.payer_id_document_number,
     )
     return reload(request)
+
+
+@contextlib.contextmanager
+def documents_rendered():
+    """The block's actions, then the worker's rendering of the documents they queued."""
+    yield
+    render_queued_documents()
+
+
+def render_queued_documents() -> int:
+    """What the worker does with the rendering jobs queued so far: the tests run inside a
+    transaction that the worker's own connection cannot see, so the jobs are taken here and run
+    through the task itself (tests/test_serve.py runs the real workers)."""
+    from django.db import connection
+    from procrastinate.contrib.django import app
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "WITH done AS (DELETE FROM procrastinate_jobs WHERE status = 'todo'"
+            " AND queue_name = 'documents' RETURNING id, task_name, args)"
+            " SELECT task_name, args FROM done ORDER BY id"
+        )
+        jobs = cursor.fetchall()
+    for task_name, args in jobs:
+        app.tasks[task_name](**(json.loads(args) if isinstance(args, str) else args))
+    return len(jobs)

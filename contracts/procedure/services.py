@@ -13,7 +13,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from billing import services as billing
-from billing.documents import issue_after_commit, issue_in_background
+from billing.documents import document_enqueue, documents_enqueue
 from billing.enums import DocumentKind, InvoiceKind, InvoiceState, TransferKind
 from billing.models import CreditNote, Document, Invoice, RefundAuthorisation, Settlement
 from contracts.enums import (
@@ -311,7 +311,7 @@ def termination_request_take_over(
     subscription = billing.subscription_invoice_create(
         request, successor_contract=successor_contract, actor=actor
     )
-    issue_after_commit(DocumentKind.SUCCESSOR_CONTRACT, request.pk)
+    document_enqueue(DocumentKind.SUCCESSOR_CONTRACT, request)
     record_event(
         request,
         "takeover_invoiced",
@@ -381,7 +381,7 @@ def termination_request_issue_order(
     request.timing = timing
     request.cut_date = cut_date
     order = interventions.field_order_issue(request, actor=actor, assignee=assignee)
-    issue_after_commit(DocumentKind.ORDER, order.pk)
+    document_enqueue(DocumentKind.ORDER, order)
     data = {"order": order.number, "timing": timing, "cut_date": cut_date.isoformat()}
     if assignee is not None:
         data["assignee"] = assignee.get_full_name() or assignee.username
@@ -713,7 +713,7 @@ def termination_request_settle(invoice: Invoice, *, actor: User, **settlement) -
 
 
 def _issue_removal_orders(
-    requests: list[TerminationRequest], *, render_in_background: bool = False
+    requests: list[TerminationRequest],
 ) -> list[InterventionOrder]:
     """Step 8 for requests the caller has locked: the removal (BT) or final interruption (MT)
     order of each, issued by the system."""
@@ -721,11 +721,7 @@ def _issue_removal_orders(
     apply_transition_many(
         requests, "order_removal", actor=None, data=[{"order": o.number} for o in orders]
     )
-    if render_in_background:
-        issue_in_background(DocumentKind.ORDER, [o.pk for o in orders])
-    else:
-        for order in orders:
-            issue_after_commit(DocumentKind.ORDER, order.pk)
+    documents_enqueue(DocumentKind.ORDER, orders)
     return orders
 
 
@@ -752,7 +748,7 @@ def issue_due_orders(today: dt.date | None = None, *, batch_size: int = 200) -> 
                 .order_by("cut_date", "id")[:batch_size]
             )
             if batch:
-                _issue_removal_orders(batch, render_in_background=True)
+                _issue_removal_orders(batch)
             issued += len(batch)
         if len(batch) < batch_size:
             break
@@ -1117,7 +1113,7 @@ def transfer_overdue_balances(today: dt.date | None = None, *, batch_size: int =
                 if request.removal_due(today) and needs_field_visit(request):
                     due_now.append(request)
             if due_now:
-                _issue_removal_orders(due_now, render_in_background=True)
+                _issue_removal_orders(due_now)
             done += len(batch)
         if len(batch) < batch_size:
             break

@@ -14,3 +14,15 @@ from contracts.procedure.services import issue_due_orders, transfer_overdue_bala
 def issue_due_orders_every_morning(timestamp: int) -> int:
     transfer_overdue_balances()
     return issue_due_orders()
+
+
+# A job left "doing" by a worker that died (killed, its machine restarted, its database gone) is
+# run again: its worker has not beaten for 30 s. Rendering a document twice is harmless (the
+# second run finds it stored); the morning job locks what it issues.
+@app.periodic(cron="* * * * *")
+@app.task(name="procrastinate.retry_stalled_jobs", queueing_lock="retry_stalled_jobs")
+async def retry_stalled_jobs(timestamp: int) -> int:
+    stalled = await app.job_manager.get_stalled_jobs(seconds_since_heartbeat=30)
+    for job in stalled:
+        await app.job_manager.retry_job(job)
+    return len(stalled)

@@ -14,7 +14,7 @@ from billing.enums import DocumentKind
 from billing.models import Attestation, Document
 from contracts.enums import RequestState
 from contracts.procedure import services
-from tests.workflow import advance, create, reload, worked_example_contract
+from tests.workflow import advance, create, documents_rendered, reload, worked_example_contract
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("frozen_today")]
 
@@ -24,12 +24,12 @@ def text_of(pdf: bytes) -> str:
 
 
 @pytest.fixture
-def closed(akpakpa, staff, django_capture_on_commit_callbacks):
+def closed(akpakpa, staff):
     request = advance(
         create(worked_example_contract(akpakpa), staff), staff, RequestState.METER_REMOVED
     )
     services.termination_request_sign_removal(request, actor=staff.supervisor)
-    with django_capture_on_commit_callbacks(execute=True):
+    with documents_rendered():
         services.termination_request_confirm_codification(request, actor=staff.acff)
     return reload(request)
 

@@ -27,6 +27,7 @@ from tests.workflow import (
     TODAY,
     advance,
     create,
+    documents_rendered,
     issue_and_sign,
     take_over,
     worked_example_contract,
@@ -42,8 +43,8 @@ def text_of(pdf: bytes) -> str:
 
 
 @pytest.fixture
-def invoiced(akpakpa, staff, django_capture_on_commit_callbacks):
-    with django_capture_on_commit_callbacks(execute=True):
+def invoiced(akpakpa, staff):
+    with documents_rendered():
         request = advance(
             create(worked_example_contract(akpakpa), staff), staff, RequestState.INVOICED
         )
@@ -88,19 +89,17 @@ def test_invoice_pdf_is_pdf_a_3b_with_a_title_and_french(invoiced):
     assert reader.trailer["/Root"].get("/Lang") == "fr"
 
 
-def test_refund_invoice_pdf_says_to_refund(akpakpa, staff, django_capture_on_commit_callbacks):
+def test_refund_invoice_pdf_says_to_refund(akpakpa, staff):
     contract = worked_example_contract(akpakpa)
     Deposit.objects.filter(contract=contract).update(amount=90000)
-    with django_capture_on_commit_callbacks(execute=True):
+    with documents_rendered():
         advance(create(contract, staff), staff, RequestState.INVOICED)
     text = text_of(bytes(Document.objects.get(kind=DocumentKind.INVOICE).content))
     assert "À REMBOURSER : 33 583 FCFA" in text
 
 
-def test_orders_receipts_and_successor_contract_are_printed(
-    akpakpa, staff, django_capture_on_commit_callbacks
-):
-    with django_capture_on_commit_callbacks(execute=True):
+def test_orders_receipts_and_successor_contract_are_printed(akpakpa, staff):
+    with documents_rendered():
         request = advance(
             create(worked_example_contract(akpakpa), staff), staff, RequestState.METER_REMOVED
         )
@@ -117,7 +116,7 @@ def test_orders_receipts_and_successor_contract_are_printed(
     assert request.documents.count() == 4
 
     other = worked_example_contract(akpakpa, number="1010007777")
-    with django_capture_on_commit_callbacks(execute=True):
+    with documents_rendered():
         takeover = create(other, staff, kind=TerminationKind.WITH_TAKEOVER)
         take_over(takeover, staff)
     contract_doc = Document.objects.get(kind=DocumentKind.SUCCESSOR_CONTRACT)
@@ -238,7 +237,7 @@ def test_the_url_fetcher_refuses_the_network_and_files_outside_static():
 
 
 def test_a_rendering_failure_leaves_the_action_intact_and_the_document_to_regenerate(
-    invoiced, staff, client, monkeypatch, django_capture_on_commit_callbacks
+    invoiced, staff, client, monkeypatch
 ):
     from billing import documents
 
@@ -248,7 +247,7 @@ def test_a_rendering_failure_leaves_the_action_intact_and_the_document_to_regene
     invoice = invoiced.invoices.get(kind=InvoiceKind.BALANCE)
     with monkeypatch.context() as patched:
         patched.setattr(documents, "render_pdf", broken)
-        with django_capture_on_commit_callbacks(execute=True):
+        with documents_rendered():
             services.termination_request_settle(
                 invoice, actor=staff.cashier, amount=26417, mode=PaymentMode.CASH
             )
@@ -266,9 +265,7 @@ def test_a_rendering_failure_leaves_the_action_intact_and_the_document_to_regene
     assert receipt.status == DocumentStatus.READY
 
 
-def test_every_other_kind_of_document_carries_its_number_and_its_words(
-    akpakpa, staff, django_capture_on_commit_callbacks
-):
+def test_every_other_kind_of_document_carries_its_number_and_its_words(akpakpa, staff):
     import time_machine
 
     from contracts.procedure.services import issue_due_orders
@@ -277,7 +274,7 @@ def test_every_other_kind_of_document_carries_its_number_and_its_words(
     # Anticipated BT: reading order, a refund voucher, a complementary invoice.
     contract = worked_example_contract(akpakpa)
     Deposit.objects.filter(contract=contract).update(amount=90000)
-    with django_capture_on_commit_callbacks(execute=True):
+    with documents_rendered():
         request = advance(
             create(contract, staff), staff, RequestState.INVOICED, timing="anticipated"
         )
@@ -298,7 +295,7 @@ def test_every_other_kind_of_document_carries_its_number_and_its_words(
     issue_due_orders(TODAY + dt.timedelta(days=10))
     with (
         time_machine.travel(dt.datetime(2026, 12, 10, 9, 0, tzinfo=dt.UTC), tick=False),
-        django_capture_on_commit_callbacks(execute=True),
+        documents_rendered(),
     ):
         services.termination_request_report_removal(
             request,
@@ -368,7 +365,7 @@ def test_every_other_kind_of_document_carries_its_number_and_its_words(
         staff,
         kind=TerminationKind.WITH_TAKEOVER,
     )
-    with django_capture_on_commit_callbacks(execute=True):
+    with documents_rendered():
         take_over(takeover, staff)
     subscription = takeover.invoices.get(kind=InvoiceKind.SUBSCRIPTION)
     text = text_of(bytes(subscription.document.content))
@@ -383,10 +380,8 @@ def print_copy(client, user, document) -> bytes:
     return response.content
 
 
-def test_a_receipt_reprint_is_a_duplicate(
-    akpakpa, staff, client, django_capture_on_commit_callbacks
-):
-    with django_capture_on_commit_callbacks(execute=True):
+def test_a_receipt_reprint_is_a_duplicate(akpakpa, staff, client):
+    with documents_rendered():
         request = advance(
             create(worked_example_contract(akpakpa), staff), staff, RequestState.INVOICED
         )
@@ -432,14 +427,14 @@ def test_an_order_reassigned_after_printing_names_its_new_agent(akpakpa, staff, 
     assert "Réaffecté le 30/11/2026 à Rodrigue AGBO" in text
 
 
-def test_the_removal_order_fits_on_one_a4_page(akpakpa, staff, django_capture_on_commit_callbacks):
+def test_the_removal_order_fits_on_one_a4_page(akpakpa, staff):
     contract = worked_example_contract(akpakpa)
     contract.delivery_point.address = (
         "Quartier Sègbèya, carré 1245, maison HOUNKPATIN, rue à droite après la pharmacie "
         "du Bon Samaritain, portail bleu, 3e compteur à gauche dans la cour commune"
     )
     contract.delivery_point.save()
-    with django_capture_on_commit_callbacks(execute=True):
+    with documents_rendered():
         request = advance(create(contract, staff), staff, RequestState.REMOVAL_ORDERED)
     removal = request.orders.get(kind=OrderKind.REMOVAL)
     pdf = bytes(Document.objects.get(order=removal).content)
@@ -449,3 +444,32 @@ def test_the_removal_order_fits_on_one_a4_page(akpakpa, staff, django_capture_on
     text = text_of(pdf)
     assert "Signature de l'agent ARPNT" in text and "Contrôle ACFF" in text
     assert "Fermer la boîte de dérivation et la plomber" in text
+
+
+def test_a_document_is_written_with_its_action_and_printed_before_the_worker_gets_to_it(
+    akpakpa, staff, client
+):
+    """The action writes the document's row ("en cours de production") and its rendering job in
+    its own transaction; the page says so; printing it renders it at once, and the worker's
+    job then finds it stored and renders nothing."""
+    from procrastinate.contrib.django.models import ProcrastinateJob
+
+    request = advance(create(worked_example_contract(akpakpa), staff), staff, RequestState.INVOICED)
+    document = Document.objects.get(kind=DocumentKind.INVOICE)
+    assert (document.status, document.sha256) == (DocumentStatus.PENDING, "")
+    job = ProcrastinateJob.objects.get(
+        task_name="billing.render_document", args={"kind": "invoice", "pk": document.invoice_id}
+    )
+    client.force_login(staff.cashier)
+    page = client.get(reverse("request_detail", args=[request.pk])).content.decode()
+    assert "en cours de production" in page
+    response = client.post(reverse("document_print", args=[document.pk]), follow=True)
+    assert response["Content-Type"] == "application/pdf"
+    document.refresh_from_db()
+    assert document.status == DocumentStatus.READY
+    stored = document.sha256
+    from billing.tasks import render_document
+
+    render_document(**job.args)  # the worker's turn: already stored
+    document.refresh_from_db()
+    assert document.sha256 == stored

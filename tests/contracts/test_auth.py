@@ -97,6 +97,25 @@ def test_session_ends_after_30_minutes_of_inactivity(client, reception):
     assert response.url.startswith(reverse("login"))
 
 
+def test_a_page_does_not_rewrite_the_session_within_a_minute(client, reception):
+    from django.contrib.sessions.models import Session
+
+    def expiry():
+        return Session.objects.get(session_key=client.session.session_key).expire_date
+
+    start = dt.datetime(2026, 11, 27, 9, 0, tzinfo=dt.UTC)
+    with time_machine.travel(start, tick=False) as clock:
+        login(client, "accueil", "mot-de-passe-solide-42")
+        written = expiry()
+        assert written == start + dt.timedelta(minutes=30)
+        clock.shift(dt.timedelta(seconds=59))
+        client.get(reverse("contract_search"))
+        assert expiry() == written  # nothing written
+        clock.shift(dt.timedelta(seconds=1))
+        client.get(reverse("contract_search"))
+        assert expiry() == start + dt.timedelta(minutes=31)  # moved on, once a minute
+
+
 def test_admin_is_open_to_the_admin_role(client, akpakpa):
     admin = UserFactory(agency=akpakpa, roles=[Role.ADMIN])
     client.force_login(admin)

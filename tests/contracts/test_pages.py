@@ -14,7 +14,7 @@ from contracts.models import Contract, TerminationRequest
 from contracts.procedure import services
 from contracts.procedure.services import issue_due_orders
 from tests.factories import ContractFactory, CustomerFactory, TariffCategoryFactory
-from tests.workflow import TODAY, worked_example_contract
+from tests.workflow import TODAY, documents_rendered, worked_example_contract
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("frozen_today")]
 
@@ -23,9 +23,8 @@ class Desk:
     """A client that logs in as whoever acts, posts a form, and insists it went through. The
     documents a step issues are rendered once it commits, as in production."""
 
-    def __init__(self, client, capture):
+    def __init__(self, client):
         self.client = client
-        self.capture = capture
 
     def get(self, user, url):
         self.client.force_login(user)
@@ -42,7 +41,7 @@ class Desk:
         self.client.force_login(user)
         if "idempotency_key" not in data and ("/reglement/" in url or "/avance/" in url):
             data = {**data, "idempotency_key": self.key(user, url)}
-        with self.capture(execute=True):
+        with documents_rendered():
             response = self.client.post(url, data)
         if expect_redirect:
             errors = (
@@ -56,8 +55,8 @@ class Desk:
 
 
 @pytest.fixture
-def desk(client, django_capture_on_commit_callbacks):
-    return Desk(client, django_capture_on_commit_callbacks)
+def desk(client):
+    return Desk(client)
 
 
 def url(name, *args):

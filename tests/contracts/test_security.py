@@ -402,14 +402,12 @@ def test_check_deploy_passes_with_only_debug_off_a_secret_key_and_a_host():
 
 
 @pytest.mark.usefixtures("frozen_today")
-def test_a_pdf_carries_the_security_headers(
-    akpakpa, staff, client, django_capture_on_commit_callbacks
-):
+def test_a_pdf_carries_the_security_headers(akpakpa, staff, client):
     from billing.models import Document
     from contracts.enums import RequestState
-    from tests.workflow import advance, create, worked_example_contract
+    from tests.workflow import advance, create, documents_rendered, worked_example_contract
 
-    with django_capture_on_commit_callbacks(execute=True):
+    with documents_rendered():
         advance(create(worked_example_contract(akpakpa), staff), staff, RequestState.INVOICED)
     document = Document.objects.get(kind="invoice")
     client.force_login(staff.reception)

@@ -1,0 +1,56 @@
+"""The health page, for the reverse proxy and the monitoring (no login, counts only)."""
+
+import datetime as dt
+
+import pytest
+from django.db import connection
+from django.urls import reverse
+from django.utils import timezone
+
+from billing.enums import DocumentKind
+from billing.models import Document
+
+pytestmark = pytest.mark.django_db
+
+
+def beat(seconds_ago: int) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO procrastinate_workers (last_heartbeat)"
+            " VALUES (now() - %s * interval '1 s')",
+            [seconds_ago],
+        )
+
+
+def test_without_a_live_worker_the_page_says_degraded(client):
+    beat(300)  # a worker that died five minutes ago
+    response = client.get(reverse("health"))
+    assert response.status_code == 503
+    body = response.json()
+    assert (body["status"], body["database"], body["workers"]["alive"]) == ("degraded", "ok", 0)
+
+
+def test_with_a_live_worker_and_nothing_waiting_all_is_well(client):
+    beat(5)
+    response = client.get(reverse("health"))
+    assert response.status_code == 200
+    assert response.json()["status"] == "ok"
+    assert response.json()["documents"] == {
+        "pending": 0,
+        "oldest_pending_seconds": 0,
+        "to_regenerate": 0,
+    }
+    assert response["Cache-Control"].startswith("max-age=0")
+
+
+def test_a_document_waiting_too_long_makes_it_degraded(client):
+    beat(5)
+    Document.objects.create(
+        kind=DocumentKind.CASH_CLOSING,
+        number="AC-TEST-1",
+        created_at=timezone.now() - dt.timedelta(minutes=20),
+    )
+    response = client.get(reverse("health"))
+    assert response.status_code == 503
+    assert response.json()["documents"]["pending"] == 1
+    assert response.json()["documents"]["oldest_pending_seconds"] >= 20 * 60
