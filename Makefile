@@ -121,17 +121,29 @@ restore: db
 	@test -n "$(FILE)" || { echo "usage : make restore FILE=var/backups/sbee-....dump [DB=nom]"; exit 2; }
 	$(PY) -m sbee_resiliation.backup restore $(FILE) $(DB)
 
-# Search benchmark on 1 000 000 contracts, in a separate database of the local cluster.
+# Benchmarks on 1 000 000 contracts, in a separate database of the local cluster (sbee_bench).
 BENCH_CONTRACTS ?= 1000000
-bench: db
-	@sock=$$($(PY) -c "from sbee_resiliation import localdb; print(localdb.location()['socket'])"); \
+BENCH_ENV = sock=$$($(PY) -c "from sbee_resiliation import localdb; print(localdb.location()['socket'])"); \
 	url="postgres://postgres@/sbee_bench?host=$$sock"; \
 	psql "postgres://postgres@/postgres?host=$$sock" -tAc "SELECT 1 FROM pg_database WHERE datname='sbee_bench'" | grep -q 1 \
 	  || psql "postgres://postgres@/postgres?host=$$sock" -qc "CREATE DATABASE sbee_bench"; \
-	export DATABASE_URL=$$url DATABASE_MAINTENANCE=on; \
-	DEBUG=true $(PY) manage.py migrate --no-input -v0; \
-	DEBUG=false SECRET_KEY=bench ALLOWED_HOSTS=testserver SECURE_SSL_REDIRECT=false $(PY) manage.py bench_search --contracts $(BENCH_CONTRACTS); \
-	DEBUG=false SECRET_KEY=bench ALLOWED_HOSTS=testserver SECURE_SSL_REDIRECT=false $(PY) manage.py bench_due_orders
+	export DATABASE_URL=$$url DATABASE_MAINTENANCE=on SECRET_KEY=bench ALLOWED_HOSTS=testserver,127.0.0.1,localhost \
+	  SECURE_SSL_REDIRECT=false SECURE_COOKIES=false SECURE_HSTS_SECONDS=0 DEBUG=false; \
+	DEBUG=true $(PY) manage.py migrate --no-input -v0
+
+# The contract search, step 8 and the work queues; each page beside the SQL it runs.
+bench: db
+	@$(BENCH_ENV); \
+	$(PY) manage.py bench_search --contracts $(BENCH_CONTRACTS); \
+	$(PY) manage.py bench_due_orders; \
+	$(PY) manage.py collectstatic --no-input -v0; \
+	$(PY) manage.py bench_pages
+
+# The 10 000 removal orders of a large daily job, rendered and stored by the task workers.
+BENCH_WORKERS ?= 2
+bench-documents: db
+	@$(BENCH_ENV); \
+	$(PY) manage.py bench_documents --workers $(BENCH_WORKERS)
 
 # PDF rendering benchmark, on the demo data (rolled back afterwards).
 bench-pdf: setup

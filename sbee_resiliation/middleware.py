@@ -97,6 +97,9 @@ class ClientErrorsOneLine(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         status = getattr(record, "status_code", None)
+        request = getattr(record, "request", None)
+        if status == 503 and request is not None and request.path == "/sante/":
+            return False  # the monitoring reads the health page's answer; no log line each time
         if status is not None and 400 <= status < 500:
             record.exc_info = None
             record.exc_text = None

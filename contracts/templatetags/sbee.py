@@ -1,6 +1,10 @@
 """Formatting helpers available in every template (registered as builtins in the settings)."""
 
+import functools
+from urllib.parse import quote
+
 from django import template
+from django.urls import get_script_prefix, reverse
 
 from contracts.enums import Role
 from contracts.phone import format_phone
@@ -57,3 +61,26 @@ def id_for(number: str | None, user) -> str:
     ):
         return mask_id(number)
     return number or ""
+
+
+_PLACEHOLDER = "7364519"
+
+
+@functools.cache
+def _url_parts(name: str, script_prefix: str) -> tuple[str, str] | None:
+    url = reverse(name, args=[_PLACEHOLDER])
+    if url.count(_PLACEHOLDER) != 1:
+        return None
+    before, after = url.split(_PLACEHOLDER)
+    return before, after
+
+
+@register.filter
+def url_of(arg, name: str) -> str:
+    """{{ pk|url_of:"request_detail" }} is {% url "request_detail" pk %} for the rows of a long
+    list: the address is reversed once per process, then only its argument changes (a list of 50
+    rows spent 3 ms in reverse())."""
+    parts = _url_parts(name, get_script_prefix())
+    if parts is None:
+        return reverse(name, args=[arg])
+    return f"{parts[0]}{quote(str(arg), safe='')}{parts[1]}"

@@ -17,7 +17,7 @@ import time
 import psycopg
 from django.core.management.base import BaseCommand
 from django.db import connection
-from procrastinate.contrib.django import app
+from procrastinate.contrib.django import app, django_connector
 
 logger = logging.getLogger("sbee.worker")
 
@@ -56,15 +56,21 @@ class Command(BaseCommand):
 
     def handle(self, *args, queues: str, name: str | None, concurrency: int, **options):
         app.perform_import_paths()
-        worker = app._worker(
-            queues=[q for q in queues.split(",") if q] or None,
-            name=name,
-            concurrency=concurrency,
-            wait=True,
-        )
+        options = {
+            "queues": [q for q in queues.split(",") if q] or None,
+            "name": name,
+            "concurrency": concurrency,
+            "wait": True,
+        }
         started = time.monotonic()
         try:
-            code = asyncio.run(self._run(worker))
+            # As procrastinate's own command does: the worker needs its own connections
+            # (LISTEN/NOTIFY, a pool), not Django's.
+            if isinstance(app.connector, django_connector.DjangoConnector):
+                with app.replace_connector(app.connector.get_worker_connector()):
+                    code = asyncio.run(self._run(options))
+            else:
+                code = asyncio.run(self._run(options))
         except Exception:
             logger.exception("worker arrêté")
             code = 1
@@ -76,7 +82,12 @@ class Command(BaseCommand):
         # Straight out: a thread left blocked on a dead connection must not keep us alive.
         os._exit(code)
 
-    async def _run(self, worker) -> int:
+    async def _run(self, options: dict) -> int:
+        async with app.open_async():
+            worker = app._worker(**options)
+            return await self._supervise(worker)
+
+    async def _supervise(self, worker) -> int:
         run = asyncio.create_task(worker.run())
         watchdog = asyncio.create_task(self._watch(worker))
         done, _ = await asyncio.wait({run, watchdog}, return_when=asyncio.FIRST_COMPLETED)
@@ -86,6 +97,7 @@ class Command(BaseCommand):
             if error is not None:
                 logger.error("worker arrêté sur une erreur : %r", error)
                 return 1
+            logger.warning("worker arrêté")
             return 0
         logger.error("worker bloqué : %s ; arrêt pour relance", watchdog.result())
         return 1

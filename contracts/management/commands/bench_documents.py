@@ -1,0 +1,91 @@
+"""The documents of a large daily job (DESIGN.md §8): 10 000 removal orders issued by step 8
+on the 1 000 000-contract benchmark database, then rendered and stored by the production
+stack's task workers, timed until the last one is stored.
+
+    make bench-documents        # after `make bench` has filled the database
+"""
+
+import subprocess
+import sys
+import time
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+from django.db import connection
+from django.utils import timezone
+
+from billing.enums import DocumentKind, DocumentStatus
+from billing.models import Document
+from contracts.management.commands.bench_due_orders import SEED_SQL
+from contracts.models import Agency, User
+from contracts.procedure.services import issue_due_orders
+
+
+class Command(BaseCommand):
+    help = "Mesure la production des PDF de 10 000 ordres par les workers (base « bench »)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--requests", type=int, default=10_000)
+        parser.add_argument("--workers", type=int, default=2)
+
+    def handle(self, *args, requests: int, workers: int, **options):
+        if "bench" not in connection.settings_dict["NAME"]:
+            raise CommandError("Refus : la base doit être une base de mesure.")
+        agency = Agency.objects.get(code="AKP")
+        reception, _ = User.objects.get_or_create(
+            username="bench.accueil", defaults={"agency": agency}
+        )
+        today = timezone.localdate()
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "TRUNCATE interventions_interventionreport, interventions_visitattempt, "
+                "interventions_interventionorder, billing_documentprint, billing_attestation, "
+                "contracts_terminationevent, billing_document, contracts_terminationrequest, "
+                "contracts_numbersequence, procrastinate_jobs, procrastinate_workers CASCADE"
+            )
+            cursor.execute(SEED_SQL, {"today": today, "user": reception.pk, "n": requests})
+            cursor.execute("ANALYZE contracts_terminationrequest")
+        start = time.perf_counter()
+        issued = issue_due_orders(today)
+        issuing = time.perf_counter() - start
+        self.stdout.write(
+            f"Étape 8 : {issued} ordres émis en {issuing:.1f} s, chacun avec sa ligne de document "
+            "« en cours de production » et sa tâche de rendu."
+        )
+        procs = [
+            subprocess.Popen(
+                [sys.executable, "manage.py", "run_worker", "--queues", "documents"],
+                cwd=settings.BASE_DIR,
+            )
+            for _ in range(workers)
+        ]
+        start = time.perf_counter()
+        pending = issued
+        try:
+            while pending:
+                time.sleep(2)
+                pending = Document.objects.filter(
+                    kind=DocumentKind.ORDER, status=DocumentStatus.PENDING
+                ).count()
+                elapsed = time.perf_counter() - start
+                done = issued - pending
+                rate = done / elapsed if elapsed else 0
+                left = pending / rate if rate else float("inf")
+                self.stdout.write(
+                    f"\r  {done:>6}/{issued} PDF stockés, {rate:5.1f}/s, reste ~{left:4.0f} s",
+                    ending="",
+                )
+                self.stdout.flush()
+        finally:
+            for proc in procs:
+                proc.terminate()
+            for proc in procs:
+                proc.wait(timeout=60)
+        elapsed = time.perf_counter() - start
+        failed = Document.objects.filter(status=DocumentStatus.TO_REGENERATE).count()
+        self.stdout.write("")
+        self.stdout.write(
+            f"{issued} ordres rendus et stockés par {workers} workers en {elapsed:.0f} s "
+            f"({issued / elapsed:.1f} PDF/s ; objectif : 10 000 en 600 s) ; "
+            f"{failed} à régénérer."
+        )
