@@ -145,6 +145,16 @@ bench-documents: db
 	@$(BENCH_ENV); \
 	$(PY) manage.py bench_documents --workers $(BENCH_WORKERS)
 
+# Simulated agents (locust) against the production stack on the benchmark database: 100 agents
+# for 2 minutes, then the climb that finds the saturation point.
+BENCH_AGENTS ?= 100
+BENCH_SWEEP ?= 50,150,200,300
+bench-load: db
+	@$(BENCH_ENV); \
+	$(PY) manage.py collectstatic --no-input -v0; \
+	$(PY) manage.py bench_load --users $(BENCH_AGENTS) --duration 120; \
+	$(PY) manage.py bench_load --users $(BENCH_SWEEP) --duration 60
+
 # PDF rendering benchmark, on the demo data (rolled back afterwards).
 bench-pdf: setup
 	DEBUG=true $(PY) manage.py bench_pdf

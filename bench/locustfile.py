@@ -1,0 +1,92 @@
+"""The agency mix for `make bench-load` (locust, headless): reception agents search by each
+criterion, open contracts and requests, read their queue; readers and removal crews read their
+queue and print an order. Think time 1 to 3 s. The samples (contract numbers, serials, phones,
+names, requests, documents) come from the file that `manage.py bench_load` writes."""
+
+import json
+import os
+import random
+
+from locust import HttpUser, between, task
+
+with open(os.environ["SBEE_LOAD_SAMPLES"]) as handle:
+    SAMPLES = json.load(handle)
+
+
+class Agent(HttpUser):
+    """An agent already at work: logged in earlier in the morning (a session prepared by
+    `manage.py bench_load`; logins are measured by `make bench-login`)."""
+
+    abstract = True
+    wait_time = between(1, 3)
+    role = ""
+
+    def on_start(self):
+        session_key = SAMPLES["sessions"][self.role].pop()
+        self.client.cookies.set("sessionid", session_key)
+        # The first page sets the CSRF cookie, as a browser's would.
+        self.client.get("/corbeille/", name="corbeille")
+
+
+class Reception(Agent):
+    weight = 6
+    role = "reception"
+
+    def contract(self):
+        return random.choice(SAMPLES["contracts"])
+
+    @task(3)
+    def search_number(self):
+        self.client.get(
+            "/contrats/", params={"q": self.contract()["number"]}, name="recherche : contrat"
+        )
+
+    @task(2)
+    def search_serial(self):
+        self.client.get(
+            "/contrats/", params={"q": self.contract()["serial"]}, name="recherche : compteur"
+        )
+
+    @task(2)
+    def search_phone(self):
+        self.client.get(
+            "/contrats/", params={"q": self.contract()["phone"]}, name="recherche : téléphone"
+        )
+
+    @task(2)
+    def search_name(self):
+        name = self.contract()["name"].split()[0][:6].lower()
+        self.client.get("/contrats/", params={"q": name}, name="recherche : nom")
+
+    @task(3)
+    def contract_page(self):
+        self.client.get(f"/contrats/{self.contract()['number']}/", name="page du contrat")
+
+    @task(2)
+    def request_page(self):
+        self.client.get(
+            f"/demandes/{random.choice(SAMPLES['requests'])}/", name="page de la demande"
+        )
+
+    @task(2)
+    def queue(self):
+        self.client.get("/corbeille/", name="corbeille")
+
+
+class FieldCrew(Agent):
+    weight = 2
+    role = "arpnt"
+
+    @task(5)
+    def queue(self):
+        self.client.get("/corbeille/", name="corbeille")
+
+    @task(1)
+    def print_order(self):
+        document = random.choice(SAMPLES["documents"])
+        self.client.post(
+            f"/documents/{document}/imprimer/",
+            {"csrfmiddlewaretoken": self.client.cookies.get("csrftoken")},
+            headers={"Referer": self.host + "/corbeille/"},
+            name="impression d'un ordre",
+        )

@@ -1,0 +1,198 @@
+"""Load benchmark (DESIGN.md §8): simulated agents (locust, headless, think time 1-3 s, the
+agency mix of bench/locustfile.py) against the production stack (gunicorn with its workers sized
+to the CPUs, two task workers) on the 1 000 000-contract benchmark database. Prints requests/s,
+p50/p95/p99 and errors per number of agents, and the saturation point.
+
+    make bench-load     # after `make bench` has filled the database
+"""
+
+import csv
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+from django.db import connection
+
+from billing.models import Document
+from contracts.enums import Role
+from contracts.management.commands.bench_pages import (
+    Command as PagesCommand,
+)
+from contracts.management.commands.bench_pages import (
+    bench_user,
+    free_port,
+    start_server,
+)
+from contracts.models import Contract, TerminationRequest
+
+TARGET_P95_MS = 300
+
+
+def sessions(user, count: int) -> list[str]:
+    """Sessions of agents already logged in, as Django's login() leaves them."""
+    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
+    from django.contrib.sessions.backends.db import SessionStore
+
+    keys = []
+    for _ in range(count):
+        store = SessionStore()
+        store[SESSION_KEY] = str(user.pk)
+        store[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+        store[HASH_SESSION_KEY] = user.get_session_auth_hash()
+        store.set_expiry(8 * 3600)
+        store.create()
+        keys.append(store.session_key)
+    return keys
+
+
+def samples(reception, arpnt) -> dict:
+    contracts = list(
+        Contract.objects.filter(agency=reception.agency, id__in=range(4, 1_000_000, 397))
+        .select_related("customer", "meter")
+        .order_by("id")[:2000]
+    )
+    return {
+        "sessions": {"reception": sessions(reception, 400), "arpnt": sessions(arpnt, 400)},
+        "contracts": [
+            {
+                "number": c.number,
+                "serial": c.meter.serial,
+                "phone": c.customer.phone,
+                "name": c.customer.name,
+            }
+            for c in contracts
+        ],
+        "requests": list(
+            TerminationRequest.objects.filter(agency=reception.agency)
+            .order_by("?")
+            .values_list("pk", flat=True)[:500]
+        ),
+        "documents": list(
+            Document.objects.filter(request__agency=reception.agency, kind="order")
+            .order_by("?")
+            .values_list("pk", flat=True)[:300]
+        ),
+    }
+
+
+class Command(BaseCommand):
+    help = "Agents simulés (locust) contre la pile de production sur la base « bench »."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--users", default="100", help="paliers d'agents, ex. 50,100,200")
+        parser.add_argument("--duration", type=int, default=120, help="secondes par palier")
+        parser.add_argument("--workers", type=int, default=2, help="workers de tâches")
+
+    def handle(self, *args, users: str, duration: int, workers: int, **options):
+        if "bench" not in connection.settings_dict["NAME"]:
+            raise CommandError("Refus : la base doit être une base de mesure.")
+        reception = bench_user("bench.accueil", Role.RECEPTION)
+        arpnt = bench_user("bench.arpnt", Role.ARPNT)
+        PagesCommand().seed_reception_work(reception)
+        data = samples(reception, arpnt)
+        if not data["documents"]:
+            raise CommandError("Aucun ordre à imprimer : lancez d'abord make bench.")
+        folder = Path(tempfile.mkdtemp(prefix="sbee-load-"))
+        samples_file = folder / "samples.json"
+        samples_file.write_text(json.dumps(data))
+        port = free_port()
+        server = start_server(port)
+        task_workers = [
+            subprocess.Popen(
+                [sys.executable, "manage.py", "run_worker"],
+                cwd=settings.BASE_DIR,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            for _ in range(workers)
+        ]
+        results = []
+        try:
+            for level in [int(n) for n in users.split(",")]:
+                results.append(self.run_level(level, duration, port, folder, samples_file))
+        finally:
+            server.terminate()
+            for proc in task_workers:
+                proc.terminate()
+            server.wait(timeout=60)
+            for proc in task_workers:
+                proc.wait(timeout=60)
+        self.report(results)
+
+    def run_level(self, level: int, duration: int, port: int, folder: Path, samples_file: Path):
+        prefix = folder / f"agents-{level}"
+        command = [
+            str(Path(sys.executable).parent / "locust"),
+            "--locustfile",
+            str(settings.BASE_DIR / "bench" / "locustfile.py"),
+            "--headless",
+            "--host",
+            f"http://127.0.0.1:{port}",
+            "--users",
+            str(level),
+            "--spawn-rate",
+            str(max(5, level // 10)),
+            "--run-time",
+            f"{duration}s",
+            "--reset-stats",  # counted once every agent is at work
+            "--csv",
+            str(prefix),
+            "--only-summary",
+            "--loglevel",
+            "ERROR",
+        ]
+        self.stdout.write(f"  {level} agents, {duration} s…")
+        env = {**os.environ, "SBEE_LOAD_SAMPLES": str(samples_file)}
+        subprocess.run(command, env=env, check=False, capture_output=True, text=True)
+        with open(f"{prefix}_stats.csv", newline="") as handle:
+            rows = list(csv.DictReader(handle))
+        total = next(row for row in rows if row["Name"] == "Aggregated")
+        pages = {
+            row["Name"]: (int(row["Request Count"]), float(row["50%"] or 0), float(row["95%"] or 0))
+            for row in rows
+            if row["Name"] != "Aggregated" and int(row["Request Count"] or 0)
+        }
+        return {
+            "agents": level,
+            "requests": int(total["Request Count"]),
+            "failures": int(total["Failure Count"]),
+            "rps": float(total["Requests/s"]),
+            "p50": float(total["50%"]),
+            "p95": float(total["95%"]),
+            "p99": float(total["99%"]),
+            "pages": pages,
+        }
+
+    def report(self, results: list[dict]) -> None:
+        self.stdout.write(
+            f"\n  {'agents':>6} {'requêtes':>9} {'req/s':>7} {'p50':>7} {'p95':>7} "
+            f"{'p99':>7} {'erreurs':>8}"
+        )
+        for r in results:
+            self.stdout.write(
+                f"  {r['agents']:>6} {r['requests']:>9} {r['rps']:>7.1f} {r['p50']:>5.0f}ms "
+                f"{r['p95']:>5.0f}ms {r['p99']:>5.0f}ms {r['failures']:>8}"
+            )
+        for r in results:
+            self.stdout.write(f"  à {r['agents']} agents, par page (nombre, p50, p95) :")
+            for name, (count, p50, p95) in sorted(r["pages"].items(), key=lambda i: -i[1][2]):
+                self.stdout.write(f"    {name:<28} {count:>6} {p50:>6.0f}ms {p95:>6.0f}ms")
+        within = [r for r in results if r["p95"] < TARGET_P95_MS and r["failures"] == 0]
+        beyond = [r for r in results if r not in within]
+        if within:
+            best = max(within, key=lambda r: r["agents"])
+            self.stdout.write(
+                f"  Tenue de l'objectif (p95 < {TARGET_P95_MS} ms, 0 erreur) jusqu'à "
+                f"{best['agents']} agents ({best['rps']:.1f} req/s)."
+            )
+        if beyond:
+            first = min(beyond, key=lambda r: r["agents"])
+            self.stdout.write(
+                f"  Saturation : à {first['agents']} agents, p95 {first['p95']:.0f} ms, "
+                f"{first['failures']} erreurs, {first['rps']:.1f} req/s."
+            )
