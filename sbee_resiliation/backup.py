@@ -45,7 +45,7 @@ def _tool(name: str) -> str:
     return found
 
 
-def _with_dbname(url: str, dbname: str) -> str:
+def with_dbname(url: str, dbname: str) -> str:
     parts = urlsplit(url)
     return urlunsplit(parts._replace(path="/" + dbname))
 
@@ -112,7 +112,7 @@ def restore(path: Path, dbname: str | None = None, *, url: str | None = None) ->
             "--disable-triggers",
             "--single-transaction",
             "--dbname",
-            _with_dbname(url, dbname),
+            with_dbname(url, dbname),
             str(path),
         ],
         capture_output=True,
