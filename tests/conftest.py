@@ -38,6 +38,22 @@ def second_factor_done_with_force_login(monkeypatch):
     monkeypatch.setattr(Client, "force_login", force_login)
 
 
+@pytest.fixture(autouse=True)
+def empty_task_queue_after_transactional_tests(request):
+    """The task queue's tables are not Django's to flush: after a test that commits, its jobs
+    and workers are removed here, so that the next test starts with an empty queue."""
+    yield
+    names = request.fixturenames
+    marker = request.node.get_closest_marker("django_db")
+    committed = "live_server" in names or "transactional_db" in names
+    committed = committed or bool(marker and marker.kwargs.get("transaction"))
+    if committed:
+        from django.db import connection
+
+        with connection.cursor() as cursor:
+            cursor.execute("TRUNCATE procrastinate_jobs, procrastinate_workers CASCADE")
+
+
 @pytest.fixture
 def reference_data(db):
     """Agencies, tariff categories and the tariff grid of DESIGN.md §5, from fixtures/."""

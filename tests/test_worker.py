@@ -7,17 +7,15 @@ import sys
 import time
 
 import pytest
-from asgiref.sync import async_to_sync
 from django.conf import settings
 from django.db import connection
 
-from contracts.procedure.tasks import retry_stalled_jobs
 from tests.test_serve import stack_env
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 
 
-def test_a_job_left_doing_by_a_dead_worker_is_run_again():
+def test_a_job_left_doing_by_a_dead_worker_is_run_again(tmp_path):
     with connection.cursor() as cursor:
         cursor.execute(
             "INSERT INTO procrastinate_workers (last_heartbeat)"
@@ -40,8 +38,23 @@ def test_a_job_left_doing_by_a_dead_worker_is_run_again():
             [alive],
         )
         busy = cursor.fetchone()[0]
-    # Run as the worker runs it; async_to_sync keeps the ORM on this thread's connection.
-    assert async_to_sync(retry_stalled_jobs.func)(timestamp=0) == 1
+    # The task as a worker process runs it (its connections end with the process).
+    result = subprocess.run(
+        [
+            sys.executable,
+            "manage.py",
+            "shell",
+            "--no-imports",
+            "-c",
+            "import asyncio; from contracts.procedure.tasks import retry_stalled_jobs;"
+            " print(asyncio.run(retry_stalled_jobs.func(timestamp=0)))",
+        ],
+        cwd=settings.BASE_DIR,
+        env=stack_env(tmp_path / "static"),
+        capture_output=True,
+        text=True,
+    )
+    assert (result.returncode, result.stdout.strip().splitlines()[-1]) == (0, "1"), result.stderr
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT id, status FROM procrastinate_jobs WHERE id IN (%s, %s) ORDER BY id",
