@@ -23,13 +23,13 @@ def refused(constraint: str):
 
 def test_duplicate_contract_number_is_refused_by_the_database(akpakpa):
     ContractFactory(number="1010000001", agency=akpakpa)
-    with refused("contracts_contract_number"), transaction.atomic():
+    with refused("contract_unique_number"), transaction.atomic():
         ContractFactory(number="1010000001", agency=akpakpa)
 
 
 def test_duplicate_meter_serial_is_refused_by_the_database():
     MeterFactory(serial="CE190000001")
-    with refused("contracts_meter_serial"), transaction.atomic():
+    with refused("meter_unique_serial"), transaction.atomic():
         MeterFactory(serial="CE190000001")
 
 

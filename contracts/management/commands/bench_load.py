@@ -12,6 +12,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import threading
 from pathlib import Path
 
 from django.conf import settings
@@ -148,7 +149,32 @@ class Command(BaseCommand):
         ]
         self.stdout.write(f"  {level} agents, {duration} s…")
         env = {**os.environ, "SBEE_LOAD_SAMPLES": str(samples_file)}
-        subprocess.run(command, env=env, check=False, capture_output=True, text=True)
+        # The connections to the database, counted every second while the agents work: kept
+        # connections must stay one per server process and a few per task worker, not grow.
+        counts: list[int] = []
+        done = threading.Event()
+
+        def count_connections():
+            import psycopg
+
+            params = connection.get_connection_params()
+            params = {k: v for k, v in params.items() if k in ("host", "port", "user", "dbname")}
+            with psycopg.connect(**params, autocommit=True) as watcher:
+                while not done.wait(1):
+                    counts.append(
+                        watcher.execute(
+                            "SELECT count(*) FROM pg_stat_activity WHERE datname ="
+                            " current_database() AND pid <> pg_backend_pid()"
+                        ).fetchone()[0]
+                    )
+
+        watcher = threading.Thread(target=count_connections)
+        watcher.start()
+        try:
+            subprocess.run(command, env=env, check=False, capture_output=True, text=True)
+        finally:
+            done.set()
+            watcher.join()
         with open(f"{prefix}_stats.csv", newline="") as handle:
             rows = list(csv.DictReader(handle))
         total = next(row for row in rows if row["Name"] == "Aggregated")
@@ -166,6 +192,7 @@ class Command(BaseCommand):
             "p95": float(total["95%"]),
             "p99": float(total["99%"]),
             "pages": pages,
+            "connections": (min(counts), max(counts), counts[-1]) if counts else (0, 0, 0),
         }
 
     def report(self, results: list[dict]) -> None:
@@ -177,6 +204,12 @@ class Command(BaseCommand):
             self.stdout.write(
                 f"  {r['agents']:>6} {r['requests']:>9} {r['rps']:>7.1f} {r['p50']:>5.0f}ms "
                 f"{r['p95']:>5.0f}ms {r['p99']:>5.0f}ms {r['failures']:>8}"
+            )
+        for r in results:
+            low, high, last = r["connections"]
+            self.stdout.write(
+                f"  connexions à la base pendant le palier de {r['agents']} agents : "
+                f"de {low} à {high}, {last} à la fin"
             )
         for r in results:
             self.stdout.write(f"  à {r['agents']} agents, par page (nombre, p50, p95) :")
