@@ -16,8 +16,7 @@ from django.utils import timezone
 
 from billing.enums import DocumentKind, DocumentStatus
 from billing.models import Document
-from contracts.management.commands.bench_due_orders import SEED_SQL
-from contracts.models import Agency, User
+from contracts.management.commands.bench_due_orders import seed_due_requests
 from contracts.procedure.services import issue_due_orders
 
 
@@ -31,20 +30,8 @@ class Command(BaseCommand):
     def handle(self, *args, requests: int, workers: int, **options):
         if "bench" not in connection.settings_dict["NAME"]:
             raise CommandError("Refus : la base doit être une base de mesure.")
-        agency = Agency.objects.get(code="AKP")
-        reception, _ = User.objects.get_or_create(
-            username="bench.accueil", defaults={"agency": agency}
-        )
         today = timezone.localdate()
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "TRUNCATE interventions_interventionreport, interventions_visitattempt, "
-                "interventions_interventionorder, billing_documentprint, billing_attestation, "
-                "contracts_terminationevent, billing_document, contracts_terminationrequest, "
-                "contracts_numbersequence, procrastinate_jobs, procrastinate_workers CASCADE"
-            )
-            cursor.execute(SEED_SQL, {"today": today, "user": reception.pk, "n": requests})
-            cursor.execute("ANALYZE contracts_terminationrequest")
+        seed_due_requests(requests, today)
         start = time.perf_counter()
         issued = issue_due_orders(today)
         issuing = time.perf_counter() - start

@@ -34,6 +34,23 @@ LIMIT %(n)s
 """
 
 
+def seed_due_requests(n: int, today) -> None:
+    """Start afresh: no request, order, document or job; then n settled requests whose cut
+    date was yesterday, spread over the agencies."""
+    reception, _ = User.objects.get_or_create(
+        username="bench.accueil", defaults={"agency": Agency.objects.get(code="AKP")}
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "TRUNCATE interventions_interventionreport, interventions_visitattempt, "
+            "interventions_interventionorder, billing_documentprint, billing_attestation, "
+            "contracts_terminationevent, billing_document, contracts_terminationrequest, "
+            "contracts_numbersequence, procrastinate_jobs, procrastinate_workers CASCADE"
+        )
+        cursor.execute(SEED_SQL, {"today": today, "user": reception.pk, "n": n})
+        cursor.execute("ANALYZE contracts_terminationrequest")
+
+
 class Command(BaseCommand):
     help = "Mesure l'étape 8 sur 10 000 demandes échues et la corbeille ARPNT (base « bench »)."
 
@@ -47,23 +64,12 @@ class Command(BaseCommand):
                 "Refus : la base doit être une base de mesure (nom contenant « bench »)."
             )
         agency = Agency.objects.get(code="AKP")
-        reception, _ = User.objects.get_or_create(
-            username="bench.accueil", defaults={"agency": agency}
-        )
         arpnt, _ = User.objects.get_or_create(username="bench.arpnt", defaults={"agency": agency})
         from django.contrib.auth.models import Group
 
         arpnt.groups.set([Group.objects.get(name=Role.ARPNT)])
         today = timezone.localdate()
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "TRUNCATE interventions_interventionreport, interventions_visitattempt, "
-                "interventions_interventionorder, billing_documentprint, billing_attestation, "
-                "contracts_terminationevent, billing_document, contracts_terminationrequest, "
-                "contracts_numbersequence, procrastinate_jobs CASCADE"
-            )
-            cursor.execute(SEED_SQL, {"today": today, "user": reception.pk, "n": requests})
-            cursor.execute("ANALYZE contracts_terminationrequest")
+        seed_due_requests(requests, today)
         self.stdout.write(f"{requests} demandes réglées, échues le {today:%d/%m/%Y}.")
         start = time.perf_counter()
         issued = issue_due_orders(today)
