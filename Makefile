@@ -80,7 +80,8 @@ serve: db
 	  SECURE_HSTS_SECONDS="$${SECURE_HSTS_SECONDS:-0}" SITE_URL="$${SITE_URL:-http://$(HOST):$(PORT)}" \
 	  CONN_MAX_AGE="$${CONN_MAX_AGE:-300}" HOST=$(HOST) PORT=$(PORT) \
 	  SBEE_ROOT="$(CURDIR)" SBEE_WORKERS=$(SBEE_WORKERS); \
-	LOCAL_DB_USER=sbee_owner $(PY) manage.py migrate --no-input -v0 && \
+	DATABASE_URL="$${MIGRATE_DATABASE_URL:-$$DATABASE_URL}" LOCAL_DB_USER=sbee_owner \
+	  $(PY) manage.py migrate --no-input -v0 && \
 	$(PY) manage.py load_demo_data --reference-only -v0 && \
 	$(PY) manage.py collectstatic --no-input -v0 && \
 	echo "Pile de production : http://$(HOST):$(PORT)/  (santé : /sante/ ; Ctrl-C ou make stop pour arrêter)" && \

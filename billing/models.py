@@ -1,3 +1,5 @@
+import datetime as dt
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -557,6 +559,17 @@ class Document(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} {self.number}"
+
+    STALLED_AFTER = dt.timedelta(minutes=15)
+
+    @property
+    def stalled(self) -> bool:
+        """Still "en cours de production" a quarter of an hour later: the workers are down or
+        its job failed. The issuing roles may then render it themselves ("Régénérer")."""
+        return (
+            self.status == DocumentStatus.PENDING
+            and timezone.now() - self.created_at > self.STALLED_AFTER
+        )
 
     @property
     def filename(self) -> str:

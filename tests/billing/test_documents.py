@@ -473,3 +473,25 @@ def test_a_document_is_written_with_its_action_and_printed_before_the_worker_get
     render_document(**job.args)  # the worker's turn: already stored
     document.refresh_from_db()
     assert document.sha256 == stored
+
+
+def test_a_document_still_in_production_after_a_quarter_of_an_hour_may_be_regenerated(
+    akpakpa, staff, client
+):
+    """The workers are down: a quarter of an hour later the issuing role is offered
+    "Régénérer", which renders it."""
+    import time_machine
+
+    request = advance(create(worked_example_contract(akpakpa), staff), staff, RequestState.INVOICED)
+    document = Document.objects.get(kind=DocumentKind.INVOICE)
+    client.force_login(staff.reception)
+    url = reverse("request_detail", args=[request.pk])
+    assert "Régénérer" not in client.get(url).content.decode()
+    with time_machine.travel(document.created_at + dt.timedelta(minutes=16)):
+        client.force_login(staff.reception)
+        page = client.get(url).content.decode()
+        assert "en cours de production depuis le" in page
+        assert "Régénérer" in page
+        client.post(reverse("document_regenerate", args=[document.pk]))
+    document.refresh_from_db()
+    assert document.status == DocumentStatus.READY
