@@ -105,13 +105,29 @@ OPEN_REQUEST_STATES = [
 
 
 class DelayKind(models.TextChoices):
-    """The délais of the procedure (DESIGN §10), in calendar days; effective-dated data."""
+    """The délais of the procedure (docs/procedure.md §6), in calendar days from the moment the
+    request entered its state (a removal order: from its execution date); effective-dated data."""
 
+    ORDER_REPORT = "order_report", "Ordre émis → compte-rendu d'intervention"
+    REPORT_SIGNATURE = "report_signature", "Compte-rendu → signature du chef de section"
+    INVOICING = "invoicing", "Compte-rendu signé → facture de solde"
     SETTLEMENT = "settlement", "Facture de solde → règlement (puis transfert au recouvrement)"
     REFUND_CLAIM = "refund_claim", "Remboursement en attente → crédit laissé au compte"
+    REMOVAL_REPORT = "removal_report", "Ordre de dépose (date d'exécution) → compte-rendu de dépose"
+    REMOVAL_SIGNATURE = "removal_signature", "Compte-rendu de dépose → signature"
+    CODIFICATION = "codification", "Signature → codification par l'ACFF"
 
 
-DEFAULT_DELAYS = {DelayKind.SETTLEMENT: 30, DelayKind.REFUND_CLAIM: 90}
+DEFAULT_DELAYS = {
+    DelayKind.ORDER_REPORT: 3,
+    DelayKind.REPORT_SIGNATURE: 1,
+    DelayKind.INVOICING: 1,
+    DelayKind.SETTLEMENT: 30,
+    DelayKind.REFUND_CLAIM: 90,
+    DelayKind.REMOVAL_REPORT: 5,
+    DelayKind.REMOVAL_SIGNATURE: 1,
+    DelayKind.CODIFICATION: 2,
+}
 
 
 class TerminationKind(models.TextChoices):

@@ -331,9 +331,20 @@ class Delay(models.Model):
 
     @classmethod
     def days_on(cls, kind: str, on: dt.date) -> int:
-        """The délai in force on that day; DESIGN §10's default when none was entered."""
+        """The délai in force on that day; the procedure's default when none was entered."""
         row = cls.objects.filter(kind=kind, valid_from__lte=on).order_by("-valid_from").first()
         return row.days if row is not None else DEFAULT_DELAYS[kind]
+
+    @classmethod
+    def all_on(cls, on: dt.date) -> dict[str, int]:
+        """Every délai in force on that day, in one query."""
+        rows = (
+            cls.objects.filter(valid_from__lte=on)
+            .order_by("kind", "-valid_from")
+            .distinct("kind")
+            .values_list("kind", "days")
+        )
+        return {**DEFAULT_DELAYS, **dict(rows)}
 
 
 class NumberSequence(models.Model):

@@ -5,11 +5,26 @@ of queries."""
 import datetime as dt
 from dataclasses import dataclass, field
 
-from django.db.models import BooleanField, Exists, ExpressionWrapper, OuterRef, Prefetch, Q
+from django.db.models import (
+    BooleanField,
+    Case,
+    DateTimeField,
+    Exists,
+    ExpressionWrapper,
+    F,
+    Func,
+    OuterRef,
+    Prefetch,
+    Q,
+    Subquery,
+    Value,
+    When,
+)
 from django.utils import timezone
 
 from billing.enums import BeneficiaryQuality, InvoiceKind, InvoiceState, SettlementKind
 from contracts.enums import (
+    DelayKind,
     RequesterQuality,
     RequestState,
     Role,
@@ -17,7 +32,13 @@ from contracts.enums import (
     Timing,
     Voltage,
 )
-from contracts.models import TerminationEvent, TerminationRequest, User, closes_after_settlement
+from contracts.models import (
+    Delay,
+    TerminationEvent,
+    TerminationRequest,
+    User,
+    closes_after_settlement,
+)
 from contracts.procedure.transitions import STEP_NOT_NOW
 from contracts.selectors import REQUEST_RELATED, requests_visible_to
 from contracts.templatetags.sbee import format_fcfa
@@ -31,7 +52,135 @@ from interventions.enums import (
     Remark,
     VisitFailure,
 )
-from interventions.models import InterventionOrder
+from interventions.models import InterventionOrder, InterventionReport
+
+# --- Délais ----------------------------------------------------------------------------------
+
+# What a request waits for in each state where a délai runs, in French.
+WAITING_FOR = {
+    RequestState.ORDER_ISSUED: "le compte-rendu d'intervention",
+    RequestState.FIELD_REPORTED: "la signature du chef de section",
+    RequestState.REPORT_APPROVED: "la facture de solde",
+    RequestState.TAKEOVER_INVOICED: "le règlement des factures à la caisse",
+    RequestState.INVOICED: "le règlement à la caisse",
+    RequestState.REMOVAL_ORDERED: "le compte-rendu de dépose",
+    RequestState.METER_REMOVED: "la signature du compte-rendu de dépose, puis la codification",
+    RequestState.REMOVAL_IMPOSSIBLE: "la codification par l'ACFF",
+    RequestState.SETTLED: "la codification par l'ACFF",
+}
+
+
+WAITING_FOR_MT = {
+    RequestState.REMOVAL_ORDERED: "le compte-rendu de coupure définitive",
+    RequestState.METER_REMOVED: (
+        "la signature du compte-rendu de coupure définitive, puis la codification"
+    ),
+}
+
+
+def _local_midnight(date_expression):
+    """A date as the instant it begins in Benin."""
+    zone = timezone.get_default_timezone_name()
+    return Func(
+        date_expression,
+        template=f"((%(expressions)s)::timestamp AT TIME ZONE '{zone}')",
+        output_field=DateTimeField(),
+    )
+
+
+def with_deadline(requests, today: dt.date):
+    """Annotate each request with `deadline`: the end of the délai that runs in its state (None
+    where none runs), from the délais in force today; and `late`, whether it has passed. In SQL,
+    so that a queue can put the late ones first before it takes its first rows."""
+    days = {kind: dt.timedelta(days=n) for kind, n in Delay.all_on(today).items()}
+    removal_order = InterventionOrder.objects.filter(
+        request=OuterRef("pk"), kind__in=REMOVAL_ORDER_KINDS
+    ).exclude(status=OrderStatus.CANCELLED)
+    removal_signed = InterventionReport.objects.filter(
+        order__request=OuterRef("pk"),
+        order__kind__in=REMOVAL_ORDER_KINDS,
+        superseded_at__isnull=True,
+        signed_at__isnull=False,
+    )
+    from billing.models import Invoice
+
+    refund = Invoice.objects.filter(
+        request=OuterRef("pk"),
+        kind=InvoiceKind.BALANCE,
+        state=InvoiceState.VALIDATED,
+        balance__lt=0,
+    )
+    since = F("state_since")
+    deadline = Case(
+        When(state=RequestState.ORDER_ISSUED, then=since + days[DelayKind.ORDER_REPORT]),
+        When(state=RequestState.FIELD_REPORTED, then=since + days[DelayKind.REPORT_SIGNATURE]),
+        When(state=RequestState.REPORT_APPROVED, then=since + days[DelayKind.INVOICING]),
+        When(
+            Q(state=RequestState.INVOICED) & Exists(refund),
+            then=since + days[DelayKind.REFUND_CLAIM],
+        ),
+        When(
+            state__in=[RequestState.INVOICED, RequestState.TAKEOVER_INVOICED],
+            then=since + days[DelayKind.SETTLEMENT],
+        ),
+        When(
+            state=RequestState.REMOVAL_ORDERED,
+            then=_local_midnight(Subquery(removal_order.order_by("-id").values("due_on")[:1]))
+            + days[DelayKind.REMOVAL_REPORT],
+        ),
+        When(
+            Q(state=RequestState.METER_REMOVED) & ~Exists(removal_signed),
+            then=since + days[DelayKind.REMOVAL_SIGNATURE],
+        ),
+        When(
+            state=RequestState.METER_REMOVED,
+            then=Subquery(removal_signed.order_by("-signed_at").values("signed_at")[:1])
+            + days[DelayKind.CODIFICATION],
+        ),
+        When(state=RequestState.REMOVAL_IMPOSSIBLE, then=since + days[DelayKind.CODIFICATION]),
+        When(
+            Q(state=RequestState.SETTLED) & MT & Q(timing=Timing.CLASSIC),
+            then=since + days[DelayKind.CODIFICATION],
+        ),
+        default=None,
+        output_field=DateTimeField(),
+    )
+    return requests.annotate(deadline=deadline).annotate(
+        late=Case(
+            When(deadline__lt=Value(timezone.now()), then=Value(True)),
+            default=Value(False),
+            output_field=BooleanField(),
+        )
+    )
+
+
+@dataclass(frozen=True)
+class Waiting:
+    """What a request waits for, since when, and until when its délai runs."""
+
+    what: str
+    since: dt.datetime
+    deadline: dt.datetime | None
+    late: bool
+
+
+def waiting(request: TerminationRequest, today: dt.date) -> Waiting | None:
+    """What the request's page says it waits for (one query); None once it is closed."""
+    if request.state in (RequestState.CLOSED, RequestState.CANCELLED):
+        return None
+    deadline, late = (
+        with_deadline(TerminationRequest.objects.filter(pk=request.pk), today)
+        .values_list("deadline", "late")
+        .get()
+    )
+    what = WAITING_FOR.get(request.state, "l'étape suivante")
+    if request.is_mt:  # an MT meter is never removed: its final interruption instead
+        what = WAITING_FOR_MT.get(request.state, what)
+    if request.state == RequestState.SETTLED and deadline is None:
+        order = "l'ordre de coupure définitive" if request.is_mt else "l'ordre de dépose"
+        what = f"{order}, émis à la date de résiliation"
+    return Waiting(what, request.state_since, deadline, late)
+
 
 # --- Work queues -----------------------------------------------------------------------------
 
@@ -205,6 +354,11 @@ class QueueItem:
         assignee = self.order.assignee if self.order else None
         return (assignee.get_full_name() or assignee.username) if assignee else ""
 
+    @property
+    def late_since(self) -> dt.datetime | None:
+        """When its délai ended, if it has (the queue puts these first)."""
+        return self.request.deadline if self.request.late else None
+
 
 def _rule_condition(rule: QueueRule, user: User) -> Q:
     condition = Q(state=rule.state) & rule.where
@@ -231,7 +385,7 @@ def work_queue(user: User, today: dt.date) -> list[QueueItem]:
         for n, rule in enumerate(rules)
     }
     requests = (
-        requests_visible_to(user)
+        with_deadline(requests_visible_to(user), today)
         .annotate(**annotations)
         .filter(Q(*[Q(**{name: True}) for name in annotations], _connector=Q.OR))
         .select_related(*REQUEST_RELATED)
@@ -249,7 +403,8 @@ def work_queue(user: User, today: dt.date) -> list[QueueItem]:
                 to_attr="queue_orders",
             )
         )
-        .order_by("state_since", "id")[:QUEUE_LIMIT]
+        # The late ones first, each group oldest first.
+        .order_by("-late", "state_since", "id")[:QUEUE_LIMIT]
     )
     items = []
     for request in requests:

@@ -40,7 +40,7 @@ from contracts.procedure.forms import (
     TakeOverForm,
     TerminationRequestForm,
 )
-from contracts.procedure.selectors import journal, step_title, timeline, why_not
+from contracts.procedure.selectors import journal, step_title, timeline, waiting, why_not
 from contracts.procedure.selectors import work_queue as select_work_queue
 from contracts.rules import StepRefused, check_role
 from contracts.selectors import get_contract_for_user, get_request_for_user, requests_visible_to
@@ -278,6 +278,7 @@ def request_detail(request, pk: int):
             "invoices": invoices,
             "documents": documents,
             "actions": available_actions(req, request.user),
+            "waiting": waiting(req, timezone.localdate()),
         },
     )
 
