@@ -1,3 +1,4 @@
+from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.contrib.auth.admin import UserAdmin
@@ -17,6 +18,7 @@ from contracts.models import (
     Delay,
     DeliveryPoint,
     Deposit,
+    Direction,
     Meter,
     PasswordReset,
     SecurityEvent,
@@ -30,10 +32,27 @@ from sbee_resiliation.admin import ReadOnlyAdmin, RoleAdmin
 admin.site.unregister(Group)  # roles are fixed by the procedure; users get them on their page
 
 
+@admin.register(Direction)
+class DirectionAdmin(RoleAdmin):
+    list_display = ["code", "name"]
+    search_fields = ["code", "name"]
+
+
+class AgencyForm(forms.ModelForm):
+    class Meta:
+        model = Agency
+        fields = ["code", "name", "zone", "direction"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["direction"].required = True  # legacy rows may lack one; new ones may not
+
+
 @admin.register(Agency)
 class AgencyAdmin(RoleAdmin):
-    list_display = ["code", "name", "zone"]
-    list_filter = ["zone"]
+    form = AgencyForm
+    list_display = ["code", "name", "zone", "direction"]
+    list_filter = ["direction", "zone"]
     search_fields = ["code", "name"]
 
 

@@ -40,10 +40,33 @@ class Normalize(Func):
     output_field = models.TextField()
 
 
+class Direction(models.Model):
+    """A Direction régionale (DR): the agencies it groups are supervised together."""
+
+    code = models.CharField("code", max_length=10, unique=True)
+    name = models.CharField("nom", max_length=100)
+
+    class Meta:
+        verbose_name = "direction régionale"
+        verbose_name_plural = "directions régionales"
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
 class Agency(models.Model):
     code = models.CharField("code", max_length=10, unique=True)
     name = models.CharField("nom", max_length=100)
     zone = models.CharField("zone", max_length=4, choices=Zone.choices)
+    # Empty only for an agency recorded before the directions were (the admin asks for one).
+    direction = models.ForeignKey(
+        Direction,
+        on_delete=models.PROTECT,
+        null=True,
+        related_name="agencies",
+        verbose_name="direction régionale",
+    )
 
     class Meta:
         verbose_name = "agence"

@@ -5,7 +5,7 @@ from django.core.management import call_command
 from billing.enums import EntryKind, InvoiceState
 from billing.models import AccountEntry, Invoice, TariffCategory, TariffItem
 from contracts.enums import Role
-from contracts.models import Agency, Contract, Customer, Deposit, User
+from contracts.models import Agency, Contract, Customer, Deposit, Direction, User
 
 pytestmark = pytest.mark.django_db
 
@@ -58,6 +58,32 @@ def test_reference_data_has_the_four_agencies_and_three_categories():
     }
     assert TariffItem.objects.get(category__code="BT-DOM", code="energie-tranche-2").value == 125
     assert Contract.objects.count() == 0
+
+
+def test_the_four_agencies_are_grouped_into_directions_regionales():
+    call_command("load_demo_data", "--reference-only", verbosity=0)
+    grouping = {
+        direction.code: sorted(direction.agencies.values_list("code", flat=True))
+        for direction in Direction.objects.all()
+    }
+    assert grouping == {"DRL": ["AKP", "GBE"], "DROP": ["PNO"], "DRBA": ["PKO"]}
+
+
+def test_the_admin_asks_for_the_direction_of_a_new_agency(client, reference_data):
+    from tests.factories import UserFactory
+
+    admin_user = UserFactory(
+        username="dcc.admin", agency=Agency.objects.get(code="AKP"), roles=[Role.ADMIN]
+    )
+    admin_user.is_staff = True
+    admin_user.save()
+    client.force_login(admin_user)
+    response = client.post(
+        "/admin/contracts/agency/add/", {"code": "BOH", "name": "Bohicon", "zone": "sud"}
+    )
+    assert response.status_code == 200
+    assert "Ce champ est obligatoire" in response.content.decode()
+    assert not Agency.objects.filter(code="BOH").exists()
 
 
 def test_demo_data_covers_every_role_in_two_agencies_and_sixty_contracts():
