@@ -10,9 +10,11 @@ from django.http import JsonResponse
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
 
-# A worker beats every 10 s; a document waits a few seconds when the workers are idle.
+from billing.models import Document
+
+# A worker beats every 10 s; a document waits a few seconds when the workers are idle, and is
+# stalled past Document.STALLED_AFTER (its issuers may then regenerate it).
 WORKER_SILENCE_SECONDS = 60
-DOCUMENT_WAIT_SECONDS = 15 * 60
 
 
 def _status() -> tuple[bool, dict]:
@@ -43,7 +45,7 @@ def _status() -> tuple[bool, dict]:
         "oldest_pending_seconds": waited,
         "to_regenerate": failed,
     }
-    healthy = workers > 0 and waited < DOCUMENT_WAIT_SECONDS
+    healthy = workers > 0 and waited < Document.STALLED_AFTER.total_seconds()
     return healthy, checks
 
 

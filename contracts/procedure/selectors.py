@@ -23,6 +23,7 @@ from django.db.models import (
 from django.utils import timezone
 
 from billing.enums import BeneficiaryQuality, InvoiceKind, InvoiceState, SettlementKind
+from billing.models import Invoice
 from contracts.enums import (
     DelayKind,
     RequesterQuality,
@@ -102,8 +103,6 @@ def with_deadline(requests, today: dt.date):
         superseded_at__isnull=True,
         signed_at__isnull=False,
     )
-    from billing.models import Invoice
-
     refund = Invoice.objects.filter(
         request=OuterRef("pk"),
         kind=InvoiceKind.BALANCE,

@@ -22,11 +22,9 @@ from django.db import connection
 from billing.models import Document
 from contracts.enums import Role
 from contracts.management.commands.bench_pages import (
-    Command as PagesCommand,
-)
-from contracts.management.commands.bench_pages import (
     bench_user,
     free_port,
+    seed_reception_work,
     start_server,
 )
 from contracts.models import Contract, TerminationRequest
@@ -94,7 +92,7 @@ class Command(BaseCommand):
             raise CommandError("Refus : la base doit être une base de mesure.")
         reception = bench_user("bench.accueil", Role.RECEPTION)
         arpnt = bench_user("bench.arpnt", Role.ARPNT)
-        PagesCommand().seed_reception_work(reception)
+        seed_reception_work(reception)
         data = samples(reception, arpnt)
         if not data["documents"]:
             raise CommandError("Aucun ordre à imprimer : lancez d'abord make bench.")

@@ -132,6 +132,18 @@ LIMIT %(n)s
 """
 
 
+def seed_reception_work(reception: User, n: int = 500) -> None:
+    """Requests received at the counter, so that the reception's queue has its 50 rows (the
+    step-8 benchmark leaves only removal orders)."""
+    waiting = TerminationRequest.objects.filter(agency=reception.agency, state="received").count()
+    if waiting < n:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                RECEIVED_SQL, {"user": reception.pk, "agency": reception.agency_id, "n": n}
+            )
+            cursor.execute("ANALYZE contracts_terminationrequest")
+
+
 class Command(BaseCommand):
     help = "Compare chaque page servie par gunicorn au SQL qu'elle exécute (base « bench »)."
 
@@ -142,7 +154,7 @@ class Command(BaseCommand):
         if "bench" not in connection.settings_dict["NAME"]:
             raise CommandError("Refus : la base doit être une base de mesure.")
         reception = bench_user("bench.accueil", Role.RECEPTION)
-        self.seed_reception_work(reception)
+        seed_reception_work(reception)
         arpnt = bench_user("bench.arpnt", Role.ARPNT)
         port = free_port()
         base = f"http://127.0.0.1:{port}"
@@ -213,16 +225,3 @@ class Command(BaseCommand):
             server.terminate()
             server.wait(timeout=30)
         sys.stdout.flush()
-
-    def seed_reception_work(self, reception: User, n: int = 500) -> None:
-        """Requests received at the counter, so that the reception's queue has its 50 rows (the
-        step-8 benchmark leaves only removal orders)."""
-        waiting = TerminationRequest.objects.filter(
-            agency=reception.agency, state="received"
-        ).count()
-        if waiting < n:
-            with connection.cursor() as cursor:
-                cursor.execute(
-                    RECEIVED_SQL, {"user": reception.pk, "agency": reception.agency_id, "n": n}
-                )
-                cursor.execute("ANALYZE contracts_terminationrequest")

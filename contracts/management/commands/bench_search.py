@@ -169,6 +169,15 @@ class Command(BaseCommand):
             "début de nom": probe.customer.name.split()[0][:5].lower(),
             "prénom": " ".join(probe.customer.name.split()[1:]),
         }
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_size_pretty(pg_database_size(current_database())),"
+                " pg_size_pretty(sum(pg_relation_size(indexrelid))) FROM pg_index x"
+                " JOIN pg_class c ON c.oid = x.indrelid"
+                " WHERE c.relnamespace = 'public'::regnamespace"
+            )
+            size, indexes = cursor.fetchone()
+        self.stdout.write(f"Base de mesure : {size}, dont index {indexes}.")
         self.explain(user, searches)
         setup_test_environment()  # lets the client see the response's context
         client = Client()
