@@ -55,7 +55,14 @@ from billing.selectors import (
 )
 from contracts.enums import OPERATIONAL_ROLES, ContractStatus, DepositStatus, IdDocumentType, Role
 from contracts.models import Contract, Deposit, NumberSequence, TerminationRequest, User
-from contracts.rules import SOD_SETTLE, StepRefused, check_agency, check_other_person, check_role
+from contracts.rules import (
+    SOD_SETTLE,
+    DutiesRefused,
+    StepRefused,
+    check_agency,
+    check_other_person,
+    check_role,
+)
 from contracts.templatetags.sbee import format_fcfa
 
 ALREADY_SETTLED = "Cette facture est déjà réglée (reçu {number})."
@@ -490,7 +497,7 @@ def _refund_beneficiary(
         authorisation.beneficiary_id_document_number.strip().upper(),
     ):
         if authorisation.authorised_by_id == actor.pk:
-            raise StepRefused(AUTHORISER_CANNOT_PAY)
+            raise DutiesRefused(AUTHORISER_CANNOT_PAY)
         return authorisation.beneficiary_name, authorisation
     if deposit is None and authorisation is None:
         raise StepRefused(REFUND_NO_DEPOSIT)

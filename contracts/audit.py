@@ -10,6 +10,7 @@ import json
 from django.conf import settings
 from django.db import connection, transaction
 
+from contracts.enums import SecurityEventKind
 from contracts.models import SecurityEvent, TerminationEvent, User
 
 # One chain of security events for the whole system: its writers take turns on this lock.
@@ -138,3 +139,16 @@ def verify_chains() -> list[str]:
             break
         previous = event.hash
     return problems
+
+
+def duties_refused(error, *, actor: User, request, what: str) -> None:
+    """A step refused for separation of duties is recorded for the controllers (DESIGN §11), in
+    its own transaction: the step's was rolled back."""
+    if getattr(error, "duties", False):
+        security_event(
+            SecurityEventKind.DUTIES_REFUSED,
+            actor=actor,
+            user=actor,
+            request=request,
+            data={"action": what, "motif": error.message},
+        )

@@ -11,10 +11,12 @@ class Role(models.TextChoices):
     ARPNT = "arpnt", "Agent de réduction des pertes non techniques (ARPNT)"
     ACFF = "acff", "Agent de contrôle de fiabilité des factures (ACFF)"
     AUDITOR = "auditor", "Auditeur DIG / DAI"
+    MANAGER = "manager", "Chef d'agence"
     ADMIN = "admin", "Administrateur DCC"
 
 
-# The roles that act in the procedure (the auditor reads; the admin keeps the reference data).
+# The roles that act in the procedure (the auditor and the chef d'agence read; the admin keeps the
+# reference data).
 OPERATIONAL_ROLES = [
     Role.RECEPTION,
     Role.READER,
@@ -163,3 +165,5 @@ class SecurityEventKind(models.TextChoices):
     PASSWORD_RESET_REQUESTED = "password_reset_requested", "Réinitialisation demandée"
     PASSWORD_RESET_APPROVED = "password_reset_approved", "Réinitialisation approuvée"
     DOCUMENT_TAMPERED = "document_tampered", "Document altéré refusé"
+    EXPORT = "export", "Export de données"
+    DUTIES_REFUSED = "duties_refused", "Séparation des tâches : action refusée"

@@ -118,6 +118,12 @@ class User(AbstractUser):
         return self.has_role(Role.AUDITOR)
 
     @property
+    def supervises(self) -> bool:
+        """Reads the dashboards, searches and exports: the auditors (every agency) and the chef
+        d'agence (his own)."""
+        return self.has_role(Role.AUDITOR, Role.MANAGER)
+
+    @property
     def acts_in_procedure(self) -> bool:
         """Holds a role that acts on requests (not only the auditor's or the admin's)."""
         return self.has_role(*OPERATIONAL_ROLES)

@@ -28,9 +28,17 @@ class StepRefused(Exception):
         self.message = message
         self.field = field
 
+    # A refusal for separation of duties is also a security event (contracts.audit), written by
+    # the page that shows it, outside the step's rolled-back transaction.
+    duties = False
+
     def show_in(self, form) -> None:
         """Next to its field, or above the form; what was typed stays in the form."""
         form.add_error(self.field if self.field in form.fields else None, self.message)
+
+
+class DutiesRefused(StepRefused):
+    duties = True
 
 
 def check_agency(actor: User, agency_id: int) -> None:
@@ -41,10 +49,11 @@ def check_agency(actor: User, agency_id: int) -> None:
 
 def forbidden_combination(roles) -> list[str]:
     """The roles that may not be held together (DESIGN §11): the DCC admin with any role of the
-    procedure; reception with the cash desk."""
+    procedure or the chef d'agence's; reception with the cash desk."""
     held = set(roles)
-    if Role.ADMIN in held and held & set(OPERATIONAL_ROLES):
-        return [Role.ADMIN, *sorted(held & set(OPERATIONAL_ROLES))]
+    watched = {*OPERATIONAL_ROLES, Role.MANAGER}
+    if Role.ADMIN in held and held & watched:
+        return [Role.ADMIN, *sorted(held & watched)]
     if {Role.RECEPTION, Role.CASHIER} <= held:
         return [Role.RECEPTION, Role.CASHIER]
     return []
@@ -61,4 +70,4 @@ def check_role(actor: User, *roles: str) -> None:
 def check_other_person(actor: User, earlier_id: int | None, message: str) -> None:
     """Separation of duties: the one who did the earlier part does not do the next one too."""
     if earlier_id is not None and earlier_id == actor.pk:
-        raise StepRefused(message)
+        raise DutiesRefused(message)

@@ -18,8 +18,8 @@ def home(request):
         Role.ACFF,
     }:
         return redirect("work_queue")
-    if request.user.has_role(Role.AUDITOR):
-        return redirect("request_list")
+    if request.user.supervises:
+        return redirect("dashboard")
     return redirect("contract_search")
 
 

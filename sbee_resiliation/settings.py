@@ -76,6 +76,7 @@ INSTALLED_APPS = [
     "contracts",
     "interventions",
     "billing",
+    "supervision",
 ]
 
 MIDDLEWARE = [
@@ -164,10 +165,13 @@ AXES_CLIENT_IP_CALLABLE = "contracts.audit.client_address"
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/lockout.html"
 AXES_VERBOSE = False
-# The second factor (TOTP, django-otp) for these roles (DESIGN §11; the chef de section is the
-# agency's manager in this procedure: there is no separate manager role).
-SECOND_FACTOR_ROLES = ["cashier", "supervisor", "auditor", "admin"]
+# The second factor (TOTP, django-otp) for these roles (DESIGN §11).
+SECOND_FACTOR_ROLES = ["cashier", "supervisor", "manager", "auditor", "admin"]
 OTP_TOTP_ISSUER = "SBEE Résiliation"
+# The agencies' working hours (local time): a login outside them is one of the controller's
+# exceptions. Days: Monday 0 ... Saturday 5.
+WORKING_HOURS = (envint("WORKING_HOURS_START", 7), envint("WORKING_HOURS_END", 19))
+WORKING_DAYS = [0, 1, 2, 3, 4, 5]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},

@@ -19,6 +19,7 @@ urlpatterns = [
     path("deconnexion/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
     path("", include("contracts.urls")),
+    path("", include("supervision.urls")),
     path("", include("contracts.procedure.urls")),
     path("", include("billing.urls")),
     path("", include("interventions.urls")),

@@ -486,11 +486,11 @@ def termination_request_reschedule_visit(
 def termination_request_reassign_order(
     request: TerminationRequest, *, actor: User, assignee: User
 ) -> InterventionOrder:
-    """The supervisor hands the open order to another agent of the agency."""
+    """The supervisor or the chef d'agence hands the open order to another agent of the agency."""
     request = begin_step(
         request.pk,
         actor=actor,
-        role=Role.SUPERVISOR,
+        role=(Role.SUPERVISOR, Role.MANAGER),
         states=[RequestState.ORDER_ISSUED, RequestState.REMOVAL_ORDERED],
     )
     order = _visit_order(request, lock=True)

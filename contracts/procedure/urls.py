@@ -5,7 +5,6 @@ from contracts.procedure import views
 urlpatterns = [
     path("corbeille/", views.work_queue, name="work_queue"),
     path("contrats/<str:number>/resiliation/", views.request_create, name="request_create"),
-    path("demandes/", views.request_list, name="request_list"),
     path("demandes/<int:pk>/", views.request_detail, name="request_detail"),
     path("demandes/<int:pk>/reprise/", views.request_take_over, name="request_take_over"),
     path("demandes/<int:pk>/ordre/", views.request_issue_order, name="request_issue_order"),

@@ -22,6 +22,7 @@ from billing.forms import (
 from billing.models import CashClosing, DocumentPrint
 from billing.selectors import invoices_to_settle
 from billing.views import REPLAYED, invoice_for_user
+from contracts.audit import duties_refused
 from contracts.enums import RequestState, Role, TerminationKind
 from contracts.models import TerminationRequest
 from contracts.procedure import services
@@ -43,7 +44,7 @@ from contracts.procedure.forms import (
 from contracts.procedure.selectors import journal, step_title, timeline, waiting, why_not
 from contracts.procedure.selectors import work_queue as select_work_queue
 from contracts.rules import StepRefused, check_role
-from contracts.selectors import get_contract_for_user, get_request_for_user, requests_visible_to
+from contracts.selectors import get_contract_for_user, get_request_for_user
 from interventions.enums import FIELD_ORDER_KINDS, REMOVAL_ORDER_KINDS
 from interventions.models import InterventionOrder, InterventionReport, VisitAttempt
 from interventions.services import agent_role
@@ -72,22 +73,6 @@ def work_queue(request):
         request,
         "contracts/work_queue.html",
         {"items": items, "invoices": invoices, "closings": closings},
-    )
-
-
-def request_list(request):
-    state = request.GET.get("etat", "")
-    qs = (
-        requests_visible_to(request.user)
-        .select_related("contract__customer", "contract__tariff_category", "agency")
-        .order_by("-created_at")
-    )
-    if state in RequestState.values:
-        qs = qs.filter(state=state)
-    return render(
-        request,
-        "contracts/request_list.html",
-        {"requests": qs[:100], "states": RequestState.choices, "state": state},
     )
 
 
@@ -221,7 +206,12 @@ def _page_actions(req: TerminationRequest) -> list[Action]:
             (Role.SUPERVISOR,),
             True,
         ),
-        Action("request_reassign", "Réaffecter l'ordre à un autre agent", (Role.SUPERVISOR,), True),
+        Action(
+            "request_reassign",
+            "Réaffecter l'ordre à un autre agent",
+            (Role.SUPERVISOR, Role.MANAGER),
+            True,
+        ),
         Action("request_cancel", "Annuler la demande", (Role.RECEPTION,), True),
     ]
 
@@ -337,6 +327,7 @@ def _step(
         try:
             panel.act(req, cleaned)
         except StepRefused as error:
+            duties_refused(error, actor=request.user, request=request, what=f"{page} {req.pk}")
             error.show_in(panel.form)
         else:
             messages.success(request, panel.success)
@@ -639,7 +630,7 @@ def request_reassign(request, pk: int):
         request,
         pk,
         page="request_reassign",
-        roles=(Role.SUPERVISOR,),
+        roles=(Role.SUPERVISOR, Role.MANAGER),
         title="Réaffecter l'ordre d'intervention",
         panels=panels,
         order_kinds=REMOVAL_ORDER_KINDS if _after_step_8(req) else FIELD_ORDER_KINDS,
@@ -840,6 +831,7 @@ def invoice_settle(request, pk: int):
         try:
             settlement = services.termination_request_settle(invoice, actor=request.user, **data)
         except StepRefused as error:
+            duties_refused(error, actor=request.user, request=request, what=f"règlement {pk}")
             error.show_in(form)
         else:
             if getattr(settlement, "replayed", False):

@@ -1,0 +1,63 @@
+"""Which agencies a supervising user reads: an auditor (DIG/DAI) every agency, or one Direction
+régionale, or one agency, as he chooses; a chef d'agence his own agency, whatever he asks."""
+
+from dataclasses import dataclass
+
+from django.core.exceptions import PermissionDenied
+from django.db.models import Q
+
+from contracts.enums import Role
+from contracts.models import Agency, Direction, User
+from contracts.rules import ROLE_REFUSED, check_role
+
+
+@dataclass(frozen=True)
+class Scope:
+    direction: Direction | None = None
+    agency: Agency | None = None
+
+    @property
+    def label(self) -> str:
+        if self.agency is not None:
+            return f"Agence {self.agency.name}"
+        if self.direction is not None:
+            return f"Direction régionale {self.direction.name}"
+        return "National (toutes les agences)"
+
+    def q(self, agency_field: str = "agency") -> Q:
+        """The filter on a model reached through `agency_field` (an Agency foreign key)."""
+        if self.agency is not None:
+            return Q(**{f"{agency_field}_id": self.agency.pk})
+        if self.direction is not None:
+            return Q(**{f"{agency_field}__direction_id": self.direction.pk})
+        return Q()
+
+    def params(self) -> dict[str, str]:
+        """The scope as query parameters, for the links of a page to its lists."""
+        if self.agency is not None:
+            return {"agence": self.agency.code}
+        if self.direction is not None:
+            return {"dr": self.direction.code}
+        return {}
+
+
+def check_supervisor(user: User) -> None:
+    """Dashboards, searches beyond the agency, exports and the cash journal: auditors and chefs
+    d'agence only."""
+    check_role(user, Role.AUDITOR, Role.MANAGER)
+
+
+def check_controller(user: User) -> None:
+    """The controller's exceptions: DIG/DAI only."""
+    check_role(user, Role.AUDITOR)
+
+
+def scope_for(user: User, direction: Direction | None, agency: Agency | None) -> Scope:
+    """What the user reads, from what he asked. Staff other than auditors read their agency."""
+    if not user.sees_all_agencies:
+        if agency is not None and agency.pk != user.agency_id:
+            raise PermissionDenied(ROLE_REFUSED)
+        return Scope(direction=None, agency=user.agency)
+    if agency is not None:
+        return Scope(direction=agency.direction, agency=agency)
+    return Scope(direction=direction, agency=None)
