@@ -12,7 +12,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 
 .PHONY: help run serve test lint format stop db setup uv sync backup restore \
-        bench bench-pdf bench-login bench-documents bench-load
+        bench bench-pdf bench-login bench-documents bench-load bench-dashboard
 
 help:
 	@echo "make run    – démarre l'application avec les données de démonstration (http://$(HOST):$(PORT))"
@@ -145,6 +145,12 @@ BENCH_WORKERS ?= 2
 bench-documents: db
 	@$(BENCH_ENV); \
 	$(PY) manage.py bench_documents --workers $(BENCH_WORKERS)
+
+# Dashboards (national, one DR, one agency) and the export of every request, with 200 000
+# requests in every state on the 1 000 000 contracts (seeded once).
+bench-dashboard: db
+	@$(BENCH_ENV); \
+	$(PY) manage.py bench_dashboard
 
 # Simulated agents (locust) against the production stack on the benchmark database: 100 agents
 # for 2 minutes, then the climb that finds the saturation point.

@@ -21,7 +21,7 @@ class Scope:
         if self.agency is not None:
             return f"Agence {self.agency.name}"
         if self.direction is not None:
-            return f"Direction régionale {self.direction.name}"
+            return self.direction.name
         return "National (toutes les agences)"
 
     def q(self, agency_field: str = "agency") -> Q:

@@ -208,7 +208,7 @@ ACTIONS = {
         ),
     ),
     "request_reassign": (
-        [Role.SUPERVISOR],
+        [Role.SUPERVISOR, Role.MANAGER],
         lambda a, s: (
             reverse("request_reassign", args=[request_in(RequestState.ORDER_ISSUED, a, s).pk]),
             {
@@ -403,7 +403,7 @@ def test_only_the_right_role_of_the_right_agency_succeeds(action, akpakpa, parak
         refused = response.status_code == 403 or (
             action == "admin_user_roles" and response.url.startswith(reverse("admin:login"))
         )
-        if action == "document_print" and role in (Role.AUDITOR, Role.ADMIN):
+        if action == "document_print" and role in (Role.AUDITOR, Role.ADMIN, Role.MANAGER):
             # Read-only roles are sent to the consultation copy, which records nothing.
             refused = response.url == url.replace("imprimer", "consultation")
         assert refused, (role, response.status_code)

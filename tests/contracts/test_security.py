@@ -115,7 +115,7 @@ def test_passwords_are_hashed_with_argon2_and_older_hashes_upgraded(akpakpa, cli
 def test_the_second_factor_is_asked_of_the_roles_that_need_it(role, akpakpa, client):
     UserFactory(username="x", agency=akpakpa, roles=[role])
     response = login(client, "x")
-    needed = role in (Role.CASHIER, Role.SUPERVISOR, Role.AUDITOR, Role.ADMIN)
+    needed = role in (Role.CASHIER, Role.SUPERVISOR, Role.MANAGER, Role.AUDITOR, Role.ADMIN)
     after_login = client.get(reverse("contract_search"))
     if needed:
         assert after_login.status_code == 302

@@ -1,0 +1,161 @@
+"""The dashboards and exports at scale (issue: 1 000 000 contracts, 200 000 requests in every
+state; each dashboard under 200 ms at p95; an export of 200 000 rows under 30 s).
+
+Seeds, once, requests up to --requests on the benchmark database's contracts (set-based SQL):
+70 % closed, 5 % cancelled, the rest spread over the open states, entered into their state over
+the last 120 days, with their balance invoices (validated, settled or none, as their state
+implies). Then opens the national, one DR's and one agency's dashboard through Django's test
+client (the whole stack: middleware, session with the second factor, view, template) and
+exports the national list of requests as CSV and as XLSX.
+
+    make bench-dashboard
+"""
+
+import statistics
+import time
+
+from django.core.management.base import BaseCommand
+from django.db import connection
+from django.test import Client
+from django.urls import reverse
+from django_otp import DEVICE_ID_SESSION_KEY
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from contracts.enums import Role
+from contracts.management.commands.bench_pages import bench_user
+from contracts.models import TerminationRequest
+
+OPEN_STATES = [
+    "received",
+    "takeover_invoiced",
+    "order_issued",
+    "field_reported",
+    "report_approved",
+    "invoiced",
+    "settled",
+    "removal_ordered",
+    "meter_removed",
+    "removal_impossible",
+]
+
+SEED_SQL = """
+WITH chosen AS (
+    SELECT c.id, c.agency_id, row_number() OVER (ORDER BY c.id) AS n
+    FROM contracts_contract c
+    WHERE c.status = 'active'
+      AND NOT EXISTS (SELECT 1 FROM contracts_terminationrequest r WHERE r.contract_id = c.id)
+    ORDER BY c.id
+    LIMIT %(missing)s
+), shaped AS (
+    SELECT id, agency_id, n,
+        CASE WHEN n %% 20 < 14 THEN 'closed'
+             WHEN n %% 20 = 14 THEN 'cancelled'
+             ELSE (%(open_states)s::text[])[1 + (n / 20) %% 10] END AS state,
+        now() - make_interval(days => (n %% 120)::int, mins => (n %% 600)::int) AS since
+    FROM chosen
+)
+INSERT INTO contracts_terminationrequest (
+    contract_id, agency_id, kind, state, timing, requester_name, requester_id_document_type,
+    requester_id_document_number, requester_phone, requester_quality, proxy_reference,
+    created_by_id, created_at, cancel_reason, closed_at, state_since)
+SELECT id, agency_id,
+    CASE WHEN n %% 7 = 0 THEN 'with_takeover' ELSE 'without_takeover' END,
+    state, 'classic', 'DEMANDEUR ' || n, 'cni', 'B' || n, '0197000000', 'holder', '',
+    %(creator)s, since - interval '9 days', CASE WHEN state = 'cancelled' THEN 'bench' ELSE '' END,
+    CASE WHEN state = 'closed' THEN since END, since
+FROM shaped
+"""
+
+INVOICE_SQL = """
+INSERT INTO billing_invoice (
+    kind, state, number, issued_on, total, contract_id, advances_total, balance, consumption,
+    days, deposit_amount, request_id, rollover, unpaid_total, validated_at, vat_amount, vat_base,
+    vat_rate)
+SELECT 'balance',
+    CASE WHEN r.state IN ('invoiced', 'takeover_invoiced') THEN 'validated' ELSE 'settled' END,
+    'BENCH-FS-' || r.id, r.state_since::date, 20000 + r.id %% 50000, r.contract_id, 0,
+    CASE WHEN r.id %% 5 = 0 THEN -(r.id %% 30000) ELSE 1000 + r.id %% 90000 END,
+    300, 30, 30000, r.id, false, 0, r.state_since, 0, 0, 18
+FROM contracts_terminationrequest r
+WHERE r.requester_name LIKE 'DEMANDEUR %%'
+  AND r.state IN ('invoiced', 'takeover_invoiced', 'settled', 'removal_ordered',
+                  'meter_removed', 'removal_impossible', 'closed')
+  AND NOT EXISTS (SELECT 1 FROM billing_invoice i WHERE i.request_id = r.id)
+"""
+
+
+class Command(BaseCommand):
+    help = "Mesure les tableaux de bord et les exports sur la base de mesure (200 000 demandes)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--requests", type=int, default=200_000)
+        parser.add_argument("--runs", type=int, default=40)
+        parser.add_argument("--export-rows", type=int, default=200_000)
+
+    def handle(self, *args, requests: int, runs: int, export_rows: int, **options):
+        auditor = bench_user("bench.audit", Role.AUDITOR)
+        self.seed(requests, auditor.pk)
+        client = Client(HTTP_HOST="127.0.0.1")
+        client.force_login(auditor)
+        device = TOTPDevice.objects.filter(user=auditor, confirmed=True).first()
+        if device is None:
+            device = TOTPDevice.objects.create(user=auditor, name="bench", confirmed=True)
+        session = client.session
+        session[DEVICE_ID_SESSION_KEY] = device.persistent_id
+        session.save()
+        url = reverse("dashboard")
+        for label, query in [
+            ("national", {}),
+            ("DR Littoral", {"dr": "DRL"}),
+            ("agence Akpakpa", {"agence": "AKP"}),
+        ]:
+            times = []
+            for _ in range(runs + 3):
+                start = time.perf_counter()
+                response = client.get(url, query)
+                times.append((time.perf_counter() - start) * 1000)
+                assert response.status_code == 200, response.status_code
+            times = sorted(times[3:])
+            board = response.context["board"]
+            p95 = times[int(len(times) * 0.95) - 1]
+            self.stdout.write(
+                f"Tableau de bord {label:<15} : médiane {statistics.median(times):6.1f} ms, "
+                f"p95 {p95:6.1f} ms ({runs} mesures ; {board.open_total} en cours, "
+                f"{board.late_total} en retard)"
+            )
+        list_url = reverse("request_list")
+        start = time.perf_counter()
+        response = client.get(list_url, {"tri": "echeance", "etat": "ouvertes"})
+        self.stdout.write(
+            f"Recherche (en cours, triées par échéance, page 1) : "
+            f"{(time.perf_counter() - start) * 1000:.0f} ms, "
+            f"{response.context['page'].paginator.count} demandes"
+        )
+        for fmt in ("csv", "xlsx"):
+            start = time.perf_counter()
+            response = client.get(reverse("request_export", args=["demandes", fmt]))
+            size = sum(len(chunk) for chunk in response.streaming_content)
+            elapsed = time.perf_counter() - start
+            self.stdout.write(
+                f"Export des demandes en {fmt.upper():<4} : {elapsed:5.1f} s pour toute la base "
+                f"({TerminationRequest.objects.count()} demandes, {size / 1e6:.1f} Mo)"
+            )
+
+    def seed(self, wanted: int, creator_id: int) -> None:
+        have = TerminationRequest.objects.filter(requester_name__startswith="DEMANDEUR ").count()
+        total = TerminationRequest.objects.count()
+        missing = wanted - total
+        if missing > 0:
+            start = time.perf_counter()
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    SEED_SQL,
+                    {"missing": missing, "open_states": OPEN_STATES, "creator": creator_id},
+                )
+                cursor.execute(INVOICE_SQL)
+                cursor.execute("ANALYZE contracts_terminationrequest")
+                cursor.execute("ANALYZE billing_invoice")
+            self.stdout.write(
+                f"{missing} demandes ajoutées ({have} l'étaient déjà) en "
+                f"{time.perf_counter() - start:.0f} s"
+            )
