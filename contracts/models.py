@@ -533,6 +533,11 @@ class TerminationRequest(ConcurrentTransitionMixin, models.Model):
         ]
         indexes = [
             models.Index(fields=["agency", "state", "state_since"], name="request_queue"),
+            # The dashboards' weeks: requests deposited, and closed, since a date.
+            models.Index(fields=["created_at"], name="request_created"),
+            models.Index(
+                fields=["closed_at"], name="request_closed", condition=Q(closed_at__isnull=False)
+            ),
         ]
 
     def __str__(self) -> str:

@@ -136,6 +136,11 @@ DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 # spent 5-8 ms planning such a query that runs in 0.1 ms. Below 4 tables per join list it keeps
 # the written order, which for these joins is the right one (measured by `make bench`).
 session_options = [f"-c join_collapse_limit={envint('DATABASE_JOIN_COLLAPSE_LIMIT', 4)}"]
+# PostgreSQL compiles a query it estimates costly (JIT): the dashboards' aggregates over 50 000
+# open requests spent 1.2 s of CPU compiling for 80 ms of execution (`make bench-dashboard`).
+# Nothing here runs long enough to repay the compilation.
+if not envbool("DATABASE_JIT"):
+    session_options.append("-c jit=off")
 # A maintenance session may TRUNCATE the protected tables (the test suite's flush); never the
 # application's.
 if envbool("DATABASE_MAINTENANCE"):

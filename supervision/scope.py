@@ -15,6 +15,9 @@ from contracts.rules import ROLE_REFUSED, check_role
 class Scope:
     direction: Direction | None = None
     agency: Agency | None = None
+    # A direction's agencies, read once: each query then filters on its own agency column
+    # instead of joining the agencies (a join that cost the DR's money query 50 ms).
+    direction_agencies: tuple[int, ...] = ()
 
     @property
     def label(self) -> str:
@@ -29,7 +32,7 @@ class Scope:
         if self.agency is not None:
             return Q(**{f"{agency_field}_id": self.agency.pk})
         if self.direction is not None:
-            return Q(**{f"{agency_field}__direction_id": self.direction.pk})
+            return Q(**{f"{agency_field}_id__in": self.direction_agencies})
         return Q()
 
     def params(self) -> dict[str, str]:
@@ -60,4 +63,7 @@ def scope_for(user: User, direction: Direction | None, agency: Agency | None) ->
         return Scope(direction=None, agency=user.agency)
     if agency is not None:
         return Scope(direction=agency.direction, agency=agency)
-    return Scope(direction=direction, agency=None)
+    if direction is not None:
+        agencies = tuple(direction.agencies.order_by("pk").values_list("pk", flat=True))
+        return Scope(direction=direction, direction_agencies=agencies)
+    return Scope()

@@ -5,6 +5,7 @@ dashboard builds its links from the same conditions (tests/supervision checks th
 import datetime as dt
 from dataclasses import dataclass, field
 
+from django.core.cache import cache
 from django.db.models import (
     Count,
     Exists,
@@ -17,7 +18,7 @@ from django.db.models import (
     Sum,
     Value,
 )
-from django.db.models.functions import Coalesce, TruncWeek
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from billing.enums import InvoiceKind, InvoiceState, PaymentMode, SettlementKind, TransferKind
@@ -201,33 +202,74 @@ class Dashboard:
     extra: dict = field(default_factory=dict)
 
 
-def _money(requests: QuerySet, scope: Scope) -> dict[str, tuple[int, int]]:
-    """Number of requests and amount for each money line, in three aggregate queries."""
-    in_scope = requests.values("pk")
+def _money(scope: Scope) -> dict[str, tuple[int, int]]:
+    """Number of requests and amount for each money line: the termination invoices validated and
+    not settled (an index on their state), the transfers to recovery. Two queries."""
     validated = Invoice.objects.filter(
-        request__in=in_scope,
+        scope.q("request__agency"),
+        request__isnull=False,
         kind__in=[InvoiceKind.BALANCE, InvoiceKind.SUBSCRIPTION],
         state=InvoiceState.VALIDATED,
     )
-    to_collect = validated.filter(balance__gt=0).aggregate(
-        n=Count("request_id", distinct=True), s=Coalesce(Sum("balance"), 0)
-    )
-    to_refund = validated.filter(kind=InvoiceKind.BALANCE, balance__lt=0).aggregate(
-        n=Count("request_id", distinct=True), s=Coalesce(Sum("balance"), 0)
+    collect = Q(balance__gt=0)
+    refund = Q(kind=InvoiceKind.BALANCE, balance__lt=0)
+    sums = validated.aggregate(
+        n_collect=Count("request_id", distinct=True, filter=collect),
+        s_collect=Coalesce(Sum("balance", filter=collect), 0),
+        n_refund=Count("request_id", distinct=True, filter=refund),
+        s_refund=Coalesce(Sum("balance", filter=refund), 0),
     )
     recovery = AccountTransfer.objects.filter(
-        invoice__request__in=in_scope, kind=TransferKind.RECOVERY
+        scope.q(), invoice__request__isnull=False, kind=TransferKind.RECOVERY
     ).aggregate(n=Count("invoice__request_id", distinct=True), s=Coalesce(Sum("amount"), 0))
     return {
-        "a_encaisser": (to_collect["n"], to_collect["s"]),
-        "a_rembourser": (to_refund["n"], -to_refund["s"]),
+        "a_encaisser": (sums["n_collect"], sums["s_collect"]),
+        "a_rembourser": (sums["n_refund"], -sums["s_refund"]),
         "recouvrement": (recovery["n"], recovery["s"]),
     }
 
 
+def _weeks(requests: QuerySet, mondays: list[dt.date]) -> list[tuple[dt.date, int, int]]:
+    """Requests deposited and closed in each of these weeks (Monday to Sunday, local time), in
+    one pass over the requests deposited or closed since the first (an index on each date)."""
+    bounds = [local_midnight(day) for day in [*mondays, mondays[-1] + dt.timedelta(weeks=1)]]
+    buckets = {}
+    for n in range(len(mondays)):
+        buckets[f"opened_{n}"] = Count(
+            "pk", filter=Q(created_at__gte=bounds[n], created_at__lt=bounds[n + 1])
+        )
+        buckets[f"closed_{n}"] = Count(
+            "pk",
+            filter=Q(
+                state=RequestState.CLOSED, closed_at__gte=bounds[n], closed_at__lt=bounds[n + 1]
+            ),
+        )
+    window = Q(created_at__gte=bounds[0], created_at__lt=bounds[-1]) | Q(
+        closed_at__gte=bounds[0], closed_at__lt=bounds[-1]
+    )
+    counts = requests.filter(window).aggregate(**buckets)
+    return [(day, counts[f"opened_{n}"], counts[f"closed_{n}"]) for n, day in enumerate(mondays)]
+
+
+def _past_weeks(requests: QuerySet, scope: Scope, first: dt.date, count: int):
+    """The weeks before this one. What they count never changes (a request's deposit date and
+    closing date are written once, and nothing is deleted), so each process counts them once a
+    week per scope: the dashboard then reads only this week's requests."""
+    key = "dashboard-weeks:{}:{}:{}".format(
+        scope.agency.pk if scope.agency else "",
+        scope.direction.pk if scope.direction else "",
+        first.isoformat(),
+    )
+    weeks = cache.get(key)
+    if weeks is None:
+        weeks = _weeks(requests, [first + dt.timedelta(weeks=n) for n in range(count)])
+        cache.set(key, weeks, timeout=8 * 24 * 3600)
+    return weeks
+
+
 def dashboard(user: User, scope: Scope, today: dt.date) -> Dashboard:
     """Open requests per state with their late ones and their ages (one query), requests opened
-    and closed per week (two), money (three), advances collected over the same weeks (one)."""
+    and closed per week (one), money (two), advances collected over the same weeks (one)."""
     requests = requests_visible_to(user).filter(scope.q())
     ages = {
         f"age_{bucket.replace('-', '_').replace('+', '_plus')}": Count(
@@ -253,29 +295,7 @@ def dashboard(user: User, scope: Scope, today: dt.date) -> Dashboard:
     monday = today - dt.timedelta(days=today.weekday())
     first = monday - dt.timedelta(weeks=WEEKS - 1)
     since = local_midnight(first)
-    zone = timezone.get_current_timezone()
-    opened = dict(
-        requests.filter(created_at__gte=since)
-        .annotate(week=TruncWeek("created_at", tzinfo=zone))
-        .values("week")
-        .annotate(n=Count("pk"))
-        .order_by()
-        .values_list("week", "n")
-    )
-    closed = dict(
-        requests.filter(state=RequestState.CLOSED, closed_at__gte=since)
-        .annotate(week=TruncWeek("closed_at", tzinfo=zone))
-        .values("week")
-        .annotate(n=Count("pk"))
-        .order_by()
-        .values_list("week", "n")
-    )
-    opened = {_day(k): v for k, v in opened.items()}
-    closed = {_day(k): v for k, v in closed.items()}
-    weeks = []
-    for n in range(WEEKS):
-        week = first + dt.timedelta(weeks=n)
-        weeks.append((week, opened.get(week, 0), closed.get(week, 0)))
+    weeks = _past_weeks(requests, scope, first, WEEKS - 1) + _weeks(requests, [monday])
     advances = Settlement.objects.filter(
         scope.q(), kind=SettlementKind.ADVANCE, created_at__gte=since
     ).aggregate(n=Count("pk"), s=Coalesce(Sum("amount"), 0))
@@ -286,16 +306,12 @@ def dashboard(user: User, scope: Scope, today: dt.date) -> Dashboard:
         states=states,
         ages=age_totals,
         weeks=weeks,
-        money=_money(requests, scope),
+        money=_money(scope),
         advances=(advances["n"], advances["s"]),
         open_total=sum(line.count for line in states),
         late_total=sum(line.late for line in states),
         first_week=first,
     )
-
-
-def _day(value) -> dt.date:
-    return value.date() if isinstance(value, dt.datetime) else value
 
 
 # --- Cash journal ----------------------------------------------------------------------------

@@ -39,6 +39,15 @@ def second_factor_done_with_force_login(monkeypatch):
 
 
 @pytest.fixture(autouse=True)
+def empty_cache():
+    """The dashboards keep the counts of past weeks (they never change in production; each test
+    has its own requests)."""
+    from django.core.cache import cache
+
+    cache.clear()
+
+
+@pytest.fixture(autouse=True)
 def empty_task_queue_after_transactional_tests(request):
     """The task queue's tables are not Django's to flush: after a test that commits, its jobs
     and workers are removed here, so that the next test starts with an empty queue."""

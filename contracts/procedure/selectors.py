@@ -34,6 +34,7 @@ from contracts.enums import (
     Voltage,
 )
 from contracts.models import (
+    Contract,
     Delay,
     TerminationEvent,
     TerminationRequest,
@@ -109,6 +110,11 @@ def with_deadline(requests, today: dt.date):
         state=InvoiceState.VALIDATED,
         balance__lt=0,
     )
+    # An MT contract, asked only of the settled requests (a join to every open request's contract
+    # cost the dashboards 80 ms over 50 000 of them).
+    mt_contract = Contract.objects.filter(
+        pk=OuterRef("contract_id"), tariff_category__voltage=Voltage.MT
+    )
     since = F("state_since")
     deadline = Case(
         When(state=RequestState.ORDER_ISSUED, then=since + days[DelayKind.ORDER_REPORT]),
@@ -138,7 +144,7 @@ def with_deadline(requests, today: dt.date):
         ),
         When(state=RequestState.REMOVAL_IMPOSSIBLE, then=since + days[DelayKind.CODIFICATION]),
         When(
-            Q(state=RequestState.SETTLED) & MT & Q(timing=Timing.CLASSIC),
+            Q(state=RequestState.SETTLED, timing=Timing.CLASSIC) & Exists(mt_contract),
             then=since + days[DelayKind.CODIFICATION],
         ),
         default=None,
