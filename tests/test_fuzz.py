@@ -110,6 +110,11 @@ def test_each_step_form_sent_random_values_by_every_role_never_fails(
     [
         (Role.RECEPTION, "contract_search", "get"),
         (Role.AUDITOR, "request_list", "get"),
+        (Role.MANAGER, "request_list", "get"),
+        (Role.AUDITOR, "dashboard", "get"),
+        (Role.AUDITOR, "cash_journal", "get"),
+        (Role.MANAGER, "cash_journal", "get"),
+        (Role.AUDITOR, "exceptions", "get"),
         (Role.AUDITOR, "security_events", "get"),
         (Role.RECEPTION, "password_change", "post"),
         (Role.CASHIER, "cash_desk", "get"),

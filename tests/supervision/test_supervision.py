@@ -394,3 +394,16 @@ def test_a_refusal_for_separation_of_duties_is_on_the_controllers_page(
     overview = client.get(reverse("exceptions"))
     counts = {i["item"].code: i["count"] for i in overview.context["items"]}
     assert counts["separation-taches"] == 1
+
+
+def test_this_week_is_counted_live_and_the_past_weeks_kept(client, scene, auditor, akpakpa, staff):
+    """Past weeks are kept once counted (what they count never changes); this week is read each
+    time: a request deposited after a first look is on the next one."""
+    client.force_login(auditor)
+    weeks = client.get(reverse("dashboard")).context["weeks"]
+    assert [w["opened"] for w in weeks] == [0] * 11 + [5]
+    create(worked_example_contract(akpakpa, "1010004599"), staff)
+    weeks = client.get(reverse("dashboard")).context["weeks"]
+    assert [w["opened"] for w in weeks] == [0] * 11 + [6]
+    assert weeks[-1]["monday"] == dt.date(2026, 11, 30)
+    assert weeks[0]["monday"] == dt.date(2026, 9, 14)
