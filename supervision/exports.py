@@ -185,7 +185,14 @@ def rows(export: Export, qs: QuerySet) -> Iterator[tuple]:
         )
 
 
+# A spreadsheet takes a cell starting with one of these for a formula: a name typed "=..." at
+# the counter must stay text when the CSV is opened (XLSX cells are written as strings anyway).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
 def _text(value) -> object:
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
     if isinstance(value, dt.datetime):
         return timezone.localtime(value).strftime("%d/%m/%Y %H:%M")
     if isinstance(value, dt.date):

@@ -171,6 +171,24 @@ def test_an_auditor_reads_a_consultation_copy_and_writes_nothing(invoiced, staff
     assert document.prints.count() == 0
 
 
+def test_an_auditor_of_another_agency_and_the_chef_d_agence_read_it_too(
+    invoiced, auditor, akpakpa, client
+):
+    """Printing another agency's document is no 404 for an auditor: DIG/DAI read every agency.
+    The chef d'agence reads too, and records no print."""
+    from contracts.enums import Role
+    from tests.factories import UserFactory
+
+    document = Document.objects.get(kind=DocumentKind.INVOICE)
+    manager = UserFactory(username="akp.agence", agency=akpakpa, roles=[Role.MANAGER])
+    for reader in (auditor, manager):
+        client.force_login(reader)
+        response = client.post(reverse("document_print", args=[document.pk]), follow=True)
+        assert response.status_code == 200
+        assert "COPIE DE CONSULTATION" in text_of(response.content)
+    assert document.prints.count() == 0
+
+
 def test_a_stored_pdf_whose_bytes_changed_is_not_served(invoiced, staff, client):
     document = Document.objects.get(kind=DocumentKind.INVOICE)
     with connection.cursor() as cursor:  # behind the application, as the tables' owner

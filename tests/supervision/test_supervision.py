@@ -407,3 +407,19 @@ def test_this_week_is_counted_live_and_the_past_weeks_kept(client, scene, audito
     assert [w["opened"] for w in weeks] == [0] * 11 + [6]
     assert weeks[-1]["monday"] == dt.date(2026, 11, 30)
     assert weeks[0]["monday"] == dt.date(2026, 9, 14)
+
+
+def test_a_name_typed_as_a_formula_stays_text_in_the_csv(
+    client, akpakpa, staff, auditor, frozen_today
+):
+    request = create(worked_example_contract(akpakpa, "1010004598"), staff)
+    TerminationRequest.objects.filter(pk=request.pk).update(requester_name='=HYPERLINK("x")')
+    client.force_login(auditor)
+    response = client.get(reverse("request_export", args=["demandes", "csv"]))
+    rows = list(
+        csv.reader(
+            io.StringIO(b"".join(response.streaming_content).decode().lstrip("\ufeff")),
+            delimiter=";",
+        )
+    )
+    assert rows[1][10] == '\'=HYPERLINK("x")'
