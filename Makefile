@@ -51,6 +51,7 @@ db: sync
 setup: db
 	DEBUG=true LOCAL_DB_USER=sbee_owner $(PY) manage.py migrate --no-input
 	DEBUG=true $(PY) manage.py load_demo_data
+	DEBUG=true $(PY) manage.py load_demo_requests
 	DEBUG=true $(PY) manage.py transfer_overdue_balances
 	DEBUG=true $(PY) manage.py issue_due_orders
 

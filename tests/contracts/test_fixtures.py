@@ -104,3 +104,53 @@ def test_demo_data_covers_every_role_in_two_agencies_and_sixty_contracts():
     assert Deposit.objects.count() == Contract.objects.count()
     assert Invoice.objects.filter(state=InvoiceState.VALIDATED).exists()
     assert AccountEntry.objects.filter(kind=EntryKind.ADVANCE).exists()
+
+
+def test_the_demo_requests_show_every_stage_once(frozen_today):
+    """make run: requests at each stage in both demo agencies, some late, some closed weeks ago,
+    each made by the procedure's services on its own days; a second load adds nothing."""
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from contracts.audit import verify_chains
+    from contracts.models import TerminationRequest
+    from contracts.procedure.selectors import with_deadline
+
+    call_command("load_demo_data", verbosity=0)
+    call_command("load_demo_requests", verbosity=0)
+    states = sorted(
+        TerminationRequest.objects.filter(agency__code="AKP").values_list("state", flat=True)
+    )
+    assert states == [
+        "closed",
+        "closed",
+        "closed",
+        "field_reported",
+        "invoiced",
+        "meter_removed",
+        "order_issued",
+        "order_issued",
+        "received",
+        "removal_ordered",
+    ]
+    assert TerminationRequest.objects.filter(agency__code="PKO").count() == 10
+    today = timezone.localdate()
+    late = with_deadline(TerminationRequest.objects.filter(agency__code="AKP"), today)
+    assert sorted(late.filter(late=True).values_list("state", flat=True)) == [
+        "field_reported",
+        "meter_removed",
+        "order_issued",
+        "removal_ordered",
+    ]
+    closed = TerminationRequest.objects.filter(state="closed", agency__code="AKP")
+    assert sorted((today - timezone.localtime(r.closed_at).date()).days for r in closed) == [
+        3,
+        8,
+        18,
+    ]
+    first = TerminationRequest.objects.order_by("created_at").first()
+    assert first.events.order_by("at").first().at.date() <= today - dt.timedelta(days=20)
+    assert verify_chains() == []
+    call_command("load_demo_requests", verbosity=0)
+    assert TerminationRequest.objects.count() == 20
