@@ -423,3 +423,16 @@ def test_a_name_typed_as_a_formula_stays_text_in_the_csv(
         )
     )
     assert rows[1][10] == '\'=HYPERLINK("x")'
+
+
+def test_the_charts_draw_with_numbers_svg_reads(client, scene, auditor):
+    """French formats write 12,5 where SVG needs 12.5: every drawn number must parse."""
+    client.force_login(auditor)
+    html = client.get(reverse("dashboard")).content.decode()
+    drawn = re.findall(r'\s(?:x|y|x1|x2|y1|y2|width|height)="([^"]*)"', html)
+    assert len(drawn) > 50
+    assert all(re.fullmatch(r"-?\d+(\.\d+)?", value) for value in drawn), drawn
+    widths = [
+        float(w) for w in re.findall(r'<rect class="bar-count" x="0" y="0" width="([^"]*)"', html)
+    ]
+    assert max(widths) == 100.0 and any(0 < w < 100 for w in widths)
