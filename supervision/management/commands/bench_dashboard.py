@@ -154,7 +154,6 @@ class Command(BaseCommand):
             Agency.objects.filter(code=code, direction__isnull=True).update(
                 direction=Direction.objects.get(code=direction)
             )
-        have = TerminationRequest.objects.filter(requester_name__startswith="DEMANDEUR ").count()
         total = TerminationRequest.objects.count()
         missing = wanted - total
         if missing > 0:
@@ -165,7 +164,7 @@ class Command(BaseCommand):
                     {"missing": missing, "open_states": OPEN_STATES, "creator": creator_id},
                 )
             self.stdout.write(
-                f"{missing} demandes ajoutées ({have} l'étaient déjà) en "
+                f"{missing} demandes ajoutées (il y en avait {total}) en "
                 f"{time.perf_counter() - start:.0f} s"
             )
         with connection.cursor() as cursor:
