@@ -64,6 +64,8 @@ from contracts.rules import (
     check_role,
 )
 from contracts.templatetags.sbee import format_fcfa
+from handoff.enums import RecordKind
+from handoff.services import outbox_write
 
 ALREADY_SETTLED = "Cette facture est déjà réglée (reçu {number})."
 NOT_TO_SETTLE = "Cette facture n'est pas à régler : elle est « {state} »."
@@ -450,7 +452,24 @@ def complementary_invoice_create(
         balance=computation.total,
     )
     _write_lines(invoice, computation)
-    return invoice_validate(invoice, actor=actor)
+    invoice = invoice_validate(invoice, actor=actor)
+    outbox_write(
+        RecordKind.COMPLEMENTARY_INVOICE,
+        key=f"complementary_invoice:{invoice.pk}",
+        agency_id=contract.agency_id,
+        contract_number=contract.number,
+        payload={
+            "contrat": contract.number,
+            "facture": invoice.number,
+            "emise_le": invoice.issued_on.isoformat(),
+            "periode": [invoice.period_start.isoformat(), invoice.period_end.isoformat()],
+            "ancien_index": invoice.old_index,
+            "nouvel_index": invoice.new_index,
+            "consommation_kwh": invoice.consumption,
+            "montant_ttc": invoice.total,
+        },
+    )
+    return invoice
 
 
 # --- The cash desk ---------------------------------------------------------------------------
@@ -847,6 +866,20 @@ def balance_transfer(invoice: Invoice, *, today: dt.date, delay_days: int) -> Ac
         delay_days=delay_days,
     )
     Invoice.objects.filter(pk=invoice.pk).update(state=InvoiceState.TRANSFERRED)
+    if kind == TransferKind.RECOVERY:
+        outbox_write(
+            RecordKind.RECOVERY,
+            key=f"recovery:{transfer.pk}",
+            agency_id=transfer.agency_id,
+            contract_number=invoice.contract.number,
+            payload={
+                "contrat": invoice.contract.number,
+                "facture": invoice.number,
+                "montant": transfer.amount,
+                "en_attente_depuis": transfer.since.isoformat(),
+                "transfere_le": transfer.transferred_on.isoformat(),
+            },
+        )
     return transfer
 
 

@@ -76,6 +76,7 @@ INSTALLED_APPS = [
     "contracts",
     "interventions",
     "billing",
+    "handoff",
     "supervision",
 ]
 

@@ -51,6 +51,8 @@ from contracts.procedure.transitions import (
     record_event,
 )
 from contracts.rules import StepRefused, check_agency, check_role
+from handoff.enums import RecordKind
+from handoff.services import outbox_write
 from interventions import services as interventions
 from interventions.enums import FIELD_ORDER_KINDS, REMOVAL_ORDER_KINDS, OrderStatus
 from interventions.models import InterventionOrder, InterventionReport, VisitAttempt
@@ -706,6 +708,22 @@ def termination_request_settle(invoice: Invoice, *, actor: User, **settlement) -
         data["attestation"] = attestation.number
         request.closed_at = timezone.now()
         apply_transition(request, "close_takeover", actor=actor, data=data)
+        successor = request.successor_contract
+        outbox_write(
+            RecordKind.CLOSURE,
+            key=f"closure:{request.pk}",
+            agency_id=request.agency_id,
+            contract_number=request.contract.number,
+            payload={
+                "demande": request.pk,
+                "contrat": request.contract.number,
+                "type": request.kind,
+                "date_de_fin": request.cut_date.isoformat(),
+                "index_final": request.mutation_index,
+                "contrat_du_repreneur": successor.number if successor else "",
+                "attestation": attestation.number,
+            },
+        )
     return result
 
 
@@ -959,6 +977,28 @@ def termination_request_confirm_codification(request: TerminationRequest, *, act
         contract.meter.save(update_fields=["status"])
     contract.delivery_point.status = DeliveryPointStatus.FREE
     contract.delivery_point.save(update_fields=["status"])
+    outbox_write(
+        RecordKind.CLOSURE,
+        key=f"closure:{request.pk}",
+        agency_id=request.agency_id,
+        contract_number=contract.number,
+        payload={
+            "demande": request.pk,
+            "contrat": contract.number,
+            "type": request.kind,
+            "date_de_fin": end_date.isoformat(),
+            "index_final": final_index,
+            "compteur": contract.meter.serial if contract.meter_id else "",
+            "compteur_etat": meter_status if contract.tariff_category.voltage == Voltage.BT else "",
+            "point_de_livraison": contract.delivery_point.reference,
+            "attestation": attestation.number,
+            **(
+                {"facture_complementaire": data["complementary_invoice"]}
+                if "complementary_invoice" in data
+                else {}
+            ),
+        },
+    )
     return request
 
 

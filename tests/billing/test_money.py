@@ -260,6 +260,10 @@ def test_an_unpaid_balance_goes_to_recovery_after_30_days_and_step_8_follows(inv
     with at(day):
         assert services.transfer_overdue_balances() == 1
         assert services.transfer_overdue_balances() == 0  # once
+    from handoff.models import OutboxRecord
+
+    record = OutboxRecord.objects.get()
+    assert (record.kind, record.payload["montant"]) == ("recovery", 26417)
     request = reload(invoiced)
     invoice = balance_invoice(request)
     transfer = AccountTransfer.objects.get()
@@ -412,6 +416,14 @@ def test_a_one_day_bt_pro_complementary_invoice_follows_the_rules(akpakpa, staff
         services.termination_request_sign_removal(request, actor=staff.supervisor)
         services.termination_request_confirm_codification(request, actor=staff.acff)
     extra = reload(request).invoices.get(kind=InvoiceKind.COMPLEMENTARY)
+    # The billing system is told: the complementary invoice, then the closure that names it.
+    from handoff.models import OutboxRecord
+
+    records = list(OutboxRecord.objects.order_by("pk"))
+    assert [r.kind for r in records] == ["complementary_invoice", "closure"]
+    assert records[0].payload["facture"] == extra.number
+    assert records[0].payload["montant_ttc"] == extra.total
+    assert records[1].payload["facture_complementaire"] == extra.number
     # 40 kWh × 125 = 5 000; 500 × 15 kVA × 1/30 = 250; levies 40 × (2 + 3) = 200;
     # VAT 18 % of 5 250 = 945.
     assert (extra.days, extra.consumption, extra.total) == (1, 40, 6395)
