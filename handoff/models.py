@@ -25,3 +25,57 @@ class OutboxRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} {self.contract_number} (n° {self.pk})"
+
+
+class ReceivingSystem(models.Model):
+    """A system allowed to read the outbox through the API (SBEE's billing system). Its token is
+    shown once, when made (manage.py handoff_token), and kept only as a SHA-256 hash."""
+
+    name = models.CharField("nom", max_length=80, unique=True)
+    token_hash = models.CharField("empreinte du jeton", max_length=64, unique=True)
+    token_hint = models.CharField("début du jeton", max_length=8)
+    active = models.BooleanField("actif", default=True)
+    created_at = models.DateTimeField("créé le", default=timezone.now)
+
+    class Meta:
+        verbose_name = "système destinataire"
+        verbose_name_plural = "systèmes destinataires"
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Acknowledgement(models.Model):
+    """A system says it has taken every record up to `up_to`. Append-only."""
+
+    system = models.ForeignKey(ReceivingSystem, on_delete=models.PROTECT, related_name="acks")
+    up_to = models.BigIntegerField("jusqu'au n°")
+    at = models.DateTimeField("le", default=timezone.now)
+
+    class Meta:
+        verbose_name = "accusé de réception"
+        verbose_name_plural = "accusés de réception"
+        indexes = [models.Index(fields=["system", "up_to"], name="ack_system_up_to")]
+
+    def __str__(self) -> str:
+        return f"{self.system} : jusqu'au n° {self.up_to}"
+
+
+class ApiCall(models.Model):
+    """Every call of the API, answered or refused. Append-only."""
+
+    system = models.ForeignKey(
+        ReceivingSystem, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    method = models.CharField("méthode", max_length=8)
+    path = models.CharField("adresse", max_length=300)
+    status = models.PositiveSmallIntegerField("réponse")
+    ip_address = models.GenericIPAddressField("adresse IP", null=True, blank=True)
+    at = models.DateTimeField("le", default=timezone.now)
+
+    class Meta:
+        verbose_name = "appel de l'API"
+        verbose_name_plural = "appels de l'API"
+
+    def __str__(self) -> str:
+        return f"{self.method} {self.path} → {self.status}"

@@ -1,15 +1,22 @@
 """Writing the outbox, inside the caller's transaction: the fact and its record commit together
 or not at all."""
 
-from django.db import connection
+import hashlib
+import secrets
 
+from django.db import connection, transaction
+
+from contracts.audit import client_address
 from handoff.enums import RecordKind
-from handoff.models import OutboxRecord
+from handoff.models import Acknowledgement, ApiCall, OutboxRecord, ReceivingSystem
 
 # Held until the writer's transaction ends: records take their ids in commit order, so that a
 # reader's cursor never passes over a record still being written (an advisory lock, as for the
 # security events' chain).
 OUTBOX_LOCK = 7_364_521
+
+
+__all__ = ["RecordKind", "acknowledge", "outbox_write", "receiving_system_create"]
 
 
 def outbox_write(kind: str, *, key: str, agency_id: int, contract_number: str, payload: dict):
@@ -26,4 +33,43 @@ def outbox_write(kind: str, *, key: str, agency_id: int, contract_number: str, p
     )
 
 
-__all__ = ["RecordKind", "outbox_write"]
+def token_digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+@transaction.atomic
+def receiving_system_create(name: str) -> tuple["ReceivingSystem", str]:
+    """A new system and its token, returned once (only its hash is kept)."""
+    token = secrets.token_urlsafe(32)
+    system = ReceivingSystem.objects.create(
+        name=name, token_hash=token_digest(token), token_hint=token[:6]
+    )
+    return system, token
+
+
+def system_for_token(token: str) -> "ReceivingSystem | None":
+    return ReceivingSystem.objects.filter(token_hash=token_digest(token), active=True).first()
+
+
+def api_call_log(request, *, system, status: int) -> None:
+    ApiCall.objects.create(
+        system=system,
+        method=request.method[:8],
+        path=request.get_full_path()[:300],
+        status=status,
+        ip_address=client_address(request),
+    )
+
+
+@transaction.atomic
+def acknowledge(system: "ReceivingSystem", up_to: int) -> "Acknowledgement":
+    """Every record up to `up_to` taken. Never backwards: an older acknowledgement sent again
+    records nothing new."""
+    system = ReceivingSystem.objects.select_for_update().get(pk=system.pk)
+    last = system.acks.order_by("-up_to").values_list("up_to", flat=True).first() or 0
+    newest = OutboxRecord.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
+    if up_to > newest:
+        raise ValueError(f"Aucun enregistrement n° {up_to} : le dernier est le n° {newest}.")
+    if up_to <= last:
+        return system.acks.order_by("-up_to").first()
+    return Acknowledgement.objects.create(system=system, up_to=up_to)

@@ -11,6 +11,17 @@ class SbeeAdminSite(admin.AdminSite):
     site_title = "SBEE administration"
     index_title = "Données de référence"
 
+    def index(self, request, extra_context=None):
+        """The admin's dashboard: records the billing system has not acknowledged after a day."""
+        from handoff.selectors import unacknowledged
+
+        late = unacknowledged()
+        extra = {
+            "unacknowledged": late.count(),
+            "oldest_unacknowledged": late.order_by("pk").first(),
+        }
+        return super().index(request, {**extra, **(extra_context or {})})
+
     def has_permission(self, request) -> bool:
         from contracts.rules import forbidden_combination  # models: after the app registry
 

@@ -18,6 +18,7 @@ SECOND_FACTOR_FREE = (
     "/static/",
     "/favicon",
     "/sante/",
+    "/api/",
 )
 
 

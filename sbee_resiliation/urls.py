@@ -3,6 +3,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from contracts.forms import LoginForm
+from handoff.api import urlpatterns as handoff_api
 from sbee_resiliation.health import health
 from sbee_resiliation.views import favicon
 
@@ -18,6 +19,7 @@ urlpatterns = [
     ),
     path("deconnexion/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
+    path("api/v1/", handoff_api()),
     path("", include("contracts.urls")),
     path("", include("supervision.urls")),
     path("", include("contracts.procedure.urls")),

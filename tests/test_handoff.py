@@ -3,6 +3,7 @@ invoice is an outbox record written with its event, once; the export reads them 
 the same each time."""
 
 import csv
+import datetime as dt
 import json
 
 import pytest
@@ -127,3 +128,124 @@ def test_the_export_from_a_cursor_gives_the_same_files_each_time(
     assert (stem.with_suffix(".json").read_bytes(), stem.with_suffix(".csv").read_bytes()) == before
     call_command("export_codifications", since=third, dir=str(tmp_path), verbosity=0)
     assert len(list(tmp_path.iterdir())) == 2  # nothing new after the last one
+
+
+# --- The API --------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def system_token(db):
+    from handoff.services import receiving_system_create
+
+    return receiving_system_create("facturation")
+
+
+def many_records(akpakpa, n: int):
+    OutboxRecord.objects.bulk_create(
+        OutboxRecord(
+            kind=RecordKind.CLOSURE,
+            key=f"closure:test-{i}",
+            agency=akpakpa,
+            contract_number=f"10100{i:05d}",
+            payload={"contrat": f"10100{i:05d}"},
+        )
+        for i in range(n)
+    )
+
+
+@pytest.mark.django_db
+def test_the_api_refuses_a_call_without_the_right_token_and_logs_it(client, system_token):
+    from handoff.models import ApiCall, ReceivingSystem
+
+    system, token = system_token
+    assert ReceivingSystem.objects.get().token_hash != token  # kept hashed only
+    assert token not in str(list(ReceivingSystem.objects.values()))
+    assert client.get("/api/v1/codifications").status_code == 401
+    wrong = client.get("/api/v1/codifications", HTTP_AUTHORIZATION="Bearer nimporte-quoi")
+    assert wrong.status_code == 401
+    right = client.get("/api/v1/codifications", HTTP_AUTHORIZATION=f"Bearer {token}")
+    assert right.status_code == 200
+    calls = list(ApiCall.objects.order_by("pk").values_list("system", "status"))
+    assert calls == [(None, 401), (None, 401), (system.pk, 200)]
+    ReceivingSystem.objects.filter(pk=system.pk).update(active=False)
+    assert (
+        client.get("/api/v1/codifications", HTTP_AUTHORIZATION=f"Bearer {token}").status_code == 401
+    )
+
+
+@pytest.mark.django_db
+def test_the_api_pages_1000_records_by_cursor_the_same_each_time(client, akpakpa, system_token):
+    _, token = system_token
+    many_records(akpakpa, 1000)
+    auth = {"HTTP_AUTHORIZATION": f"Bearer {token}"}
+    seen, cursor, pages = [], 0, 0
+    while cursor is not None:
+        page = client.get("/api/v1/codifications", {"apres": cursor, "limite": 300}, **auth).json()
+        again = client.get("/api/v1/codifications", {"apres": cursor, "limite": 300}, **auth).json()
+        assert page == again  # idempotent
+        seen += [r["id"] for r in page["enregistrements"]]
+        cursor, pages = page["suivant"], pages + 1
+    assert seen == list(OutboxRecord.objects.order_by("pk").values_list("pk", flat=True))
+    assert len(seen) == 1000 and pages == 4
+    first = client.get("/api/v1/codifications", {"limite": 1}, **auth).json()["enregistrements"][0]
+    assert set(first) == {"id", "nature", "agence", "contrat", "ecrit_le", "contenu"}
+    assert first["agence"] == "AKP" and first["nature"] == "closure"
+
+
+@pytest.mark.django_db
+def test_the_billing_system_acknowledges_a_batch(client, akpakpa, system_token):
+    from handoff.models import Acknowledgement
+
+    system, token = system_token
+    many_records(akpakpa, 10)
+    ids = list(OutboxRecord.objects.order_by("pk").values_list("pk", flat=True))
+    auth = {"HTTP_AUTHORIZATION": f"Bearer {token}", "content_type": "application/json"}
+    done = client.post("/api/v1/acquittements", {"jusqu_a": ids[4]}, **auth)
+    assert done.status_code == 200 and done.json()["jusqu_a"] == ids[4]
+    again = client.post("/api/v1/acquittements", {"jusqu_a": ids[2]}, **auth)  # older: nothing new
+    assert again.json()["jusqu_a"] == ids[4]
+    beyond = client.post("/api/v1/acquittements", {"jusqu_a": ids[-1] + 1}, **auth)
+    assert beyond.status_code == 400 and "le dernier est le n°" in beyond.json()["detail"]
+    assert list(Acknowledgement.objects.values_list("system", "up_to")) == [(system.pk, ids[4])]
+    assert (
+        client.post(
+            "/api/v1/acquittements", {"jusqu_a": 1}, content_type="application/json"
+        ).status_code
+        == 401
+    )
+
+
+@pytest.mark.django_db
+def test_the_api_schema_is_published(client):
+    schema = client.get("/api/v1/openapi.json").json()
+    assert schema["openapi"].startswith("3.")
+    assert set(schema["paths"]) == {"/api/v1/codifications", "/api/v1/acquittements"}
+    listing = schema["paths"]["/api/v1/codifications"]["get"]
+    assert {p["name"] for p in listing["parameters"]} == {"apres", "limite"}
+    assert listing["security"] == [{"SystemToken": []}]
+    assert "Page" in schema["components"]["schemas"]
+
+
+@pytest.mark.django_db
+def test_records_not_acknowledged_after_a_day_are_on_the_admins_dashboard(
+    client, akpakpa, system_token
+):
+    import time_machine
+
+    from handoff.services import acknowledge
+
+    system, _ = system_token
+    many_records(akpakpa, 5)
+    ids = list(OutboxRecord.objects.order_by("pk").values_list("pk", flat=True))
+    acknowledge(system, ids[1])
+    admin_user = UserFactory(
+        username="dcc.admin", agency=akpakpa, roles=[Role.ADMIN], is_staff=True
+    )
+    client.force_login(admin_user)
+    assert "non acquitté" not in client.get("/admin/").content.decode()  # not a day yet
+    with time_machine.travel(dt.timedelta(days=1, minutes=1)):
+        client.force_login(admin_user)
+        page = client.get("/admin/").content.decode()
+        assert "<strong>3</strong> enregistrements non acquittés depuis plus d'un jour" in page
+        listed = client.get("/admin/handoff/outboxrecord/", {"non_acquitte": "1"})
+        assert sorted(r.pk for r in listed.context["cl"].result_list) == ids[2:]
