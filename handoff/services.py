@@ -65,6 +65,8 @@ def api_call_log(request, *, system, status: int) -> None:
 def acknowledge(system: "ReceivingSystem", up_to: int) -> "Acknowledgement":
     """Every record up to `up_to` taken. Never backwards: an older acknowledgement sent again
     records nothing new."""
+    if up_to < 1:
+        raise ValueError("Le numéro acquitté est celui d'un enregistrement : 1 ou plus.")
     system = ReceivingSystem.objects.select_for_update().get(pk=system.pk)
     last = system.acks.order_by("-up_to").values_list("up_to", flat=True).first() or 0
     newest = OutboxRecord.objects.order_by("-pk").values_list("pk", flat=True).first() or 0

@@ -206,6 +206,9 @@ def test_the_billing_system_acknowledges_a_batch(client, akpakpa, system_token):
     assert again.json()["jusqu_a"] == ids[4]
     beyond = client.post("/api/v1/acquittements", {"jusqu_a": ids[-1] + 1}, **auth)
     assert beyond.status_code == 400 and "le dernier est le n°" in beyond.json()["detail"]
+    for bad in (0, -5):
+        refused = client.post("/api/v1/acquittements", {"jusqu_a": bad}, **auth)
+        assert refused.status_code == 400, bad
     assert list(Acknowledgement.objects.values_list("system", "up_to")) == [(system.pk, ids[4])]
     assert (
         client.post(
