@@ -4,6 +4,7 @@ from django.utils import timezone
 from billing.models import (
     AccountEntry,
     AccountTransfer,
+    BilledReading,
     CashClosing,
     CreditNote,
     Invoice,
@@ -80,3 +81,12 @@ class AccountTransferAdmin(ReadOnlyAdmin):
 class CashClosingAdmin(ReadOnlyAdmin):
     list_display = ["number", "cashier", "day", "collected", "refunded", "advances"]
     list_select_related = ["cashier"]
+
+
+@admin.register(BilledReading)
+class BilledReadingAdmin(ReadOnlyAdmin):
+    """The consumption history the billing system gave (read-only: it comes with the imports)."""
+
+    list_display = ["contract", "period_end", "index", "days", "consumption"]
+    search_fields = ["contract__number"]
+    list_select_related = ["contract"]

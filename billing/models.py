@@ -286,6 +286,32 @@ class Settlement(models.Model):
         return self.kind == SettlementKind.ADVANCE
 
 
+class BilledReading(models.Model):
+    """One billed period of a contract, from the billing system: its closing reading and what
+    was billed for it. The last twelve are the contract's usual consumption (the 3× check)."""
+
+    contract = models.ForeignKey(
+        "contracts.Contract", on_delete=models.PROTECT, related_name="billed_readings"
+    )
+    period_end = models.DateField("relevé du")
+    index = models.PositiveIntegerField("index")
+    days = models.PositiveIntegerField("jours de la période")
+    consumption = models.PositiveIntegerField("consommation facturée (kWh)")
+
+    class Meta:
+        verbose_name = "relevé facturé"
+        verbose_name_plural = "relevés facturés"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["contract", "period_end"], name="billed_reading_one_per_day"
+            ),
+            models.CheckConstraint(condition=models.Q(days__gte=1), name="billed_reading_days"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.contract_id} au {self.period_end:%d/%m/%Y} : {self.consumption} kWh"
+
+
 class AccountEntry(models.Model):
     """The customer account ledger of a contract: append-only movements, debit or credit.
     The balance is what the customer owes: sum of debits minus sum of credits."""

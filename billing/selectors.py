@@ -10,6 +10,7 @@ from billing.computation import Item
 from billing.enums import EntryKind, InvoiceKind, InvoiceState
 from billing.models import (
     AccountEntry,
+    BilledReading,
     CashClosing,
     Invoice,
     Settlement,
@@ -57,9 +58,23 @@ def billable_contracts() -> QuerySet[Contract]:
     return Contract.objects.filter(status=ContractStatus.ACTIVE)
 
 
+HISTORY_PERIODS = 12
+
+
 def usual_consumption(contract: Contract, days: int) -> int:
-    """The contract's usual consumption over `days` days: its lifetime daily average (the
-    meter started at zero when the contract did)."""
+    """The contract's usual consumption over `days` days: the daily average of its last 12
+    billed periods when the billing system gave them; otherwise its lifetime daily average (the
+    meter started at zero when the contract did), which a successor's contract, started on a
+    running meter, makes meaningless."""
+    history = (
+        BilledReading.objects.filter(contract=contract)
+        .order_by("-period_end")
+        .values_list("days", "consumption")[:HISTORY_PERIODS]
+    )
+    periods = list(history)
+    if periods:
+        total_days = sum(d for d, _ in periods)
+        return sum(kwh for _, kwh in periods) * days // total_days
     lifetime = max(1, (contract.last_billed_date - contract.start_date).days)
     return contract.last_billed_index * days // lifetime
 
