@@ -3,7 +3,7 @@ cash journal. Each count of a dashboard is the count of a search with the same f
 dashboard builds its links from the same conditions (tests/supervision checks they agree)."""
 
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from django.core.cache import cache
 from django.db.models import (
@@ -26,7 +26,7 @@ from billing.models import AccountTransfer, Invoice, Settlement
 from contracts.enums import OPEN_REQUEST_STATES, RequestState, TerminationKind
 from contracts.models import Normalize, TerminationEvent, User
 from contracts.procedure.selectors import with_deadline
-from contracts.selectors import REQUEST_RELATED, requests_visible_to
+from contracts.selectors import requests_visible_to
 from supervision.forms import AGE_BUCKETS, OPEN, SORTS
 from supervision.scope import Scope
 
@@ -170,10 +170,6 @@ def _nulls_last(name: str):
     return F(name).asc(nulls_last=True)
 
 
-def search_page_rows(qs: QuerySet) -> QuerySet:
-    return qs.select_related(*REQUEST_RELATED)
-
-
 # --- Dashboards ------------------------------------------------------------------------------
 
 WEEKS = 12
@@ -199,7 +195,6 @@ class Dashboard:
     open_total: int = 0
     late_total: int = 0
     first_week: dt.date | None = None
-    extra: dict = field(default_factory=dict)
 
 
 def _money(scope: Scope) -> dict[str, tuple[int, int]]:
@@ -272,10 +267,7 @@ def dashboard(user: User, scope: Scope, today: dt.date) -> Dashboard:
     and closed per week (one), money (two), advances collected over the same weeks (one)."""
     requests = requests_visible_to(user).filter(scope.q())
     ages = {
-        f"age_{bucket.replace('-', '_').replace('+', '_plus')}": Count(
-            "pk", filter=age_condition(bucket, today)
-        )
-        for bucket in AGE_BUCKETS
+        f"age_{n}": Count("pk", filter=age_condition(b, today)) for n, b in enumerate(AGE_BUCKETS)
     }
     rows = (
         with_deadline(requests.filter(state__in=OPEN_REQUEST_STATES), today)
@@ -290,8 +282,8 @@ def dashboard(user: User, scope: Scope, today: dt.date) -> Dashboard:
     for row in rows:
         line = lines[row["state"]]
         line.count, line.late = row["n"], row["late_n"]
-        for bucket in AGE_BUCKETS:
-            age_totals[bucket] += row[f"age_{bucket.replace('-', '_').replace('+', '_plus')}"]
+        for n, bucket in enumerate(AGE_BUCKETS):
+            age_totals[bucket] += row[f"age_{n}"]
     monday = today - dt.timedelta(days=today.weekday())
     first = monday - dt.timedelta(weeks=WEEKS - 1)
     since = local_midnight(first)

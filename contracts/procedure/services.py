@@ -709,22 +709,35 @@ def termination_request_settle(invoice: Invoice, *, actor: User, **settlement) -
         request.closed_at = timezone.now()
         apply_transition(request, "close_takeover", actor=actor, data=data)
         successor = request.successor_contract
-        outbox_write(
-            RecordKind.CLOSURE,
-            key=f"closure:{request.pk}",
-            agency_id=request.agency_id,
-            contract_number=request.contract.number,
-            payload={
-                "demande": request.pk,
-                "contrat": request.contract.number,
-                "type": request.kind,
-                "date_de_fin": request.cut_date.isoformat(),
-                "index_final": request.mutation_index,
-                "contrat_du_repreneur": successor.number if successor else "",
-                "attestation": attestation.number,
-            },
+        _tell_billing_system(
+            request,
+            end_date=request.cut_date,
+            final_index=request.mutation_index,
+            attestation=attestation.number,
+            contrat_du_repreneur=successor.number if successor else "",
         )
     return result
+
+
+def _tell_billing_system(request, *, end_date, final_index, attestation, **details) -> None:
+    """The closure for the billing system (its "mutation codification"), in the closing
+    transaction: one record per request (handoff)."""
+    contract = request.contract
+    outbox_write(
+        RecordKind.CLOSURE,
+        key=f"closure:{request.pk}",
+        agency_id=request.agency_id,
+        contract_number=contract.number,
+        payload={
+            "demande": request.pk,
+            "contrat": contract.number,
+            "type": request.kind,
+            "date_de_fin": end_date.isoformat(),
+            "index_final": final_index,
+            "attestation": attestation,
+            **details,
+        },
+    )
 
 
 # --- Step 8 ----------------------------------------------------------------------------------
@@ -977,27 +990,19 @@ def termination_request_confirm_codification(request: TerminationRequest, *, act
         contract.meter.save(update_fields=["status"])
     contract.delivery_point.status = DeliveryPointStatus.FREE
     contract.delivery_point.save(update_fields=["status"])
-    outbox_write(
-        RecordKind.CLOSURE,
-        key=f"closure:{request.pk}",
-        agency_id=request.agency_id,
-        contract_number=contract.number,
-        payload={
-            "demande": request.pk,
-            "contrat": contract.number,
-            "type": request.kind,
-            "date_de_fin": end_date.isoformat(),
-            "index_final": final_index,
-            "compteur": contract.meter.serial if contract.meter_id else "",
-            "compteur_etat": meter_status if contract.tariff_category.voltage == Voltage.BT else "",
-            "point_de_livraison": contract.delivery_point.reference,
-            "attestation": attestation.number,
-            **(
-                {"facture_complementaire": data["complementary_invoice"]}
-                if "complementary_invoice" in data
-                else {}
-            ),
-        },
+    _tell_billing_system(
+        request,
+        end_date=end_date,
+        final_index=final_index,
+        attestation=attestation.number,
+        compteur=contract.meter.serial if contract.meter_id else "",
+        compteur_etat=meter_status if contract.tariff_category.voltage == Voltage.BT else "",
+        point_de_livraison=contract.delivery_point.reference,
+        **(
+            {"facture_complementaire": data["complementary_invoice"]}
+            if "complementary_invoice" in data
+            else {}
+        ),
     )
     return request
 
