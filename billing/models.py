@@ -290,8 +290,12 @@ class BilledReading(models.Model):
     """One billed period of a contract, from the billing system: its closing reading and what
     was billed for it. The last twelve are the contract's usual consumption (the 3× check)."""
 
+    # Indexed by billed_reading_one_per_day (contract first): no index of its own.
     contract = models.ForeignKey(
-        "contracts.Contract", on_delete=models.PROTECT, related_name="billed_readings"
+        "contracts.Contract",
+        on_delete=models.PROTECT,
+        related_name="billed_readings",
+        db_index=False,
     )
     period_end = models.DateField("relevé du")
     index = models.PositiveIntegerField("index")
@@ -340,6 +344,9 @@ class AccountEntry(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True
     )
     created_at = models.DateTimeField("enregistré le", auto_now_add=True)
+    # The billing system's own reference of a movement taken from it (an advance's receipt):
+    # what makes a second import of the same extraction add nothing.
+    source_reference = models.CharField("référence d'origine", max_length=60, blank=True)
 
     class Meta:
         verbose_name = "mouvement de compte"
@@ -349,6 +356,11 @@ class AccountEntry(models.Model):
             models.CheckConstraint(
                 condition=Q(debit__gt=0, credit=0) | Q(debit=0, credit__gt=0),
                 name="account_entry_one_side",
+            ),
+            models.UniqueConstraint(
+                fields=["contract", "source_reference"],
+                condition=~Q(source_reference=""),
+                name="account_entry_source_once",
             ),
         ]
         indexes = [models.Index(fields=["contract", "posted_on"], name="entry_contract_date")]

@@ -167,3 +167,4 @@ class SecurityEventKind(models.TextChoices):
     DOCUMENT_TAMPERED = "document_tampered", "Document altéré refusé"
     EXPORT = "export", "Export de données"
     DUTIES_REFUSED = "duties_refused", "Séparation des tâches : action refusée"
+    IMPORT = "import", "Import du système de facturation"
