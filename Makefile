@@ -12,7 +12,8 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 
 .PHONY: help run serve test lint format stop db setup uv sync backup restore \
-        bench bench-pdf bench-login bench-documents bench-load bench-dashboard
+        bench bench-pdf bench-login bench-documents bench-load bench-dashboard \
+        bench-import
 
 help:
 	@echo "make run    – démarre l'application avec les données de démonstration (http://$(HOST):$(PORT))"
@@ -162,6 +163,20 @@ bench-load: db
 	$(PY) manage.py collectstatic --no-input -v0; \
 	$(PY) manage.py bench_load --users $(BENCH_AGENTS) --duration 120; \
 	$(PY) manage.py bench_load --users $(BENCH_SWEEP) --duration 60
+
+# The import of a national extraction: 1 000 000 contracts with their customers, deposits, unpaid
+# invoices, advances and 12 billed readings each, into a database made afresh (sbee_import_bench);
+# then the same files again. The files are generated once under var/bench-import/.
+BENCH_IMPORT_CONTRACTS ?= 1000000
+bench-import: db
+	@sock=$$($(PY) -c "from sbee_resiliation import localdb; print(localdb.location()['socket'])"); \
+	psql "postgres://postgres@/postgres?host=$$sock" -q -c "DROP DATABASE IF EXISTS sbee_import_bench" \
+	  -c "CREATE DATABASE sbee_import_bench"; \
+	export DATABASE_URL="postgres://postgres@/sbee_import_bench?host=$$sock" DATABASE_MAINTENANCE=on \
+	  SECRET_KEY=bench ALLOWED_HOSTS=localhost SECURE_SSL_REDIRECT=false DEBUG=false; \
+	DEBUG=true $(PY) manage.py migrate --no-input -v0 && \
+	$(PY) manage.py load_demo_data --reference-only -v0 && \
+	$(PY) manage.py bench_import --contracts $(BENCH_IMPORT_CONTRACTS)
 
 # PDF rendering benchmark, on the demo data (rolled back afterwards).
 bench-pdf: setup
