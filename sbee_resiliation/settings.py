@@ -287,3 +287,8 @@ LOGGING = {
         "fontTools": {"level": "WARNING"},
     },
 }
+
+# Extraction files uploaded on the admin's import page, kept (their hashes are in the security
+# events) beside nothing else; above IMPORT_UPLOAD_MAX_MB, the command (docs/import.md).
+IMPORT_DIR = Path(os.environ.get("IMPORT_DIR") or BASE_DIR / "var" / "imports")
+IMPORT_UPLOAD_MAX_MB = int(os.environ.get("IMPORT_UPLOAD_MAX_MB", "50"))

@@ -3,6 +3,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from contracts.forms import LoginForm
+from handoff import views as handoff_views
 from handoff.api import urlpatterns as handoff_api
 from sbee_resiliation.health import health
 from sbee_resiliation.views import favicon
@@ -18,6 +19,17 @@ urlpatterns = [
         name="login",
     ),
     path("deconnexion/", auth_views.LogoutView.as_view(), name="logout"),
+    # The import page, in the admin's frame and behind its permission (the DCC admin).
+    path(
+        "admin/import/",
+        admin.site.admin_view(handoff_views.import_contracts),
+        name="import_contracts",
+    ),
+    path(
+        "admin/import/exemples/<str:name>",
+        admin.site.admin_view(handoff_views.import_sample),
+        name="import_sample",
+    ),
     path("admin/", admin.site.urls),
     path("api/v1/", handoff_api()),
     path("", include("contracts.urls")),

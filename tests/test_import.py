@@ -283,3 +283,75 @@ def test_the_command_is_a_dry_run_unless_told(akpakpa, capsys, frozen_today):
     assert Contract.objects.count() == 12
     call_command("import_contracts", *map(str, FILES), "--commit", "--no-progress")
     assert "Aucun changement" in capsys.readouterr().out
+
+
+@pytest.fixture
+def dcc_admin(akpakpa):
+    from contracts.enums import Role
+    from tests.factories import UserFactory
+
+    return UserFactory(username="dcc.admin", agency=akpakpa, roles=[Role.ADMIN], is_staff=True)
+
+
+def upload(client, paths):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    files = [SimpleUploadedFile(p.name, p.read_bytes()) for p in paths]
+    return client.post("/admin/import/", {"files": files})
+
+
+@pytest.mark.django_db
+def test_the_admin_uploads_reads_the_dry_run_then_writes(
+    client, dcc_admin, settings, tmp_path, frozen_today
+):
+    settings.IMPORT_DIR = tmp_path
+    client.force_login(dcc_admin)
+    page = client.get("/admin/")
+    assert "/admin/import/" in page.content.decode()
+    page = client.get("/admin/import/")
+    assert page.status_code == 200 and "numero_piece_client" in page.content.decode()
+    assert client.get("/admin/import/exemples/contrats.csv").status_code == 200
+    assert client.get("/admin/import/exemples/..%2Fdemo.json").status_code == 404
+
+    page = upload(client, FILES)
+    html = page.content.decode()
+    assert "Essai réussi : rien n'est encore écrit" in html
+    assert not Contract.objects.exists()
+    token = page.context["token"]
+    event = SecurityEvent.objects.filter(kind=SecurityEventKind.IMPORT).latest("id")
+    assert event.actor == dcc_admin and event.data["écriture"] is False
+
+    page = client.post("/admin/import/", {"token": token})
+    assert "Import écrit" in page.content.decode()
+    assert Contract.objects.count() == 12
+    event = SecurityEvent.objects.filter(kind=SecurityEventKind.IMPORT).latest("id")
+    assert event.actor == dcc_admin and event.data["écriture"] is True
+    # A token this session was not given is refused; nothing else is written.
+    page = client.post("/admin/import/", {"token": "0" * 32})
+    assert "déposez-les à nouveau" in page.content.decode()
+
+
+@pytest.mark.django_db
+def test_the_admin_page_reports_errors_and_refuses_what_it_cannot_read(
+    client, dcc_admin, settings, tmp_path, frozen_today
+):
+    settings.IMPORT_DIR = tmp_path / "uploads"
+    client.force_login(dcc_admin)
+    bad = tmp_path / "avances.csv"
+    bad.write_text(
+        "numero_contrat;reference;date;montant\n1020000001;R1;32/11/2026;5000\n", "utf-8"
+    )
+    html = upload(client, [bad]).content.decode()
+    assert "1 erreur : rien n'a été écrit" in html
+    assert "date attendue au format JJ/MM/AAAA" in html
+    other = tmp_path / "notes.txt"
+    other.write_text("x", "utf-8")
+    html = upload(client, [other]).content.decode()
+    assert "seuls les fichiers CSV ou XLSX sont lus" in html
+    assert not Contract.objects.exists()
+
+
+@pytest.mark.django_db
+def test_only_the_admin_reaches_the_import_page(client, staff):
+    client.force_login(staff.supervisor)
+    assert client.get("/admin/import/").status_code == 302

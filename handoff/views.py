@@ -1,0 +1,121 @@
+"""The admin's import page: upload the extraction files, read the dry run's report, then write."""
+
+import re
+import uuid
+from pathlib import Path
+
+from django import forms
+from django.conf import settings
+from django.contrib import admin
+from django.http import FileResponse, Http404
+from django.shortcuts import render
+from django.views.decorators.http import require_http_methods
+
+from handoff.importer import FILE_KINDS, ContractImport, ImportRefused, Source
+
+SAMPLES = Path(settings.BASE_DIR) / "fixtures" / "import"
+SESSION_KEY = "import_uploads"
+
+
+class MultipleFileInput(forms.ClearableFileInput):
+    allow_multiple_selected = True
+
+
+class MultipleFileField(forms.FileField):
+    widget = MultipleFileInput
+
+    def clean(self, data, initial=None):
+        files = data if isinstance(data, list | tuple) else [data] if data else []
+        if not files:
+            raise forms.ValidationError("Choisissez au moins un fichier.", code="required")
+        return [super(MultipleFileField, self).clean(f, initial) for f in files]
+
+
+class UploadForm(forms.Form):
+    files = MultipleFileField(
+        label="Fichiers de l'extraction",
+        help_text="CSV (UTF-8, séparateur point-virgule) ou XLSX ; plusieurs à la fois.",
+    )
+
+    def clean_files(self):
+        files = self.cleaned_data["files"]
+        names = set()
+        for f in files:
+            if not f.name.lower().endswith((".csv", ".xlsx")):
+                raise forms.ValidationError(f"{f.name} : seuls les fichiers CSV ou XLSX sont lus.")
+            if f.name in names:
+                raise forms.ValidationError(f"{f.name} : choisi deux fois.")
+            names.add(f.name)
+        limit = settings.IMPORT_UPLOAD_MAX_MB
+        if sum(f.size for f in files) > limit * 1_000_000:
+            raise forms.ValidationError(
+                f"Plus de {limit} Mo : importez ces fichiers avec la commande "
+                "manage.py import_contracts (docs/import.md)."
+            )
+        return files
+
+
+def _safe_name(name: str) -> str:
+    name = Path(name).name
+    return re.sub(r"[^\w.\- ]", "_", name)[:120] or "fichier.csv"
+
+
+def _store(files) -> str:
+    token = uuid.uuid4().hex
+    folder = Path(settings.IMPORT_DIR) / token
+    folder.mkdir(parents=True)
+    for f in files:
+        with (folder / _safe_name(f.name)).open("wb") as out:
+            for chunk in f.chunks():
+                out.write(chunk)
+    return token
+
+
+def _sources(token: str) -> list[Source]:
+    folder = Path(settings.IMPORT_DIR) / token
+    return [Source(p) for p in sorted(folder.iterdir()) if p.is_file()]
+
+
+@require_http_methods(["GET", "POST"])
+def import_contracts(request):
+    context = {
+        **admin.site.each_context(request),
+        "title": "Importer les contrats du système de facturation",
+        "kinds": FILE_KINDS,
+        "samples": sorted(p.name for p in SAMPLES.glob("*.csv")),
+        "limit": settings.IMPORT_UPLOAD_MAX_MB,
+    }
+    form = UploadForm()
+    if request.method == "POST" and "token" in request.POST:
+        token = request.POST["token"]
+        if token not in request.session.get(SESSION_KEY, []):
+            context["refused"] = "Ces fichiers ne sont plus disponibles : déposez-les à nouveau."
+        else:
+            context.update(_run(request, token, commit=True))
+    elif request.method == "POST":
+        form = UploadForm(request.POST, request.FILES)
+        if form.is_valid():
+            token = _store(form.cleaned_data["files"])
+            request.session[SESSION_KEY] = [*request.session.get(SESSION_KEY, [])[-9:], token]
+            context.update(_run(request, token, commit=False))
+            if "report" in context:
+                form = UploadForm()
+    context["form"] = form
+    return render(request, "admin/import_contracts.html", context)
+
+
+def _run(request, token: str, *, commit: bool) -> dict:
+    job = ContractImport(_sources(token), commit=commit, actor=request.user, request=request)
+    try:
+        report = job.run()
+    except ImportRefused as refused:
+        return {"refused": str(refused)}
+    return {"report": report, "token": token, "committed": report.committed}
+
+
+def import_sample(request, name: str):
+    """The sample files, for whoever wants to see what an extraction looks like."""
+    path = SAMPLES / name
+    if name not in {p.name for p in SAMPLES.glob("*.csv")}:
+        raise Http404
+    return FileResponse(path.open("rb"), as_attachment=True, filename=name)
