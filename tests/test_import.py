@@ -355,3 +355,12 @@ def test_the_admin_page_reports_errors_and_refuses_what_it_cannot_read(
 def test_only_the_admin_reaches_the_import_page(client, staff):
     client.force_login(staff.supervisor)
     assert client.get("/admin/import/").status_code == 302
+
+
+def test_the_documentation_names_every_column():
+    from handoff.importer import FILE_KINDS
+
+    text = (Path(__file__).resolve().parent.parent / "docs" / "import.md").read_text("utf-8")
+    for kind in FILE_KINDS:
+        for column in kind.columns:
+            assert f"| `{column.name}` | {column.help} |" in text
