@@ -722,6 +722,9 @@ class ContractImport:
             with transaction.atomic(), connection.cursor() as cursor:
                 self.cursor = cursor
                 cursor.execute("SELECT pg_advisory_xact_lock(%s)", [IMPORT_LOCK])
+                # Foreign keys checked by each statement, not at COMMIT: a dry run, rolled back,
+                # then checks them too.
+                cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
                 self._drop_work_tables()  # a caller's transaction may hold a previous run's
                 self._stage(kinds)
                 self._check_formats()
@@ -927,7 +930,7 @@ class ContractImport:
         }
         self.on_step("Écriture")
         c.execute(
-            "SELECT (SELECT count(*) FROM t_contrats) * 2 + (SELECT count(*) FROM t_clients)"
+            "SELECT (SELECT count(*) FROM t_contrats) + (SELECT count(*) FROM t_clients)"
             " + (SELECT count(*) FROM t_releves)"
         )
         self.progress.start("Écriture", c.fetchone()[0])
@@ -998,6 +1001,8 @@ class ContractImport:
         c.execute(f"""SELECT c.id FROM contracts_contract c WHERE c.number IN ({REFERENCED})
                         AND c.id NOT IN (SELECT id FROM t_new)
                       ORDER BY c.id FOR NO KEY UPDATE""")
+        c.execute("SELECT (SELECT count(*) FROM t_contrats) - (SELECT count(*) FROM t_new_rows)")
+        self.progress.advance(c.fetchone()[0])  # the contracts already there
         c.execute(CONTRACT_IDS)
         c.execute("CREATE UNIQUE INDEX ON t_ids (number)")
         c.execute("ANALYZE t_ids")

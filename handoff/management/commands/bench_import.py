@@ -90,9 +90,10 @@ class Command(BaseCommand):
             report = ContractImport(paths, commit=True, progress=Progress(True)).run()
             elapsed = time.monotonic() - started
             rows = sum(f.rows for f in report.files)
+            rate = f"{rows / elapsed:,.0f}".replace(",", " ")
             self.stdout.write(
                 f"{label} : {elapsed:.0f} s ({elapsed / 60:.1f} min), {rows} lignes, "
-                f"{rows / elapsed:,.0f} lignes/s ; erreurs {report.error_count}".replace(",", " ")
+                f"{rate} lignes/s ; erreurs {report.error_count}"
             )
             for name, count in report.counts.items():
                 if count:
