@@ -1028,7 +1028,6 @@ class ContractImport:
                        AND c.id NOT IN (SELECT id FROM t_new)
                        AND t.date_dernier_index > c.last_billed_date""")
         self._count("Contrats mis à jour (dernier index facturé)", c.rowcount)
-        self.progress.advance(0)
 
         c.execute("""INSERT INTO contracts_deposit (contract_id, amount, paid_on, payer_name,
                          payer_id_document_type, payer_id_document_number, status)
