@@ -10,8 +10,11 @@ PY := .venv/bin/python
 BIN := .venv/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
+# The address printed in the documents' QR codes and the attestation's verification link.
+SITE_URL ?= http://$(HOST):$(PORT)
+export SITE_URL
 
-.PHONY: help run serve test lint format stop db setup uv sync backup restore \
+.PHONY: help run serve test lint format stop db setup uv sync backup restore manage \
         bench bench-pdf bench-login bench-documents bench-load bench-dashboard \
         bench-import
 
@@ -21,6 +24,7 @@ help:
 	@echo "make lint   – ruff (règles et format) et le sens des dépendances (import-linter)"
 	@echo "make serve  – la pile de production (gunicorn, workers de tâches, DEBUG off) sur http://$(HOST):$(PORT)"
 	@echo "make stop   – arrête make run / make serve laissés en arrière-plan, puis le PostgreSQL local"
+	@echo "make manage ARGS=\"…\" – une commande manage.py dans l'environnement de make run"
 	@echo "make backup – sauvegarde cohérente de la base (documents compris) sous var/backups/"
 	@echo "make restore FILE=var/backups/....dump – la restaure dans une nouvelle base"
 
@@ -89,6 +93,11 @@ serve: db
 	echo "Pile de production : http://$(HOST):$(PORT)/  (santé : /sante/ ; Ctrl-C ou make stop pour arrêter)" && \
 	exec $(BIN)/supervisord -c deploy/supervisord.conf
 
+# A manage.py command in make run's environment (the local cluster, DEBUG on for the demo):
+# make manage ARGS="issue_due_orders --date 2026-12-10"
+manage: db
+	DEBUG=true $(PY) manage.py $(ARGS)
+
 lint: sync
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -126,10 +135,10 @@ restore: db
 
 # Benchmarks on 1 000 000 contracts, in a separate database of the local cluster (sbee_bench).
 BENCH_CONTRACTS ?= 1000000
-BENCH_ENV = sock=$$($(PY) -c "from sbee_resiliation import localdb; print(localdb.location()['socket'])"); \
-	url="postgres://postgres@/sbee_bench?host=$$sock"; \
-	psql "postgres://postgres@/postgres?host=$$sock" -tAc "SELECT 1 FROM pg_database WHERE datname='sbee_bench'" | grep -q 1 \
-	  || psql "postgres://postgres@/postgres?host=$$sock" -qc "CREATE DATABASE sbee_bench"; \
+BENCH_ENV = url=$$($(PY) -m sbee_resiliation.localdb url postgres sbee_bench); \
+	admin=$$($(PY) -m sbee_resiliation.localdb url postgres postgres); \
+	psql "$$admin" -tAc "SELECT 1 FROM pg_database WHERE datname='sbee_bench'" | grep -q 1 \
+	  || psql "$$admin" -qc "CREATE DATABASE sbee_bench"; \
 	export DATABASE_URL=$$url DATABASE_MAINTENANCE=on SECRET_KEY=bench ALLOWED_HOSTS=testserver,127.0.0.1,localhost \
 	  SECURE_SSL_REDIRECT=false SECURE_COOKIES=false SECURE_HSTS_SECONDS=0 DEBUG=false; \
 	DEBUG=true $(PY) manage.py migrate --no-input -v0
@@ -169,10 +178,9 @@ bench-load: db
 # then the same files again. The files are generated once under var/bench-import/.
 BENCH_IMPORT_CONTRACTS ?= 1000000
 bench-import: db
-	@sock=$$($(PY) -c "from sbee_resiliation import localdb; print(localdb.location()['socket'])"); \
-	psql "postgres://postgres@/postgres?host=$$sock" -q -c "DROP DATABASE IF EXISTS sbee_import_bench" \
-	  -c "CREATE DATABASE sbee_import_bench"; \
-	export DATABASE_URL="postgres://postgres@/sbee_import_bench?host=$$sock" DATABASE_MAINTENANCE=on \
+	@psql "$$($(PY) -m sbee_resiliation.localdb url postgres postgres)" -q \
+	  -c "DROP DATABASE IF EXISTS sbee_import_bench" -c "CREATE DATABASE sbee_import_bench"; \
+	export DATABASE_URL="$$($(PY) -m sbee_resiliation.localdb url postgres sbee_import_bench)" DATABASE_MAINTENANCE=on \
 	  SECRET_KEY=bench ALLOWED_HOSTS=localhost SECURE_SSL_REDIRECT=false DEBUG=false; \
 	DEBUG=true $(PY) manage.py migrate --no-input -v0 && \
 	$(PY) manage.py load_demo_data --reference-only -v0 && \

@@ -54,8 +54,7 @@ def source_url() -> str:
     """The database in use, as a superuser of the local cluster or as DATABASE_URL's role."""
     if os.environ.get("DATABASE_URL"):
         return os.environ["DATABASE_URL"]
-    socket = localdb.location()["socket"]
-    return f"postgresql://{localdb.DB_USER}@/{localdb.DB_NAME}?host={socket}&port={localdb.PORT}"
+    return localdb.url(localdb.DB_USER, localdb.DB_NAME)
 
 
 def admin_url() -> str:
@@ -69,14 +68,20 @@ def admin_url() -> str:
 def dump(path: Path | None = None, *, url: str | None = None) -> Path:
     url = url or source_url()
     if path is None:
-        BACKUP_DIR.mkdir(parents=True, exist_ok=True)
+        BACKUP_DIR.mkdir(mode=0o700, parents=True, exist_ok=True)
+        BACKUP_DIR.chmod(0o700)
         path = BACKUP_DIR / f"sbee-{dt.datetime.now():%Y%m%d-%H%M%S}.dump"
     path = Path(path)
     partial = path.with_name(path.name + ".partial")
+    # A dump holds every customer's data and the documents: readable by its owner only, from
+    # the moment it is created (pg_dump's umask) to the end (its mode).
+    partial.touch(mode=0o600)
+    partial.chmod(0o600)
     result = subprocess.run(
         [_tool("pg_dump"), "--format=custom", "--file", str(partial), "--dbname", url],
         capture_output=True,
         text=True,
+        preexec_fn=lambda: os.umask(0o077),
     )
     if result.returncode != 0:
         partial.unlink(missing_ok=True)

@@ -57,14 +57,14 @@ def test_a_dump_restored_into_a_new_database_holds_the_same_rows_and_documents(
         services.termination_request_sign_removal(request, actor=staff.supervisor)
         services.termination_request_confirm_codification(reload(request), actor=staff.acff)
     db = connection.settings_dict
-    socket = db["HOST"]
     if os.environ.get("DATABASE_ADMIN_URL"):
         admin = os.environ["DATABASE_ADMIN_URL"]
     else:
-        admin = f"postgresql://{localdb.DB_USER}@/postgres?host={socket}&port={db['PORT']}"
+        admin = localdb.url(localdb.DB_USER, "postgres")
     source = backup.with_dbname(admin, db["NAME"])
 
     dump = backup.dump(tmp_path / "sbee-20261130-090000.dump", url=source)
+    assert dump.stat().st_mode & 0o777 == 0o600  # the owner's only
     restored = backup.restore(dump, "sbee_restore_test", url=admin)
     try:
         with (
