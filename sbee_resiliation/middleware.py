@@ -5,7 +5,8 @@ import logging
 import time
 
 from django.conf import settings
-from django.shortcuts import redirect
+from django.http import JsonResponse
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import urlencode
 
@@ -105,3 +106,53 @@ class ClientErrorsOneLine(logging.Filter):
             record.exc_info = None
             record.exc_text = None
         return True
+
+
+# The largest body each part of the site takes, in bytes; the rest of the site takes small forms.
+BODY_LIMITS = (
+    ("/api/", 64 * 1024),  # JSON of a few fields
+    ("/verification/", 10 * 1024 * 1024 + 64 * 1024),  # a PDF of 10 MB, with the form around it
+)
+BODY_LIMIT_DEFAULT = 5 * 1024 * 1024
+TOO_LARGE = (
+    "Envoi trop volumineux : {limit} au plus pour cette page. Rien n'a été lu ni enregistré."
+)
+
+
+def body_limit(path: str) -> int:
+    if path.startswith("/admin/import/"):
+        return settings.IMPORT_UPLOAD_MAX_MB * 1024 * 1024 + 64 * 1024
+    for prefix, limit in BODY_LIMITS:
+        if path.startswith(prefix):
+            return limit
+    return BODY_LIMIT_DEFAULT
+
+
+def _size(limit: int) -> str:
+    return f"{limit // (1024 * 1024)} Mo" if limit >= 1024 * 1024 else f"{limit // 1024} Ko"
+
+
+class BodySizeMiddleware:
+    """A body larger than its page takes is refused (413) from its announced length, before a
+    byte of it is read: no worker parses it, no disk holds it. A body sent without a length
+    (chunked) is read up to Django's own limits."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        try:
+            length = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            length = 0
+        limit = body_limit(request.path)
+        if length > limit:
+            message = TOO_LARGE.format(limit=_size(limit))
+            if request.path.startswith("/api/"):
+                response = JsonResponse({"detail": message}, status=413)
+            else:
+                response = render(request, "413.html", {"message": message}, status=413)
+            # The unread body is not to be taken for the next request on this connection.
+            response["Connection"] = "close"
+            return response
+        return self.get_response(request)

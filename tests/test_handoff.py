@@ -10,14 +10,22 @@ import pytest
 from django.core.management import call_command
 from django.db import IntegrityError, connection, transaction
 
-from contracts.enums import RequestState, Role
+from contracts.enums import RequestState, Role, Timing
 from contracts.procedure import services
 from contracts.rules import StepRefused
 from handoff.enums import RecordKind
 from handoff.models import OutboxRecord
 from tests.factories import UserFactory
 from tests.test_concurrency import race
-from tests.workflow import TODAY, advance, create, reload, worked_example_contract
+from tests.workflow import (
+    TODAY,
+    advance,
+    create,
+    mt_example_contract,
+    mt_until_settled,
+    reload,
+    worked_example_contract,
+)
 
 
 def removed(akpakpa, staff, number="1010004512"):
@@ -205,10 +213,10 @@ def test_the_billing_system_acknowledges_a_batch(client, akpakpa, system_token):
     again = client.post("/api/v1/acquittements", {"jusqu_a": ids[2]}, **auth)  # older: nothing new
     assert again.json()["jusqu_a"] == ids[4]
     beyond = client.post("/api/v1/acquittements", {"jusqu_a": ids[-1] + 1}, **auth)
-    assert beyond.status_code == 400 and "le dernier est le n°" in beyond.json()["detail"]
-    for bad in (0, -5):
+    assert beyond.status_code == 409 and "le dernier est le n°" in beyond.json()["detail"]
+    for bad in (0, -5, "un", None):
         refused = client.post("/api/v1/acquittements", {"jusqu_a": bad}, **auth)
-        assert refused.status_code == 400, bad
+        assert refused.status_code == 422, bad
     assert list(Acknowledgement.objects.values_list("system", "up_to")) == [(system.pk, ids[4])]
     assert (
         client.post(
@@ -252,3 +260,102 @@ def test_records_not_acknowledged_after_a_day_are_on_the_admins_dashboard(
         assert "<strong>3</strong> enregistrements non acquittés depuis plus d'un jour" in page
         listed = client.get("/admin/handoff/outboxrecord/", {"non_acquitte": "1"})
         assert sorted(r.pk for r in listed.context["cl"].result_list) == ids[2:]
+
+
+@pytest.mark.django_db
+def test_an_mt_closure_says_the_meter_is_left_in_place(akpakpa, staff, frozen_today):
+    request = mt_until_settled(mt_example_contract(akpakpa), staff, Timing.CLASSIC)
+    services.termination_request_confirm_codification(request, actor=staff.acff)
+    record = OutboxRecord.objects.get()
+    assert record.payload["compteur_etat"] == "left_in_place"
+
+
+@pytest.mark.django_db
+def test_the_api_refuses_what_its_schema_does_not_take_and_logs_every_call(
+    client, akpakpa, system_token
+):
+    from handoff.models import ApiCall
+
+    system, token = system_token
+    many_records(akpakpa, 3)
+    auth = {"HTTP_AUTHORIZATION": f"Bearer {token}"}
+    assert client.get("/api/v1/codifications", {"limite": 500}, **auth).status_code == 200
+    for limit in (501, 0, -1, "cent"):
+        answer = client.get("/api/v1/codifications", {"limite": limit}, **auth)
+        assert answer.status_code == 422, limit
+    assert client.get("/api/v1/codifications", {"apres": -1}, **auth).status_code == 422
+    huge = client.post(
+        "/api/v1/acquittements",
+        b'{"jusqu_a": 1, "x": "' + b"a" * (12 * 1024 * 1024) + b'"}',
+        content_type="application/json",
+        **auth,
+    )
+    assert huge.status_code == 413
+    assert huge.json()["detail"].startswith("Envoi trop volumineux")
+    broken = client.post(
+        "/api/v1/acquittements", b"{jusqu_a", content_type="application/json", **auth
+    )
+    assert broken.status_code in (400, 422)
+    assert client.delete("/api/v1/codifications", **auth).status_code == 405
+    statuses = list(ApiCall.objects.order_by("pk").values_list("status", flat=True))
+    assert statuses == [200, 422, 422, 422, 422, 422, 413, broken.status_code, 405]
+    # The 413 is refused before the token is read: the log does not name the system.
+    assert list(ApiCall.objects.filter(status=200).values_list("system", flat=True)) == [system.pk]
+
+
+@pytest.mark.django_db
+def test_the_published_schema_states_every_status_and_bound(client):
+    schema = client.get("/api/v1/openapi.json").json()
+    listing = schema["paths"]["/api/v1/codifications"]["get"]
+    assert set(listing["responses"]) == {"200", "401", "413", "422"}
+    bounds = {p["name"]: p["schema"] for p in listing["parameters"]}
+    assert (bounds["limite"]["minimum"], bounds["limite"]["maximum"]) == (1, 500)
+    assert bounds["apres"]["minimum"] == 0
+    ack = schema["paths"]["/api/v1/acquittements"]["post"]
+    assert set(ack["responses"]) == {"200", "400", "401", "409", "413", "422"}
+    assert schema["components"]["schemas"]["AckIn"]["properties"]["jusqu_a"]["minimum"] == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_independent_tester_finds_nothing_against_the_published_schema(
+    live_server, akpakpa, system_token, tmp_path
+):
+    """schemathesis, run as a separate program against a live server, with every check it has:
+    no server error, every status and body as the schema states, what the schema refuses
+    refused and what it accepts accepted, the token required."""
+    import shutil
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    _, token = system_token
+    many_records(akpakpa, 5)
+    st = shutil.which("st", path=str(Path(sys.executable).parent))
+    assert st, "schemathesis (st) est absent de l'environnement"
+    result = subprocess.run(
+        [
+            st,
+            "run",
+            f"{live_server.url}/api/v1/openapi.json",
+            "--header",
+            f"Authorization: Bearer {token}",
+            "--checks",
+            "all",
+            "--max-examples",
+            "40",
+            "--seed",
+            "20261130",
+            "--workers",
+            "1",
+            "--request-timeout",
+            "120",
+            "--generation-database",
+            "none",
+            "--no-color",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=1200,
+    )
+    assert result.returncode == 0, result.stdout[-8000:] + result.stderr[-2000:]
