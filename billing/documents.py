@@ -543,6 +543,13 @@ def copy_marks(document: Document, copy: int) -> dict:
     cancelled = False
     if copy and document.kind in DUPLICATE_STAMPED:
         banner.append(f"DUPLICATA n° {copy}")
+    if document.kind == DocumentKind.INVOICE and document.invoice.state == InvoiceState.CANCELLED:
+        # The paper says what the web page says: cancelled, by which credit note, when.
+        note = document.invoice.credit_note
+        cancelled = True
+        banner.append(
+            f"FACTURE ANNULÉE par l'avoir {note.number} du {note.issued_on:%d/%m/%Y} – NE PAS PAYER"
+        )
     if document.kind == DocumentKind.ORDER:
         order = document.order
         if order.status == OrderStatus.CANCELLED or (

@@ -527,6 +527,29 @@ class Attestation(models.Model):
         return self.number
 
 
+class AttestationCheck(models.Model):
+    """A file presented on the public verification page: when, from which address, and what it
+    was found to be. The page counts them per address to throttle uploads. Append-only."""
+
+    attestation = models.ForeignKey(
+        Attestation, on_delete=models.PROTECT, related_name="checks", verbose_name="attestation"
+    )
+    at = models.DateTimeField("le", default=timezone.now)
+    ip_address = models.GenericIPAddressField("adresse IP", null=True, blank=True)
+    sha256 = models.CharField("empreinte du fichier", max_length=64)
+    copy = models.SmallIntegerField(
+        "exemplaire reconnu", null=True, blank=True, help_text="0 : l'original ; vide : aucun."
+    )
+
+    class Meta:
+        verbose_name = "vérification d'attestation"
+        verbose_name_plural = "vérifications d'attestation"
+        indexes = [models.Index(fields=["ip_address", "at"], name="attestationcheck_ip_at")]
+
+    def __str__(self) -> str:
+        return f"{self.attestation_id} {self.at:%d/%m/%Y %H:%M}"
+
+
 class Document(models.Model):
     """A printed document, rendered once when issued; every print serves these same bytes."""
 

@@ -4,6 +4,8 @@ function locks what it changes and checks the actor's role and agency; the proce
 request. The cash desk's advances and the prints are atomic on their own."""
 
 import datetime as dt
+import hashlib
+import json
 import secrets
 import uuid
 from dataclasses import dataclass
@@ -20,7 +22,13 @@ from billing.computation import (
     consumption_kwh,
     period_days,
 )
-from billing.documents import document_agency_id, document_enqueue, document_issue
+from billing.documents import (
+    copy_marks,
+    document_agency_id,
+    document_enqueue,
+    document_issue,
+    stamp_pdf,
+)
 from billing.enums import (
     DOCUMENT_ISSUERS,
     BeneficiaryQuality,
@@ -37,6 +45,7 @@ from billing.models import (
     AccountEntry,
     AccountTransfer,
     Attestation,
+    AttestationCheck,
     CashClosing,
     CreditNote,
     CreditNoteLine,
@@ -57,6 +66,7 @@ from contracts.enums import OPERATIONAL_ROLES, ContractStatus, DepositStatus, Id
 from contracts.models import Contract, Deposit, NumberSequence, TerminationRequest, User
 from contracts.rules import (
     SOD_SETTLE,
+    DraftChanged,
     DutiesRefused,
     StepRefused,
     check_agency,
@@ -92,6 +102,10 @@ ADVANCE_AFTER_BALANCE = (
 )
 KEY_REUSED = "Ce formulaire a déjà servi pour une autre opération : rechargez la page."
 CASH_CLOSED = "Votre caisse du {day} est arrêtée : aucun mouvement ne peut plus y être enregistré."
+CLOSING_CHANGED = (
+    "Un mouvement a été enregistré à votre caisse depuis l'affichage des totaux : la caisse "
+    "n'est pas arrêtée. Vérifiez les nouveaux totaux ci-dessous, puis confirmez."
+)
 CLOSING_IN_FUTURE = "Une journée à venir ne peut pas être arrêtée."
 OWN_CLOSING = "Un arrêté de caisse est contresigné par un autre que le caissier."
 ALREADY_COUNTERSIGNED = "Cet arrêté de caisse est déjà contresigné."
@@ -189,25 +203,45 @@ class InvoicePreview:
 
     def fingerprint(self) -> list:
         """What the agent saw: every amount and line, to check nothing changed on validation."""
-        i = self.invoice
-        return [
-            i.kind,
-            i.contract.number if i.contract_id else None,
-            str(i.period_start),
-            str(i.period_end),
-            i.old_index,
-            i.new_index,
-            i.consumption,
-            i.days,
-            i.vat_base,
-            i.vat_amount,
-            i.total,
-            i.unpaid_total,
-            i.advances_total,
-            i.deposit_amount,
-            i.balance,
-            [(line.code, line.quantity, line.unit_price, line.amount) for line in self.lines],
-        ]
+        return _fingerprint(self.invoice, self.lines)
+
+
+def _fingerprint(i: Invoice, lines) -> list:
+    return [
+        i.kind,
+        i.contract.number if i.contract_id else None,
+        str(i.period_start),
+        str(i.period_end),
+        i.old_index,
+        i.new_index,
+        i.consumption,
+        i.days,
+        i.vat_base,
+        i.vat_amount,
+        i.total,
+        i.unpaid_total,
+        i.advances_total,
+        i.deposit_amount,
+        i.balance,
+        [(line.code, line.quantity, line.unit_price, line.amount) for line in lines],
+    ]
+
+
+def digest_of(seen) -> str:
+    """The digest of what a page showed before a confirmation (a list of plain values): the
+    confirmation carries it, and the service refuses when the figures behind it changed."""
+    return hashlib.sha256(json.dumps(seen, ensure_ascii=False, default=str).encode()).hexdigest()
+
+
+def invoices_digest(invoices) -> str:
+    """The digest of invoices a page shows to be acted on as a whole (cancelled by credit notes,
+    refunded): which ones, for how much, in which state."""
+    return digest_of([[i.number, i.kind, i.total, i.balance, i.state] for i in invoices])
+
+
+def invoice_digest(invoice: Invoice) -> str:
+    """The digest of a saved invoice (a draft shown at step 6) with its lines."""
+    return digest_of(_fingerprint(invoice, invoice.lines.order_by("id")))
 
 
 def _consumption(
@@ -409,18 +443,11 @@ def subscription_invoice_create(
     return invoice_validate(invoice, actor=actor)
 
 
-def complementary_invoice_create(
-    request: TerminationRequest,
-    *,
-    final_index: int,
-    final_date: dt.date,
-    rollover: bool = False,
-    actor: User,
-) -> Invoice | None:
-    """Anticipated termination (BT and MT): the rules of DESIGN §5 for the period from the
-    anticipated reading to the removal or final interruption (energy with its tranches scaled
-    to the period, fixed charges prorated, levies, VAT). Issued whenever that period has a day
-    or a kWh; the difference goes to the account (downstream: apurement de compte client)."""
+def complementary_invoice_preview(
+    request: TerminationRequest, *, final_index: int, final_date: dt.date, rollover: bool = False
+) -> InvoicePreview | None:
+    """The complementary invoice as it would be issued now, unsaved (shown to the ACFF before
+    the codification), or None when the period has neither a day nor a kWh."""
     billed = request.invoices.get(kind=InvoiceKind.BALANCE, state__in=BILLED_STATES)
     final_date = max(final_date, billed.period_end)
     if (final_date - billed.period_end).days == 0 and final_index == billed.new_index:
@@ -434,7 +461,7 @@ def complementary_invoice_create(
         final_date=final_date,
         rollover=rollover,
     )
-    invoice = Invoice.objects.create(
+    invoice = Invoice(
         contract=contract,
         request=request,
         kind=InvoiceKind.COMPLEMENTARY,
@@ -451,8 +478,31 @@ def complementary_invoice_create(
         total=computation.total,
         balance=computation.total,
     )
-    _write_lines(invoice, computation)
+    return InvoicePreview(invoice, _lines(invoice, computation))
+
+
+def complementary_invoice_create(
+    request: TerminationRequest,
+    *,
+    final_index: int,
+    final_date: dt.date,
+    rollover: bool = False,
+    actor: User,
+) -> Invoice | None:
+    """Anticipated termination (BT and MT): the rules of DESIGN §5 for the period from the
+    anticipated reading to the removal or final interruption (energy with its tranches scaled
+    to the period, fixed charges prorated, levies, VAT). Issued whenever that period has a day
+    or a kWh; the difference goes to the account (downstream: apurement de compte client)."""
+    preview = complementary_invoice_preview(
+        request, final_index=final_index, final_date=final_date, rollover=rollover
+    )
+    if preview is None:
+        return None
+    invoice = preview.invoice
+    invoice.save()
+    InvoiceLine.objects.bulk_create(preview.lines)
     invoice = invoice_validate(invoice, actor=actor)
+    contract = invoice.contract
     outbox_write(
         RecordKind.COMPLEMENTARY_INVOICE,
         key=f"complementary_invoice:{invoice.pk}",
@@ -661,6 +711,32 @@ def _record_successor_deposit(invoice: Invoice, today: dt.date) -> None:
     )
 
 
+def advance_refusal(contract: Contract, *, cashier: User, cash: bool = True) -> str | None:
+    """Why that cashier cannot take an advance on the contract now, or None: its balance
+    invoice is validated (the billing block), it is terminated, or (`cash`) the cashier's desk
+    is closed for the day. The page shows it instead of the form; the service refuses on it."""
+    if contract.status == ContractStatus.ENDING:
+        balance_invoice = contract.invoices.filter(
+            kind=InvoiceKind.BALANCE, state=InvoiceState.VALIDATED
+        ).first()
+        return ADVANCE_AFTER_BALANCE.format(
+            number=balance_invoice.number if balance_invoice else ""
+        )
+    if contract.status != ContractStatus.ACTIVE:
+        return ADVANCE_CONTRACT_CLOSED
+    if cash:
+        return cash_closed_refusal(cashier)
+    return None
+
+
+def cash_closed_refusal(cashier: User) -> str | None:
+    """Why nothing can be recorded at that cashier's desk today (the arrêté is signed), or None."""
+    today = timezone.localdate()
+    if CashClosing.objects.filter(cashier=cashier, day=today).exists():
+        return CASH_CLOSED.format(day=f"{today:%d/%m/%Y}")
+    return None
+
+
 @transaction.atomic
 def account_advance_record(
     contract: Contract,
@@ -680,15 +756,8 @@ def account_advance_record(
     check_agency(actor, contract.agency_id)
     if first := _replayed(idempotency_key, contract_id=contract.pk, actor=actor):
         return first
-    if contract.status == ContractStatus.ENDING:
-        balance_invoice = contract.invoices.filter(
-            kind=InvoiceKind.BALANCE, state=InvoiceState.VALIDATED
-        ).first()
-        raise StepRefused(
-            ADVANCE_AFTER_BALANCE.format(number=balance_invoice.number if balance_invoice else "")
-        )
-    if contract.status != ContractStatus.ACTIVE:
-        raise StepRefused(ADVANCE_CONTRACT_CLOSED)
+    if refusal := advance_refusal(contract, cashier=actor, cash=False):
+        raise StepRefused(refusal)
     if not 0 < amount <= MAX_AMOUNT:
         raise StepRefused(ADVANCE_POSITIVE, field="amount")
     _check_reference(mode, reference)
@@ -910,10 +979,25 @@ def cash_day_totals(cashier: User, day: dt.date) -> dict:
     }
 
 
+def cash_totals_digest(totals: dict) -> str:
+    """The digest of the day's totals as the arrêté's page shows them: every movement and sum."""
+    return digest_of(
+        [
+            [m.pk for m in totals["movements"]],
+            sorted(totals["per_mode"].items()),
+            totals["collected"],
+            totals["refunded"],
+            totals["advances"],
+        ]
+    )
+
+
 @transaction.atomic
-def cash_closing_close(*, actor: User, day: dt.date) -> CashClosing:
+def cash_closing_close(*, actor: User, day: dt.date, shown: str) -> CashClosing:
     """The cashier's arrêté de caisse for the day, signed by the cashier: the totals per mode
-    are frozen, and nothing more is recorded at that desk that day."""
+    are frozen, and nothing more is recorded at that desk that day. The cashier certifies the
+    totals shown (`shown`, their digest): a movement recorded since (another window) refuses the
+    closing, which is shown again with it."""
     check_role(actor, Role.CASHIER)
     if day > timezone.localdate():
         raise StepRefused(CLOSING_IN_FUTURE)
@@ -922,6 +1006,8 @@ def cash_closing_close(*, actor: User, day: dt.date) -> CashClosing:
     if CashClosing.objects.filter(cashier=actor, day=day).exists():
         raise StepRefused(CASH_CLOSED.format(day=f"{day:%d/%m/%Y}"))
     totals = cash_day_totals(actor, day)
+    if cash_totals_digest(totals) != shown:
+        raise DraftChanged(CLOSING_CHANGED)
     closing = CashClosing.objects.create(
         agency=actor.agency,
         cashier=actor,
@@ -1020,3 +1106,42 @@ def attestation_issue(
     )
     document_enqueue(DocumentKind.ATTESTATION, attestation)
     return attestation
+
+
+# --- The public verification of an attestation -----------------------------------------------
+
+
+def attestation_copy_of(attestation: Attestation, sha256: str) -> int | None:
+    """Which copy SBEE issued a file is: 0 for the original, k for the "DUPLICATA n° k" printed
+    at the agency (each rebuilt from the original as it was printed, the same bytes), None for
+    a file that is none of them."""
+    document = getattr(attestation, "document", None)
+    if document is None or document.status != DocumentStatus.READY:
+        return None
+    if sha256 == document.sha256:
+        return 0
+    original = bytes(document.content)
+    for copy in document.prints.filter(copy__gt=0).values_list("copy", flat=True):
+        duplicate = stamp_pdf(original, **copy_marks(document, copy))
+        if hashlib.sha256(duplicate).hexdigest() == sha256:
+            return copy
+    return None
+
+
+def attestation_checks_recent(address: str | None) -> int:
+    """Files presented from that address in the last ten minutes (the page's throttle)."""
+    since = timezone.now() - dt.timedelta(minutes=10)
+    return AttestationCheck.objects.filter(ip_address=address, at__gte=since).count()
+
+
+@transaction.atomic
+def attestation_check_record(
+    attestation: Attestation, *, sha256: str, address: str | None
+) -> AttestationCheck:
+    """A file presented on the public page, and what it was found to be."""
+    return AttestationCheck.objects.create(
+        attestation=attestation,
+        sha256=sha256,
+        ip_address=address,
+        copy=attestation_copy_of(attestation, sha256),
+    )

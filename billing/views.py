@@ -3,6 +3,7 @@ import logging
 from collections import defaultdict
 
 from django import forms
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
 from django.db.models import Q
@@ -24,7 +25,7 @@ from billing.models import (
     Settlement,
 )
 from billing.selectors import cash_closings, day_journal, invoices_to_settle
-from contracts.audit import security_event
+from contracts.audit import client_address, security_event
 from contracts.enums import Role, SecurityEventKind
 from contracts.rules import StepRefused, check_role
 from contracts.selectors import get_contract_for_user
@@ -49,6 +50,7 @@ def cash_desk(request):
     column = {"refund": "refunded", "advance": "advances"}
     for s in journal:
         totals[s.get_mode_display() or "Solde nul"][column.get(s.kind, "collected")] += s.amount
+    my_closing = CashClosing.objects.filter(cashier=request.user, day=today).first()
     return render(
         request,
         "billing/cash_desk.html",
@@ -61,7 +63,11 @@ def cash_desk(request):
             "advances": sum(s.amount for s in journal if s.kind == "advance"),
             "today": today,
             "closings": list(cash_closings(agency, today)),
-            "my_closing": CashClosing.objects.filter(cashier=request.user, day=today).first(),
+            "my_closing": my_closing,
+            # Once the arrêté is signed, no "Régler" link: the desk takes nothing more today.
+            "cash_closed": services.CASH_CLOSED.format(day=f"{today:%d/%m/%Y}")
+            if my_closing
+            else None,
         },
     )
 
@@ -106,8 +112,9 @@ REPLAYED = "Ce formulaire avait déjà été envoyé : voici ce qui a été enre
 def advance_record(request, number: str):
     check_role(request.user, Role.CASHIER)
     contract = get_contract_for_user(request.user, number)
+    refusal = services.advance_refusal(contract, cashier=request.user)
     form = AdvanceForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
+    if request.method == "POST" and not refusal and form.is_valid():
         data = form.cleaned_data
         try:
             settlement = services.account_advance_record(
@@ -128,7 +135,9 @@ def advance_record(request, number: str):
                     request, f"Avance en compte enregistrée : reçu {settlement.number}."
                 )
             return redirect("receipt", pk=settlement.pk)
-    return render(request, "billing/advance.html", {"contract": contract, "form": form})
+    return render(
+        request, "billing/advance.html", {"contract": contract, "form": form, "refusal": refusal}
+    )
 
 
 # --- Arrêté de caisse ------------------------------------------------------------------------
@@ -145,7 +154,9 @@ def cash_closing_new(request):
     form = ConfirmClosingForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            closing = services.cash_closing_close(actor=request.user, day=today)
+            closing = services.cash_closing_close(
+                actor=request.user, day=today, shown=request.POST.get("shown", "")
+            )
         except StepRefused as error:
             error.show_in(form)
         else:
@@ -159,7 +170,14 @@ def cash_closing_new(request):
     return render(
         request,
         "billing/cash_closing_new.html",
-        {"form": form, "today": today, **totals, "per_mode": sorted(totals["per_mode"].items())},
+        {
+            "form": form,
+            "today": today,
+            **totals,
+            "per_mode": sorted(totals["per_mode"].items()),
+            # The confirmation carries the digest of the totals shown on this very page.
+            "shown": services.cash_totals_digest(totals),
+        },
     )
 
 
@@ -338,7 +356,8 @@ def _back_to(document: Document):
 
 # --- Public: verifying an attestation --------------------------------------------------------
 
-MAX_UPLOAD = 10 * 1024 * 1024
+MAX_UPLOAD = 10 * 1024 * 1024  # BodySizeMiddleware refuses a larger body before it is read
+VERIFY_THROTTLED = "Trop de vérifications depuis cette adresse : réessayez dans quelques minutes."
 
 
 class VerifyForm(forms.Form):
@@ -353,29 +372,40 @@ class VerifyForm(forms.Form):
 @require_http_methods(["GET", "POST"])
 def attestation_verify(request, token: str):
     """The page the attestation's QR code leads to, open to anyone: its number, date, contract
-    number and status, and whether a presented file is the one issued. Nothing personal."""
+    number and status, and whether a presented file is a copy SBEE issued (the original, or
+    which numbered duplicate). Nothing personal. Uploads are throttled per address; one too
+    large is refused before it is read (sbee_resiliation.middleware.BodySizeMiddleware)."""
     attestation = get_object_or_404(
         Attestation.objects.select_related("contract", "document"), token=token
     )
-    form = VerifyForm(request.POST or None, request.FILES or None)
-    result = None
-    if request.method == "POST" and form.is_valid():
-        upload = form.cleaned_data["document"]
-        if upload.size > MAX_UPLOAD:
-            form.add_error("document", "Fichier trop volumineux (10 Mo au plus).")
-        else:
-            digest = hashlib.sha256()
-            for chunk in upload.chunks():
-                digest.update(chunk)
-            document = getattr(attestation, "document", None)
-            result = {
-                "sha256": digest.hexdigest(),
-                "matches": document is not None and digest.hexdigest() == document.sha256,
-            }
+    form = VerifyForm()
+    result = throttled = None
+    status = 200
+    if request.method == "POST":
+        address = client_address(request)
+        if services.attestation_checks_recent(address) >= settings.VERIFY_UPLOADS_PER_10_MINUTES:
+            throttled, status = VERIFY_THROTTLED, 429
+        elif (form := VerifyForm(request.POST, request.FILES)).is_valid():
+            upload = form.cleaned_data["document"]
+            if upload.size > MAX_UPLOAD:
+                form.add_error("document", "Fichier trop volumineux (10 Mo au plus).")
+            else:
+                digest = hashlib.sha256()
+                for chunk in upload.chunks():
+                    digest.update(chunk)
+                check = services.attestation_check_record(
+                    attestation, sha256=digest.hexdigest(), address=address
+                )
+                result = {
+                    "sha256": check.sha256,
+                    "matches": check.copy is not None,
+                    "copy": check.copy,
+                }
     response = render(
         request,
         "billing/verify.html",
-        {"attestation": attestation, "form": form, "result": result},
+        {"attestation": attestation, "form": form, "result": result, "throttled": throttled},
+        status=status,
     )
     response["X-Robots-Tag"] = "noindex, nofollow"
     # The token stays on this site (not "no-referrer": the form's POST would carry Origin: null,

@@ -21,6 +21,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from contracts.audit import security_event
 from contracts.enums import Role, SecurityEventKind
+from contracts.forms import DateField
 from contracts.models import SecurityEvent
 from contracts.rules import check_role
 from sbee_resiliation.middleware import needs_second_factor
@@ -154,12 +155,8 @@ class SecurityFilter(forms.Form):
         label="Nature", choices=[("", "Toutes"), *SecurityEventKind.choices], required=False
     )
     who = forms.CharField(label="Compte ou identifiant", max_length=150, required=False)
-    start = forms.DateField(
-        label="Du", required=False, widget=forms.DateInput(attrs={"type": "date"})
-    )
-    end = forms.DateField(
-        label="Au", required=False, widget=forms.DateInput(attrs={"type": "date"})
-    )
+    start = DateField(label="Du", required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    end = DateField(label="Au", required=False, widget=forms.DateInput(attrs={"type": "date"}))
 
 
 def security_events(request):
@@ -182,6 +179,8 @@ def security_events(request):
             events = events.filter(at__date__gte=data["start"])
         if data["end"]:
             events = events.filter(at__date__lte=data["end"])
+    elif form.is_bound:
+        events = events.none()  # a filter typed wrong lists nothing rather than everything
     page = Paginator(events, 50).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)

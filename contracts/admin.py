@@ -129,7 +129,8 @@ class StaffUserAdmin(RoleAdmin, UserAdmin):
         ),
         ("Mot de passe", {"fields": ["usable_password", "password1", "password2"]}),
     ]
-    readonly_fields = ["last_login", "date_joined"]
+    # A demo account is made by the demo loader only: the admin cannot turn one on or off.
+    readonly_fields = ["last_login", "date_joined", "is_demo"]
     filter_horizontal = ["groups"]
 
     def get_form(self, request, obj=None, **kwargs):

@@ -41,6 +41,11 @@ class DutiesRefused(StepRefused):
     duties = True
 
 
+class DraftChanged(StepRefused):
+    """The figures a confirmation was given on changed before it reached the service: nothing is
+    written, and the page shows the new figures to be confirmed again."""
+
+
 def check_agency(actor: User, agency_id: int) -> None:
     """Staff act on their own agency only; another agency's object does not exist for them."""
     if actor.agency_id != agency_id:
@@ -49,9 +54,12 @@ def check_agency(actor: User, agency_id: int) -> None:
 
 def forbidden_combination(roles) -> list[str]:
     """The roles that may not be held together (DESIGN §11): the DCC admin with any role of the
-    procedure or the chef d'agence's; reception with the cash desk."""
+    procedure or the chef d'agence's; an auditor (DIG/DAI) with any role that acts or
+    administers, since he controls them all; reception with the cash desk."""
     held = set(roles)
     watched = {*OPERATIONAL_ROLES, Role.MANAGER}
+    if Role.AUDITOR in held and held & {*watched, Role.ADMIN}:
+        return [Role.AUDITOR, *sorted(held & {*watched, Role.ADMIN})]
     if Role.ADMIN in held and held & watched:
         return [Role.ADMIN, *sorted(held & watched)]
     if {Role.RECEPTION, Role.CASHIER} <= held:

@@ -92,6 +92,10 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Every API call logged with its final status, the 413s of the next one included.
+    "handoff.api.ApiCallLogMiddleware",
+    # A body larger than its page takes: 413 before anything reads it (CSRF's check would).
+    "sbee_resiliation.middleware.BodySizeMiddleware",
     "django_otp.middleware.OTPMiddleware",
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     "sbee_resiliation.middleware.SecondFactorMiddleware",
@@ -291,4 +295,6 @@ LOGGING = {
 # Extraction files uploaded on the admin's import page, kept (their hashes are in the security
 # events) beside nothing else; above IMPORT_UPLOAD_MAX_MB, the command (docs/import.md).
 IMPORT_DIR = Path(os.environ.get("IMPORT_DIR") or BASE_DIR / "var" / "imports")
+# Files presented on the public verification page of an attestation, per address and 10 minutes.
+VERIFY_UPLOADS_PER_10_MINUTES = envint("VERIFY_UPLOADS_PER_10_MINUTES", 20)
 IMPORT_UPLOAD_MAX_MB = int(os.environ.get("IMPORT_UPLOAD_MAX_MB", "50"))

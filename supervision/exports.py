@@ -26,6 +26,7 @@ from billing.enums import (
 from billing.models import CreditNote, Invoice, Settlement
 from contracts.enums import IdDocumentType, RequestState, Role, TerminationKind
 from contracts.models import TerminationEvent
+from contracts.procedure.selectors import ACTION_LABELS
 
 CHUNK = 2000
 FORMATS = ("csv", "xlsx")
@@ -82,7 +83,7 @@ EVENTS = Export(
         Column("N° de contrat", "request__contract__number"),
         Column("Le", "at"),
         Column("Étape", "step"),
-        Column("Action", "action"),
+        Column("Action", "action", _label(ACTION_LABELS)),
         Column("De l'état", "from_state", _label(RequestState.choices)),
         Column("À l'état", "to_state", _label(RequestState.choices)),
         Column("Agent", "actor__username"),

@@ -4,6 +4,7 @@ from django import forms
 
 from billing.enums import PaymentMode, SettlementKind
 from contracts.enums import RequestState, Role
+from contracts.forms import DateField
 from contracts.models import Agency, Direction, User
 from contracts.procedure.selectors import STEP_TITLES
 
@@ -94,8 +95,8 @@ class ScopeForm(forms.Form):
 
 
 class PeriodMixin(forms.Form):
-    du = forms.DateField(required=False, label="Du", widget=DATE_INPUT, input_formats=DATE_FORMATS)
-    au = forms.DateField(required=False, label="Au", widget=DATE_INPUT, input_formats=DATE_FORMATS)
+    du = DateField(required=False, label="Du", widget=DATE_INPUT, input_formats=DATE_FORMATS)
+    au = DateField(required=False, label="Au", widget=DATE_INPUT, input_formats=DATE_FORMATS)
 
     def clean(self):
         data = super().clean()

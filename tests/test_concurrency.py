@@ -16,7 +16,7 @@ from contracts.rules import StepRefused
 from interventions.enums import OrderKind
 from interventions.models import InterventionOrder
 from tests.factories import UserFactory
-from tests.workflow import TODAY, advance, create, reload, worked_example_contract
+from tests.workflow import TODAY, advance, create, reload, validate_invoice, worked_example_contract
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -94,8 +94,8 @@ def test_two_validations_at_once_take_two_consecutive_numbers(akpakpa, staff):
     )
     other = UserFactory(username="akp.accueil2", agency=akpakpa, roles=[Role.RECEPTION])
     results = race(
-        lambda: services.termination_request_invoice(first, actor=staff.reception),
-        lambda: services.termination_request_invoice(second, actor=other),
+        lambda: validate_invoice(first, actor=staff.reception),
+        lambda: validate_invoice(second, actor=other),
     )
     assert [kind for kind, _ in results] == ["ok", "ok"]
     numbers = sorted(

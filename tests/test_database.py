@@ -18,7 +18,16 @@ from contracts.audit import security_event
 from contracts.enums import RequestState, SecurityEventKind
 from contracts.models import Deposit, SecurityEvent
 from contracts.procedure import services
-from tests.workflow import TODAY, advance, create, reload, worked_example_contract
+from tests.workflow import (
+    TODAY,
+    advance,
+    close_cash_desk,
+    create,
+    credit_shown,
+    refund_shown,
+    reload,
+    worked_example_contract,
+)
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("frozen_today")]
 
@@ -62,7 +71,7 @@ def every_protected_row(akpakpa, staff):
     invoice = reload(closed).invoices.get(kind="balance")
     document = document_issue(DocumentKind.INVOICE, invoice.pk)
     billing.document_print_record(document, actor=staff.reception)
-    billing.cash_closing_close(actor=staff.cashier, day=TODAY)
+    close_cash_desk(staff.cashier, TODAY)
     # A cancelled invoice: a credit note and its lines.
     cancelled = advance(
         create(worked_example_contract(akpakpa, number="1010000002"), staff),
@@ -70,7 +79,7 @@ def every_protected_row(akpakpa, staff):
         RequestState.INVOICED,
     )
     services.termination_request_cancel_balance_invoice(
-        cancelled, actor=staff.supervisor, reason="Index mal lu"
+        cancelled, actor=staff.supervisor, reason="Index mal lu", shown=credit_shown(cancelled)
     )
     # A refund exception, authorised.
     refund_contract = worked_example_contract(akpakpa, number="1010000003")
@@ -79,6 +88,7 @@ def every_protected_row(akpakpa, staff):
     services.termination_request_authorise_refund(
         refund.invoices.get(kind="balance"),
         actor=staff.supervisor,
+        shown=refund_shown(refund.invoices.get(kind="balance")),
         beneficiary_name="HOUNKPATIN Afi",
         beneficiary_id_document_type="cni",
         beneficiary_id_document_number="3344556677",

@@ -11,6 +11,7 @@ import pytest
 from django.contrib.auth.models import Group
 from django.urls import reverse
 
+from billing import services as billing
 from billing.enums import DocumentKind, DocumentStatus
 from billing.models import (
     AccountEntry,
@@ -31,8 +32,13 @@ from tests.factories import UserFactory
 from tests.workflow import (
     TODAY,
     advance,
+    close_cash_desk,
+    confirm_codification,
     create,
+    credit_shown,
+    refund_shown,
     reload,
+    validate_invoice,
     worked_example_contract,
 )
 
@@ -129,9 +135,8 @@ def a_failed_document(request):
 
 
 def a_closing(staff):
-    from billing import services as billing
 
-    return billing.cash_closing_close(actor=staff.cashier, day=TODAY)
+    return close_cash_desk(staff.cashier, TODAY)
 
 
 def an_issued_order_document(request):
@@ -168,6 +173,8 @@ def take_over_validation(akpakpa, staff):
         "confirm": "on",
     }
 
+
+EMPTY_DAY = {"movements": [], "per_mode": {}, "collected": 0, "refunded": 0, "advances": 0}
 
 # action: (allowed roles, how to set the scene -> (url, data))
 ACTIONS = {
@@ -263,15 +270,22 @@ ACTIONS = {
     "request_credit_note": (
         [Role.SUPERVISOR],
         lambda a, s: (
-            reverse("request_credit_note", args=[request_in(RequestState.INVOICED, a, s).pk]),
-            {"action": "credit_note", "reason": "Index mal lu", "confirm": "on"},
+            reverse(
+                "request_credit_note", args=[(r := request_in(RequestState.INVOICED, a, s)).pk]
+            ),
+            {
+                "action": "credit_note",
+                "reason": "Index mal lu",
+                "confirm": "on",
+                "shown": credit_shown(r),
+            },
         ),
     ),
     "request_refund_authorisation": (
         [Role.SUPERVISOR],
         lambda a, s: (
-            reverse("request_refund_authorisation", args=[request_in("refund", a, s).pk]),
-            {"action": "authorise", **HEIR},
+            reverse("request_refund_authorisation", args=[(r := request_in("refund", a, s)).pk]),
+            {"action": "authorise", "shown": refund_shown(r.invoices.get(kind="balance")), **HEIR},
         ),
     ),
     "request_removal_report": (
@@ -335,7 +349,11 @@ ACTIONS = {
     ),
     "cash_closing_new": (
         [Role.CASHIER],
-        lambda a, s: (reverse("cash_closing_new"), {"confirm": "on"}),
+        # The right cashier is a new one: the totals shown are those of an empty day.
+        lambda a, s: (
+            reverse("cash_closing_new"),
+            {"confirm": "on", "shown": billing.cash_totals_digest(EMPTY_DAY)},
+        ),
     ),
     "cash_closing_countersign": (
         [Role.SUPERVISOR],
@@ -493,7 +511,7 @@ def test_the_one_who_validated_an_invoice_does_not_settle_it(akpakpa, staff, cli
         remarks=[],
         high_consumption_confirmed=True,
     )
-    invoice = services.termination_request_invoice(request, actor=staff.reception)
+    invoice = validate_invoice(request, actor=staff.reception)
     deposit = Deposit.objects.get(contract=contract)
     services.termination_request_settle(
         invoice,
@@ -516,7 +534,7 @@ def test_the_one_who_validated_an_invoice_does_not_settle_it(akpakpa, staff, cli
             remarks=[],
         )
         services.termination_request_sign_removal(reload(request), actor=staff.supervisor)
-        services.termination_request_confirm_codification(reload(request), actor=both)
+        confirm_codification(reload(request), actor=both)
         extra = reload(request).invoices.get(kind="complementary")
         assert extra.validated_by == both
         data = {
@@ -543,7 +561,12 @@ def test_the_one_who_authorised_a_refund_exception_does_not_pay_it(akpakpa, staf
     request = request_in("refund", akpakpa, staff)
     client.force_login(both)
     client.post(
-        reverse("request_refund_authorisation", args=[request.pk]), {"action": "authorise", **HEIR}
+        reverse("request_refund_authorisation", args=[request.pk]),
+        {
+            "action": "authorise",
+            "shown": refund_shown(request.invoices.get(kind="balance")),
+            **HEIR,
+        },
     )
     assert RefundAuthorisation.objects.get().authorised_by == both
     pay = {

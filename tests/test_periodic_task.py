@@ -2,6 +2,7 @@ import datetime as dt
 
 import pytest
 from django.core.management import call_command
+from django.core.management.base import CommandError
 
 from billing.enums import InvoiceKind, PaymentMode
 from contracts.enums import RequestState, Timing
@@ -37,12 +38,21 @@ def settled_anticipated(akpakpa, staff):
     return request
 
 
+def on(day: dt.date):
+    """The machine's clock on that day (a command refuses a date to come)."""
+    import time_machine
+
+    return time_machine.travel(dt.datetime.combine(day, dt.time(9), tzinfo=dt.UTC), tick=False)
+
+
 def test_the_command_issues_the_due_orders_once(settled_anticipated, capsys):
     cut_date = TODAY + dt.timedelta(days=10)
-    call_command("issue_due_orders", "--date", (cut_date - dt.timedelta(days=1)).isoformat())
+    with on(cut_date - dt.timedelta(days=1)):
+        call_command("issue_due_orders", "--date", (cut_date - dt.timedelta(days=1)).isoformat())
     assert reload(settled_anticipated).state == RequestState.SETTLED
-    call_command("issue_due_orders", "--date", cut_date.isoformat())
-    call_command("issue_due_orders", "--date", cut_date.isoformat())
+    with on(cut_date + dt.timedelta(days=3)):
+        call_command("issue_due_orders", "--date", cut_date.isoformat())
+        call_command("issue_due_orders", "--date", cut_date.isoformat())
     output = capsys.readouterr().out.splitlines()
     assert output == [
         "0 ordre(s) émis pour le 09/12/2026.",
@@ -70,7 +80,8 @@ def test_the_morning_run_leaves_the_order_pdfs_to_the_worker(settled_anticipated
 
     ProcrastinateJob.objects.filter(task_name="billing.render_document").delete()
     assert issue_due_orders_every_morning(timestamp=0) == 0  # not due yet today
-    call_command("issue_due_orders", "--date", (TODAY + dt.timedelta(days=10)).isoformat())
+    with on(TODAY + dt.timedelta(days=10)):
+        call_command("issue_due_orders", "--date", (TODAY + dt.timedelta(days=10)).isoformat())
     order = InterventionOrder.objects.get(kind=OrderKind.REMOVAL)
     job = ProcrastinateJob.objects.get(task_name="billing.render_document")
     assert (job.queue_name, job.args) == ("documents", {"kind": "order", "pk": order.pk})
@@ -90,3 +101,22 @@ def test_the_worker_finds_the_morning_task_where_the_procedure_keeps_it():
         "interventions.issue_due_orders",
         "procrastinate.retry_stalled_jobs",
     ]
+
+
+@pytest.mark.parametrize("command", ["issue_due_orders", "transfer_overdue_balances"])
+def test_a_command_that_writes_dated_records_refuses_a_date_to_come(
+    settled_anticipated, command, settings
+):
+    from billing.models import AccountTransfer
+    from contracts.management.reference_date import FUTURE_DATE
+
+    settings.DEBUG = False
+    with pytest.raises(CommandError) as refused:
+        call_command(command, "--date", "2027-01-05")
+    assert str(refused.value) == FUTURE_DATE.format(day="05/01/2027")
+    assert not InterventionOrder.objects.filter(kind=OrderKind.REMOVAL).exists()
+    assert not AccountTransfer.objects.exists()
+    # The demo (DEBUG on) finishes its anticipated paths ahead of their cut dates.
+    settings.DEBUG = True
+    call_command("issue_due_orders", "--date", (TODAY + dt.timedelta(days=10)).isoformat())
+    assert reload(settled_anticipated).state == RequestState.REMOVAL_ORDERED

@@ -31,6 +31,37 @@ SUCCESSOR = {
 }
 
 
+def validate_invoice(request, *, actor):
+    """Step 6 as at the counter: the draft computed and shown, then validated with its digest."""
+    draft = services.termination_request_compute_invoice(request, actor=actor)
+    return services.termination_request_invoice(
+        request, actor=actor, draft_digest=billing.invoice_digest(draft)
+    )
+
+
+def confirm_codification(request, *, actor):
+    """Step 9 at the ACFF's desk: the complementary invoice, if any, shown then confirmed."""
+    preview = services.termination_request_codification_preview(reload(request))
+    shown = services.complementary_digest(preview) if preview else ""
+    return services.termination_request_confirm_codification(request, actor=actor, shown=shown)
+
+
+def credit_shown(request) -> str:
+    """The digest of the invoices the credit-note page shows for the request."""
+    return billing.invoices_digest(services.credit_note_shown(reload(request)))
+
+
+def refund_shown(invoice) -> str:
+    """The digest of the refund the authorisation page shows."""
+    return billing.invoices_digest([type(invoice).objects.get(pk=invoice.pk)])
+
+
+def close_cash_desk(cashier, day):
+    """The arrêté de caisse as at the counter: the totals shown, then certified by their digest."""
+    shown = billing.cash_totals_digest(billing.cash_day_totals(cashier, day))
+    return billing.cash_closing_close(actor=cashier, day=day, shown=shown)
+
+
 def worked_example_contract(agency, number="1010004512"):
     """DESIGN.md §5's example: BT-DOM, 6 kVA, zone Sud, last index 12 000 on 31/10/2026 (about
     10 kWh a day), 12 000 unpaid, a 5 000 advance, a 30 000 deposit paid by the holder."""
@@ -137,7 +168,7 @@ def advance(request, staff, until: str, *, timing=Timing.CLASSIC):
         ),
         (
             RequestState.REPORT_APPROVED,
-            lambda r: services.termination_request_invoice(r, actor=staff.reception),
+            lambda r: validate_invoice(r, actor=staff.reception),
         ),
         (
             RequestState.INVOICED,
@@ -209,7 +240,7 @@ def mt_until_settled(mt_contract, staff, timing, cut_date=None):
     )
     if cut:
         services.termination_request_approve_report(request, actor=staff.supervisor)
-    invoice = services.termination_request_invoice(request, actor=staff.reception)
+    invoice = validate_invoice(request, actor=staff.reception)
     assert invoice.balance < 0  # the MT deposit exceeds the last month
     deposit = Deposit.objects.get(contract=mt_contract)
     services.termination_request_settle(

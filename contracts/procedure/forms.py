@@ -11,6 +11,7 @@ from contracts.enums import (
     TerminationKind,
     Timing,
 )
+from contracts.forms import DateField
 from contracts.models import User
 from interventions.enums import SAFETY_STEPS, Remark, VisitFailure
 
@@ -109,7 +110,7 @@ class TakeOverForm(forms.Form):
     successor_phone = forms.CharField(label="Téléphone du successeur", max_length=20)
     successor_address = forms.CharField(label="Adresse du successeur", max_length=255)
     mutation_index = index_field("Index de mutation (kWh)")
-    mutation_date = forms.DateField(label="Date du relevé", widget=DATE_WIDGET)
+    mutation_date = DateField(label="Date du relevé", widget=DATE_WIDGET)
     rollover_confirmed = forms.BooleanField(
         label="Le compteur est passé par zéro (index inférieur au dernier facturé)", required=False
     )
@@ -134,7 +135,7 @@ class IssueOrderForm(forms.Form):
         widget=forms.RadioSelect,
         initial=Timing.CLASSIC,
     )
-    cut_date = forms.DateField(
+    cut_date = DateField(
         label="Date de coupure (résiliation anticipée)",
         required=False,
         widget=DATE_WIDGET,
@@ -166,7 +167,7 @@ class FieldReportForm(forms.Form):
     """Steps 4-5: the compte-rendu d'intervention, as written on the paper order."""
 
     index_read = index_field("Index relevé (kWh)")
-    read_on = forms.DateField(label="Date du relevé", widget=DATE_WIDGET)
+    read_on = DateField(label="Date du relevé", widget=DATE_WIDGET)
     cut_done = forms.BooleanField(label="Coupure effectuée", required=False)
     cut_index = index_field(
         "Index de coupure (kWh)",
@@ -184,16 +185,26 @@ class FieldReportForm(forms.Form):
     high_consumption_confirmed = TakeOverForm.base_fields["high_consumption_confirmed"]
     confirm = ConfirmForm.base_fields["confirm"]
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, reading_only: bool = False, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["read_on"].initial = timezone.localdate
+        if reading_only:
+            # An anticipated termination's order is a reading only: the cut comes at step 8.
+            del self.fields["cut_done"]
+            del self.fields["cut_index"]
+
+    def clean(self):
+        data = super().clean()
+        data.setdefault("cut_done", False)
+        data.setdefault("cut_index", None)
+        return data
 
 
 class RemovalReportForm(forms.Form):
     """Steps 8-9 (BT): the removal report, with the annex's 8 safety steps."""
 
     index_read = index_field("Index à la dépose (kWh)")
-    read_on = forms.DateField(label="Date de l'intervention", widget=DATE_WIDGET)
+    read_on = DateField(label="Date de l'intervention", widget=DATE_WIDGET)
     cut_done = forms.BooleanField(label="Coupure effectuée", required=False)
     safety_steps_confirmed = forms.TypedMultipleChoiceField(
         label="Mode opératoire de dépose : chaque étape faite",
@@ -217,7 +228,7 @@ class FinalInterruptionReportForm(forms.Form):
     checklist, but the seal put on the cut."""
 
     index_read = index_field("Index à la coupure définitive (kWh)")
-    read_on = forms.DateField(label="Date de la coupure", widget=DATE_WIDGET)
+    read_on = DateField(label="Date de la coupure", widget=DATE_WIDGET)
     cut_done = forms.BooleanField(label="Coupure définitive effectuée", required=False)
     seal_number = forms.CharField(
         label="Numéro du scellé posé", max_length=40, required=False, strip=True
@@ -235,7 +246,7 @@ class FinalInterruptionReportForm(forms.Form):
 class FailedVisitForm(forms.Form):
     """A visit that could not be done (visite infructueuse), from the report's page."""
 
-    visited_on = forms.DateField(label="Date de la visite", widget=DATE_WIDGET)
+    visited_on = DateField(label="Date de la visite", widget=DATE_WIDGET)
     reason = forms.ChoiceField(
         label="Motif", choices=VisitFailure.choices, widget=forms.RadioSelect
     )
@@ -253,7 +264,7 @@ class FailedVisitForm(forms.Form):
 
 
 class RescheduleForm(forms.Form):
-    due_on = forms.DateField(
+    due_on = DateField(
         label="Nouvelle date d'exécution", widget=DATE_WIDGET, help_text="Aujourd'hui ou plus tard."
     )
 

@@ -678,6 +678,42 @@ def _settled(d: dict) -> str:
     )
 
 
+# Each event's action in a word or two, for the lists and exports (the journal says more).
+ACTION_LABELS = {
+    "create": "Demande enregistrée",
+    "take_over": "Reprise par un successeur",
+    "takeover_invoiced": "Factures de la reprise validées",
+    "issue_order": "Ordre d'interruption émis",
+    "requester_signed": "Ordre signé par le demandeur",
+    "visit_failed": "Visite infructueuse",
+    "visit_rescheduled": "Nouvelle date d'exécution",
+    "order_reassigned": "Ordre réaffecté",
+    "field_visit": "Intervention sur place",
+    "report_field": "Compte-rendu d'intervention saisi",
+    "approve_report": "Compte-rendu contrôlé et signé",
+    "send_back_field_report": "Compte-rendu renvoyé pour correction",
+    "send_back_removal_report": "Compte-rendu de dépose renvoyé pour correction",
+    "invoice": "Facture de solde validée",
+    "settle": "Règlement (demande soldée)",
+    "settle_invoice": "Règlement d'une facture",
+    "close_takeover": "Reprise terminée",
+    "order_removal": "Ordre de dépose émis (système)",
+    "removal_visit": "Dépose ou coupure définitive effectuée",
+    "report_removal": "Compte-rendu de dépose saisi",
+    "sign_removal_report": "Compte-rendu de dépose contrôlé et signé",
+    "declare_removal_impossible": "Dépose déclarée impossible",
+    "confirm_codification": "Codification confirmée",
+    "confirm_codification_without_removal": "Codification confirmée (sans dépose)",
+    "cancel_balance_invoice": "Facture de solde annulée par avoir",
+    "cancel_balance_invoice_and_send_back": "Facture annulée par avoir, compte-rendu renvoyé",
+    "cancel_takeover_invoices": "Factures de la reprise annulées par avoirs",
+    "refund_authorised": "Remboursement autorisé à un tiers",
+    "transfer_to_recovery": "Solde transféré au recouvrement",
+    "leave_refund_as_credit": "Remboursement laissé au crédit du compte",
+    "cancel": "Demande annulée",
+}
+
+
 def describe(event: TerminationEvent, request: TerminationRequest) -> str:
     """One event of the request, as a sentence an agent reads."""
     d = event.data or {}

@@ -50,7 +50,7 @@ from contracts.procedure.transitions import (
     lock_request,
     record_event,
 )
-from contracts.rules import StepRefused, check_agency, check_role
+from contracts.rules import DraftChanged, StepRefused, check_agency, check_role
 from handoff.enums import RecordKind
 from handoff.services import outbox_write
 from interventions import services as interventions
@@ -74,6 +74,19 @@ SUCCESSOR_IS_HOLDER = "Le successeur doit être une autre personne que le titula
 TAKEOVER_CHANGED = (
     "Les données ont changé depuis le calcul des factures : vérifiez les nouveaux montants "
     "ci-dessous, puis validez-les."
+)
+DRAFT_CHANGED = (
+    "Les montants ont changé depuis l'affichage de la facture (une avance, un impayé, le dépôt, "
+    "le compte-rendu ou un tarif) : rien n'a été validé. Vérifiez la facture recalculée "
+    "ci-dessous, puis validez-la."
+)
+COMPLEMENTARY_CHANGED = (
+    "La facture complémentaire a changé depuis son affichage (un tarif, le compte-rendu) : rien "
+    "n'a été confirmé. Vérifiez la facture ci-dessous, puis confirmez."
+)
+INVOICES_CHANGED = (
+    "La facture a changé depuis l'affichage de la page (une autre a été émise, réglée ou "
+    "annulée entre-temps) : rien n'a été fait. Vérifiez la facture ci-dessous, puis confirmez."
 )
 COMPANY_NEEDS_RCCM = "Une entreprise s'identifie par son RCCM."
 PERSON_NO_RCCM = (
@@ -642,9 +655,12 @@ def termination_request_compute_invoice(request: TerminationRequest, *, actor: U
 
 
 @transaction.atomic
-def termination_request_invoice(request: TerminationRequest, *, actor: User):
-    """Step 6: validate the balance invoice (recomputed from the report, so that what is
-    validated is what the rules give today)."""
+def termination_request_invoice(request: TerminationRequest, *, actor: User, draft_digest: str):
+    """Step 6: validate the balance invoice the agent was shown. It is recomputed from the
+    report, so that what is validated is what the rules give today; when that differs from the
+    draft shown (`draft_digest`: an advance recorded, an unpaid invoice settled, the deposit, the
+    report, a tariff changed meanwhile), nothing is validated: `DraftChanged`, and the page
+    shows the new draft to be checked again."""
     request = begin_step(
         request.pk, actor=actor, role=Role.RECEPTION, states=[RequestState.REPORT_APPROVED]
     )
@@ -655,6 +671,8 @@ def termination_request_invoice(request: TerminationRequest, *, actor: User):
         final_date=report.read_on,
         rollover=report.rollover_confirmed,
     )
+    if billing.invoice_digest(draft) != draft_digest:
+        raise DraftChanged(DRAFT_CHANGED)
     invoice = billing.invoice_validate(draft, actor=actor)
     apply_transition(
         request,
@@ -923,11 +941,35 @@ def _closing_index(request: TerminationRequest) -> int:
     return _balance_invoice(request).new_index
 
 
+def complementary_digest(preview) -> str:
+    return billing.digest_of(preview.fingerprint())
+
+
+def termination_request_codification_preview(request: TerminationRequest):
+    """What the ACFF's confirmation will issue besides the attestation: an anticipated
+    termination's complementary invoice, unsaved (None when there is none, or not yet)."""
+    if not request.is_anticipated or request.state != RequestState.METER_REMOVED:
+        return None
+    report = _removal_order(request).report
+    if report is None:
+        return None
+    return billing.complementary_invoice_preview(
+        request,
+        final_index=report.index_read,
+        final_date=report.read_on,
+        rollover=report.rollover_confirmed,
+    )
+
+
 @transaction.atomic
-def termination_request_confirm_codification(request: TerminationRequest, *, actor: User):
+def termination_request_confirm_codification(
+    request: TerminationRequest, *, actor: User, shown: str = ""
+):
     """Step 9, the end: the ACFF confirms the codification. The contract is terminated (no more
     maintenance invoices), the meter removed (BT) or left in place, and the delivery point
-    freed; the attestation de résiliation is issued."""
+    freed; the attestation de résiliation is issued. An anticipated termination's complementary
+    invoice, when there is one, is the one the ACFF was shown (`shown`, its digest): computed
+    otherwise now, nothing is written (`DraftChanged`)."""
     request = begin_step(
         request.pk,
         actor=actor,
@@ -966,6 +1008,14 @@ def termination_request_confirm_codification(request: TerminationRequest, *, act
         end_date, final_index = report.read_on, report.index_read
         if request.is_anticipated:
             # BT removal or MT final interruption: what ran since the anticipated reading.
+            preview = billing.complementary_invoice_preview(
+                request,
+                final_index=report.index_read,
+                final_date=report.read_on,
+                rollover=report.rollover_confirmed,
+            )
+            if preview is not None and complementary_digest(preview) != shown:
+                raise DraftChanged(COMPLEMENTARY_CHANGED)
             extra = billing.complementary_invoice_create(
                 request,
                 final_index=report.index_read,
@@ -996,7 +1046,10 @@ def termination_request_confirm_codification(request: TerminationRequest, *, act
         final_index=final_index,
         attestation=attestation.number,
         compteur=contract.meter.serial if contract.meter_id else "",
-        compteur_etat=meter_status if contract.tariff_category.voltage == Voltage.BT else "",
+        # An MT meter stays where it is (the supply is sealed at the final interruption).
+        compteur_etat=meter_status
+        if contract.tariff_category.voltage == Voltage.BT
+        else MeterStatus.LEFT_IN_PLACE,
         point_de_livraison=contract.delivery_point.reference,
         **(
             {"facture_complementaire": data["complementary_invoice"]}
@@ -1010,17 +1063,42 @@ def termination_request_confirm_codification(request: TerminationRequest, *, act
 # --- Money corrections (DESIGN §9) ----------------------------------------------------------
 
 
+def credit_note_shown(request: TerminationRequest) -> list[Invoice]:
+    """The invoices the credit-note page shows, to be cancelled together."""
+    return list(
+        request.invoices.filter(state=InvoiceState.VALIDATED)
+        .select_related("contract__customer")
+        .prefetch_related("lines")
+        .order_by("id")
+    )
+
+
+def _check_shown(invoices: list[Invoice], shown: str) -> None:
+    """The invoices about to be cancelled or refunded are those the page showed (one no longer
+    validated gets its own refusal further on)."""
+    validated = all(i.state == InvoiceState.VALIDATED for i in invoices)
+    if validated and billing.invoices_digest(invoices) != shown:
+        raise DraftChanged(INVOICES_CHANGED)
+
+
 @transaction.atomic
 def termination_request_cancel_balance_invoice(
-    request: TerminationRequest, *, actor: User, reason: str, send_back_report: bool = False
+    request: TerminationRequest,
+    *,
+    actor: User,
+    reason: str,
+    shown: str,
+    send_back_report: bool = False,
 ) -> CreditNote:
     """Before settlement, the supervisor cancels the balance invoice by a credit note. The
     request returns to step 6 (a new balance invoice, under a new number), or, when the report
-    itself was wrong, to the field: the report is sent back to its agent."""
+    itself was wrong, to the field: the report is sent back to its agent. The invoice cancelled
+    is the one the page showed (`shown`, its digest), never another validated meanwhile."""
     request = begin_step(
         request.pk, actor=actor, role=Role.SUPERVISOR, states=[RequestState.INVOICED]
     )
     invoice = _balance_invoice(request)
+    _check_shown([invoice], shown)
     note = billing.credit_note_issue(invoice, actor=actor, reason=reason)
     data = {"invoice": invoice.number, "credit_note": note.number, "reason": note.reason}
     if send_back_report:
@@ -1035,7 +1113,7 @@ def termination_request_cancel_balance_invoice(
 
 @transaction.atomic
 def termination_request_cancel_takeover_invoices(
-    request: TerminationRequest, *, actor: User, reason: str
+    request: TerminationRequest, *, actor: User, reason: str, shown: str
 ) -> list[CreditNote]:
     """Before either is settled, the supervisor cancels the reprise's two invoices by credit
     notes: the reprise is reopened (the outgoing contract active again, the successor's contract
@@ -1048,6 +1126,7 @@ def termination_request_cancel_takeover_invoices(
     )
     if any(invoice.state != InvoiceState.VALIDATED for invoice in invoices):
         raise StepRefused(billing.CREDIT_AFTER_SETTLEMENT)
+    _check_shown(invoices, shown)
     notes = [billing.credit_note_issue(i, actor=actor, reason=reason) for i in invoices]
     outgoing = Contract.objects.select_for_update().get(pk=request.contract_id)
     successor = Contract.objects.select_for_update().get(pk=request.successor_contract_id)
@@ -1075,18 +1154,19 @@ def termination_request_cancel_takeover_invoices(
 
 @transaction.atomic
 def termination_request_authorise_refund(
-    invoice: Invoice, *, actor: User, **beneficiary
+    invoice: Invoice, *, actor: User, shown: str, **beneficiary
 ) -> RefundAuthorisation:
     """Step 7, the exception: the presented ID is not the deposit payer's (renewed ID card,
     heir, company representative) or no payer is recorded; the supervisor names who may be
     refunded, with a proof. The cashier then pays that beneficiary; the one who authorises
-    never pays."""
+    never pays. The refund authorised is the one the page showed (`shown`, its digest)."""
     request = begin_step(
         invoice.request_id,
         actor=actor,
         role=Role.SUPERVISOR,
         states=[RequestState.INVOICED, RequestState.TAKEOVER_INVOICED],
     )
+    _check_shown([Invoice.objects.select_for_update().get(pk=invoice.pk)], shown)
     authorisation = billing.refund_authorise(invoice, actor=actor, **beneficiary)
     record_event(
         request,

@@ -12,6 +12,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 
+from billing import services as billing_services
 from billing.enums import InvoiceKind, InvoiceState
 from billing.forms import (
     CreditNoteForm,
@@ -43,9 +44,9 @@ from contracts.procedure.forms import (
 )
 from contracts.procedure.selectors import journal, step_title, timeline, waiting, why_not
 from contracts.procedure.selectors import work_queue as select_work_queue
-from contracts.rules import StepRefused, check_role
+from contracts.rules import DraftChanged, StepRefused, check_role
 from contracts.selectors import get_contract_for_user, get_request_for_user
-from interventions.enums import FIELD_ORDER_KINDS, REMOVAL_ORDER_KINDS
+from interventions.enums import FIELD_ORDER_KINDS, REMOVAL_ORDER_KINDS, OrderKind
 from interventions.models import InterventionOrder, InterventionReport, VisitAttempt
 from interventions.services import agent_role
 
@@ -288,8 +289,10 @@ class Panel:
     title: str = ""
     intro: str = ""
     collapsed: bool = False  # folded under its title until opened (a less common outcome)
+    on_top: bool = False  # folded right under the page's title, before the request's summary
     secondary: bool = False
     form_kwargs: dict = field(default_factory=dict)
+    hidden: dict = field(default_factory=dict)  # sent back with the form (a digest of figures)
     then: str = "request_detail"  # where to go once done
     form: forms.Form | None = None
 
@@ -483,6 +486,7 @@ def _failed_visit_panel(request) -> Panel:
         intro="Le client est absent, l'accès est refusé, le compteur inaccessible… Enregistrez "
         "la visite : l'ordre reste ouvert et une nouvelle date sera fixée.",
         collapsed=True,
+        on_top=True,
         secondary=True,
         then="work_queue",
     )
@@ -491,7 +495,9 @@ def _failed_visit_panel(request) -> Panel:
 @require_http_methods(["GET", "POST"])
 def request_field_report(request, pk: int):
     def panels(req):
-        # The failed visit first, folded: on a phone it is reached without scrolling the form.
+        order = _order_context(req, FIELD_ORDER_KINDS)["order"]
+        reading_only = order is not None and order.kind == OrderKind.READING
+        # The failed visit first, folded under the title: a phone reaches it without scrolling.
         return [
             _failed_visit_panel(request),
             Panel(
@@ -500,7 +506,8 @@ def request_field_report(request, pk: int):
                 lambda r, d: services.termination_request_report_field(r, actor=request.user, **d),
                 button="Enregistrer le compte-rendu",
                 success="Compte-rendu d'intervention enregistré.",
-                title="Compte-rendu d'intervention",
+                title="Compte-rendu de relève" if reading_only else "Compte-rendu d'intervention",
+                form_kwargs={"reading_only": reading_only},
             ),
         ]
 
@@ -660,13 +667,23 @@ def request_invoice(request, pk: int):
                 messages.info(request, "Facture calculée : vérifiez-la avant de la valider.")
                 return redirect("request_invoice", pk=req.pk)
             if form.is_valid():
-                invoice = services.termination_request_invoice(req, actor=request.user)
+                invoice = services.termination_request_invoice(
+                    req, actor=request.user, draft_digest=request.POST.get("shown", "")
+                )
                 messages.success(
                     request,
                     f"Facture {invoice.number} validée. Imprimez-la et "
                     "orientez le client vers la caisse.",
                 )
                 return redirect("request_detail", pk=req.pk)
+        except DraftChanged as changed:
+            # Nothing was validated: the new draft is saved and shown, to be confirmed again.
+            error = changed.message
+            form = ConfirmForm()
+            try:
+                services.termination_request_compute_invoice(req, actor=request.user)
+            except StepRefused as refused:
+                error = refused.message
         except StepRefused as refused:
             error = refused.message
     draft = (
@@ -675,10 +692,23 @@ def request_invoice(request, pk: int):
         .prefetch_related("lines")
         .first()
     )
+    # The confirmation carries the digest of the draft shown on this very page.
+    shown = (
+        billing_services.invoice_digest(draft)
+        if draft is not None and draft.state == InvoiceState.DRAFT
+        else ""
+    )
     return render(
         request,
         "contracts/request_invoice.html",
-        {"req": req, "invoice": draft, "form": form, "error": error, "refusal": refusal},
+        {
+            "req": req,
+            "invoice": draft,
+            "form": form,
+            "error": error,
+            "refusal": refusal,
+            "shown": shown,
+        },
     )
 
 
@@ -765,17 +795,30 @@ def request_removal_impossible(request, pk: int):
 
 @require_http_methods(["GET", "POST"])
 def request_confirm(request, pk: int):
+    # An anticipated termination's complementary invoice is shown before it is issued, and the
+    # confirmation carries the digest of what was shown.
+    preview = None
+    if request.user.has_role(Role.ACFF):
+        try:
+            preview = services.termination_request_codification_preview(
+                get_request_for_user(request.user, pk)
+            )
+        except StepRefused:
+            preview = None  # the confirmation says why
+    shown = services.complementary_digest(preview) if preview else ""
+
     def panels(req):
         return [
             Panel(
                 "confirm",
                 ConfirmForm,
                 lambda r, d: services.termination_request_confirm_codification(
-                    r, actor=request.user
+                    r, actor=request.user, shown=request.POST.get("shown", "")
                 ),
                 button="Confirmer la codification",
                 success="Codification confirmée : contrat résilié, point de livraison libéré. "
                 "L'attestation de résiliation est prête à imprimer.",
+                hidden={"shown": shown},
             )
         ]
 
@@ -787,7 +830,7 @@ def request_confirm(request, pk: int):
         title="Étape 9 – Confirmation de la codification",
         panels=panels,
         order_kinds=REMOVAL_ORDER_KINDS,
-        extra={"codification": True},
+        extra={"codification": True, "complementary": preview},
     )
 
 
@@ -825,8 +868,9 @@ def invoice_settle(request, pk: int):
     deposit = getattr(invoice.contract, "deposit", None) if invoice.balance < 0 else None
     authorisation = invoice.refund_authorisations.select_related("authorised_by").last()
     initial = {"amount": abs(invoice.balance)}
+    cash_closed = billing_services.cash_closed_refusal(request.user)
     form = SettlementForm(request.POST or None, refund=invoice.balance < 0, initial=initial)
-    if request.method == "POST" and form.is_valid():
+    if request.method == "POST" and not cash_closed and form.is_valid():
         data = {k: v for k, v in form.cleaned_data.items() if k != "confirm"}
         try:
             settlement = services.termination_request_settle(invoice, actor=request.user, **data)
@@ -847,6 +891,7 @@ def invoice_settle(request, pk: int):
             "form": form,
             "deposit": deposit,
             "authorisation": authorisation,
+            "cash_closed": cash_closed,
         },
     )
 
@@ -861,13 +906,22 @@ def request_credit_note(request, pk: int):
     req_for_kind = get_request_for_user(request.user, pk)
     takeover = req_for_kind.kind == TerminationKind.WITH_TAKEOVER
 
+    # The invoices shown now, and their digest sent back with the confirmation.
+    invoices = services.credit_note_shown(req_for_kind)
+    shown = billing_services.invoices_digest(invoices)
+
     def act(r, d):
+        sent = request.POST.get("shown", "")
         if takeover:
             return services.termination_request_cancel_takeover_invoices(
-                r, actor=request.user, reason=d["reason"]
+                r, actor=request.user, reason=d["reason"], shown=sent
             )
         return services.termination_request_cancel_balance_invoice(
-            r, actor=request.user, reason=d["reason"], send_back_report=d["send_back_report"]
+            r,
+            actor=request.user,
+            reason=d["reason"],
+            shown=sent,
+            send_back_report=d["send_back_report"],
         )
 
     def panels(req):
@@ -883,15 +937,10 @@ def request_credit_note(request, pk: int):
                 "un nouveau numéro, la remplacera.",
                 intro="Avant tout règlement seulement. L'avoir annule la facture pour son montant "
                 "entier, sous son propre numéro ; rien n'est effacé.",
+                hidden={"shown": shown},
             )
         ]
 
-    invoices = list(
-        req_for_kind.invoices.filter(state=InvoiceState.VALIDATED)
-        .select_related("contract__customer")
-        .prefetch_related("lines")
-        .order_by("id")
-    )
     return _step(
         request,
         pk,
@@ -917,7 +966,7 @@ def request_refund_authorisation(request, pk: int):
                 "authorise",
                 RefundAuthorisationForm,
                 lambda r, d: services.termination_request_authorise_refund(
-                    invoice, actor=request.user, **d
+                    invoice, actor=request.user, shown=request.POST.get("shown", ""), **d
                 ),
                 button="Autoriser ce bénéficiaire",
                 success="Bénéficiaire autorisé : un caissier peut maintenant payer le "
@@ -925,6 +974,7 @@ def request_refund_authorisation(request, pk: int):
                 intro="Quand la pièce présentée n'est pas celle du déposant (pièce renouvelée, "
                 "héritier, représentant d'une entreprise) ou qu'aucun déposant n'est "
                 "enregistré. Vous ne pourrez pas payer vous-même ce remboursement.",
+                hidden={"shown": billing_services.invoices_digest([invoice] if invoice else [])},
             )
         ]
 

@@ -90,7 +90,8 @@ def test_the_issued_file_matches_and_an_altered_one_does_not(closed, client):
     url = reverse("attestation_verify", args=[attestation.token])
     pdf = bytes(attestation.document.content)
     same = client.post(url, {"document": io.BytesIO(pdf)})
-    assert "Le fichier présenté est identique à l'attestation émise." in same.content.decode()
+    page = " ".join(re.sub(r"<[^>]+>", "", same.content.decode()).split())
+    assert "Le fichier présenté est identique à l'attestation émise (l'original)." in page
     middle = len(pdf) // 2
     altered = pdf[:middle] + bytes([pdf[middle] ^ 1]) + pdf[middle + 1 :]  # one bit changed
     other = client.post(url, {"document": io.BytesIO(altered)})
@@ -105,3 +106,54 @@ def test_an_unknown_token_is_not_found(closed, client):
     token = closed.attestation.token
     assert client.get(reverse("attestation_verify", args=[token[:-1]])).status_code == 404
     assert Attestation.objects.count() == 1
+
+
+def plain(response) -> str:
+    return " ".join(re.sub(r"<[^>]+>", "", response.content.decode()).split())
+
+
+def test_every_copy_sbee_printed_verifies_as_what_it_is(closed, staff, client):
+    attestation = closed.attestation
+    document = attestation.document
+    client.force_login(staff.reception)
+    copies = [
+        client.post(reverse("document_print", args=[document.pk]), follow=True).content
+        for _ in range(3)
+    ]
+    assert copies[0] == bytes(document.content)
+    client.logout()
+    url = reverse("attestation_verify", args=[attestation.token])
+    for copy in (1, 2):
+        answer = plain(client.post(url, {"document": io.BytesIO(copies[copy])}))
+        assert (
+            f"Le fichier présenté est le duplicata n° {copy} de l'attestation "
+            f"ATT-AKP-2026-000001, conforme" in answer
+        ), copy
+    # A consultation copy is not a copy SBEE hands out: it does not verify.
+    client.force_login(staff.auditor)
+    consultation = client.get(reverse("document_consultation", args=[document.pk])).content
+    client.logout()
+    answer = plain(client.post(url, {"document": io.BytesIO(consultation)}))
+    assert "ne correspond pas à l'attestation émise" in answer
+    assert list(attestation.checks.order_by("pk").values_list("copy", flat=True)) == [1, 2, None]
+
+
+def test_uploads_are_throttled_per_address(closed, client, settings):
+    settings.VERIFY_UPLOADS_PER_10_MINUTES = 3
+    url = reverse("attestation_verify", args=[closed.attestation.token])
+    for _ in range(3):
+        assert client.post(url, {"document": io.BytesIO(b"%PDF-1.7 x")}).status_code == 200
+    refused = client.post(url, {"document": io.BytesIO(b"%PDF-1.7 x")})
+    assert refused.status_code == 429
+    assert "Trop de vérifications depuis cette adresse" in refused.content.decode()
+    other = client.post(url, {"document": io.BytesIO(b"%PDF")}, REMOTE_ADDR="192.0.2.7")
+    assert other.status_code == 200
+    assert closed.attestation.checks.count() == 4
+
+
+def test_an_oversized_upload_is_refused_before_it_is_read(closed, client):
+    url = reverse("attestation_verify", args=[closed.attestation.token])
+    refused = client.post(url, {"document": io.BytesIO(b"0" * (11 * 1024 * 1024))})
+    assert refused.status_code == 413
+    assert "Envoi trop volumineux : 10 Mo au plus" in refused.content.decode()
+    assert not closed.attestation.checks.exists()

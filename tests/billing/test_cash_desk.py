@@ -10,7 +10,7 @@ from contracts.enums import DepositStatus, RequestState, Timing
 from contracts.models import Deposit
 from contracts.procedure import services
 from contracts.rules import StepRefused
-from tests.workflow import TODAY, advance, create, worked_example_contract
+from tests.workflow import TODAY, advance, confirm_codification, create, worked_example_contract
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("frozen_today")]
 
@@ -224,7 +224,7 @@ def test_a_complementary_invoice_is_settled_without_touching_the_closed_request(
             remarks=[],
         )
         steps.termination_request_sign_removal(request, actor=staff.supervisor)
-        steps.termination_request_confirm_codification(request, actor=staff.acff)
+        confirm_codification(request, actor=staff.acff)
         extra = request.invoices.get(kind=InvoiceKind.COMPLEMENTARY)
         settlement = services.termination_request_settle(
             extra, actor=staff.cashier, amount=extra.total, mode=PaymentMode.CASH

@@ -26,10 +26,14 @@ from interventions.enums import OrderKind
 from tests.workflow import (
     TODAY,
     advance,
+    confirm_codification,
     create,
+    credit_shown,
     documents_rendered,
     issue_and_sign,
+    reload,
     take_over,
+    validate_invoice,
     worked_example_contract,
 )
 
@@ -325,7 +329,7 @@ def test_every_other_kind_of_document_carries_its_number_and_its_words(akpakpa, 
             remarks=[],
         )
         services.termination_request_sign_removal(request, actor=staff.supervisor)
-        services.termination_request_confirm_codification(request, actor=staff.acff)
+        confirm_codification(request, actor=staff.acff)
     extra = request.invoices.get(kind=InvoiceKind.COMPLEMENTARY)
     text = text_of(bytes(extra.document.content))
     assert "Facture complémentaire" in text and extra.number in text
@@ -360,7 +364,7 @@ def test_every_other_kind_of_document_carries_its_number_and_its_words(akpakpa, 
         remarks=[],
         high_consumption_confirmed=True,
     )
-    invoice = services.termination_request_invoice(mt_request, actor=staff.reception)
+    invoice = validate_invoice(mt_request, actor=staff.reception)
     mt_deposit = Deposit.objects.get(contract=mt_contract)
     services.termination_request_settle(
         invoice,
@@ -513,3 +517,26 @@ def test_a_document_still_in_production_after_a_quarter_of_an_hour_may_be_regene
         client.post(reverse("document_regenerate", args=[document.pk]))
     document.refresh_from_db()
     assert document.status == DocumentStatus.READY
+
+
+def test_a_reprint_of_an_invoice_cancelled_by_a_credit_note_says_so(invoiced, staff, client):
+    document = Document.objects.get(kind=DocumentKind.INVOICE)
+    print_copy(client, staff.reception, document)  # the original, handed to the customer
+    request = reload(invoiced)
+    services.termination_request_cancel_balance_invoice(
+        request, actor=staff.supervisor, reason="Index mal saisi", shown=credit_shown(request)
+    )
+
+    def flat(text: str) -> str:  # the banner may wrap anywhere
+        return "".join(text.split())
+
+    reprint = flat(text_of(print_copy(client, staff.reception, document)))
+    assert "DUPLICATAn°1" in reprint
+    assert flat("FACTURE ANNULÉE par l'avoir AV-AKP-2026-000001 du 30/11/2026") in reprint
+    assert "NEPASPAYER" in reprint and "ANNULÉ" in reprint
+    # The consultation copy an auditor reads says it too.
+    client.force_login(staff.auditor)
+    consulted = client.get(reverse("document_consultation", args=[document.pk]))
+    assert flat("FACTURE ANNULÉE par l'avoir AV-AKP-2026-000001") in flat(
+        text_of(consulted.content)
+    )

@@ -31,12 +31,17 @@ from tests.workflow import (
     ALL_SAFETY_STEPS,
     TODAY,
     advance,
+    close_cash_desk,
+    confirm_codification,
     create,
+    credit_shown,
     issue_and_sign,
     mt_example_contract,
     mt_until_settled,
+    refund_shown,
     reload,
     take_over,
+    validate_invoice,
     worked_example_contract,
 )
 
@@ -58,6 +63,49 @@ def balance_invoice(request) -> Invoice:
 
 
 # --- The billing block and advances ---------------------------------------------------------
+
+
+def test_step_6_validates_only_the_draft_that_was_shown(akpakpa, staff):
+    request = advance(
+        create(worked_example_contract(akpakpa), staff), staff, RequestState.REPORT_APPROVED
+    )
+    shown = services.termination_request_compute_invoice(request, actor=staff.reception)
+    assert shown.balance == 26417
+    seen = billing.invoice_digest(shown)
+    # Meanwhile another cashier takes a 5 000 advance at the counter.
+    other_cashier = UserFactory(username="akp.caisse2", agency=akpakpa, roles=[Role.CASHIER])
+    billing.account_advance_record(
+        Contract.objects.get(pk=request.contract_id),
+        actor=other_cashier,
+        amount=5000,
+        mode=PaymentMode.CASH,
+    )
+    with pytest.raises(StepRefused) as refused:
+        services.termination_request_invoice(request, actor=staff.reception, draft_digest=seen)
+    assert refused.value.message == services.DRAFT_CHANGED
+    assert reload(request).state == RequestState.REPORT_APPROVED
+    assert not Invoice.objects.filter(request=request, number__isnull=False).exists()
+
+    shown_again = services.termination_request_compute_invoice(request, actor=staff.reception)
+    assert shown_again.balance == 21417
+    invoice = services.termination_request_invoice(
+        request, actor=staff.reception, draft_digest=billing.invoice_digest(shown_again)
+    )
+    assert (invoice.number, invoice.advances_total, invoice.balance) == (
+        "FAC-AKP-2026-000001",
+        10000,
+        21417,
+    )
+
+
+def test_step_6_refuses_a_validation_without_a_draft_shown(akpakpa, staff):
+    request = advance(
+        create(worked_example_contract(akpakpa), staff), staff, RequestState.REPORT_APPROVED
+    )
+    with pytest.raises(StepRefused) as refused:
+        services.termination_request_invoice(request, actor=staff.reception, draft_digest="")
+    assert refused.value.message == services.DRAFT_CHANGED
+    assert reload(request).state == RequestState.REPORT_APPROVED
 
 
 def test_from_its_balance_invoice_the_contract_is_no_longer_billed_nor_takes_advances(
@@ -125,7 +173,10 @@ def test_a_credit_note_cancels_the_balance_invoice_and_a_new_one_takes_a_new_num
     before = ledger(invoiced.contract)
     assert before == 26417
     note = services.termination_request_cancel_balance_invoice(
-        invoiced, actor=staff.supervisor, reason="Unités mal lues sur le compteur"
+        invoiced,
+        actor=staff.supervisor,
+        reason="Unités mal lues sur le compteur",
+        shown=credit_shown(invoiced),
     )
     assert (note.number, note.total, note.invoice_id) == ("AV-AKP-2026-000001", -49417, invoice.pk)
     assert [(line.label, line.amount) for line in note.lines.all()] == [
@@ -146,7 +197,7 @@ def test_a_credit_note_cancels_the_balance_invoice_and_a_new_one_takes_a_new_num
         "credit_note": "AV-AKP-2026-000001",
         "reason": "Unités mal lues sur le compteur",
     }
-    replacement = services.termination_request_invoice(request, actor=staff.reception)
+    replacement = validate_invoice(request, actor=staff.reception)
     assert (replacement.number, replacement.total, replacement.balance) == (
         "FAC-AKP-2026-000002",
         49417,
@@ -157,7 +208,11 @@ def test_a_credit_note_cancels_the_balance_invoice_and_a_new_one_takes_a_new_num
 
 def test_a_credit_note_can_send_the_report_back_to_the_field(invoiced, staff):
     services.termination_request_cancel_balance_invoice(
-        invoiced, actor=staff.supervisor, reason="Index de coupure faux", send_back_report=True
+        invoiced,
+        actor=staff.supervisor,
+        reason="Index de coupure faux",
+        shown=credit_shown(invoiced),
+        send_back_report=True,
     )
     request = reload(invoiced)
     order = request.orders.get()
@@ -187,10 +242,12 @@ def test_a_credit_note_can_send_the_report_back_to_the_field(invoiced, staff):
 def test_no_credit_note_after_settlement_nor_by_anyone_but_the_supervisor(invoiced, staff):
     for person in (staff.reception, staff.cashier, staff.acff, staff.auditor):
         with pytest.raises(PermissionDenied):
-            services.termination_request_cancel_balance_invoice(invoiced, actor=person, reason="x")
+            services.termination_request_cancel_balance_invoice(
+                invoiced, actor=person, reason="x", shown=credit_shown(invoiced)
+            )
     with pytest.raises(StepRefused) as refused:
         services.termination_request_cancel_balance_invoice(
-            invoiced, actor=staff.supervisor, reason=""
+            invoiced, actor=staff.supervisor, reason="", shown=credit_shown(invoiced)
         )
     assert refused.value.message == billing.REASON_REQUIRED
     services.termination_request_settle(
@@ -198,7 +255,7 @@ def test_no_credit_note_after_settlement_nor_by_anyone_but_the_supervisor(invoic
     )
     with pytest.raises(StepRefused):
         services.termination_request_cancel_balance_invoice(
-            invoiced, actor=staff.supervisor, reason="Trop tard"
+            invoiced, actor=staff.supervisor, reason="Trop tard", shown=credit_shown(invoiced)
         )
     with pytest.raises(StepRefused) as refused:
         billing.credit_note_issue(balance_invoice(invoiced), actor=staff.supervisor, reason="x")
@@ -210,7 +267,7 @@ def test_the_reprise_is_reopened_by_credit_notes_then_done_again(akpakpa, staff)
     request = create(worked_example_contract(akpakpa), staff, kind="with_takeover")
     first_successor = take_over(request, staff)
     notes = services.termination_request_cancel_takeover_invoices(
-        request, actor=staff.supervisor, reason="Mauvais successeur"
+        request, actor=staff.supervisor, reason="Mauvais successeur", shown=credit_shown(request)
     )
     assert [(n.number, n.total) for n in notes] == [
         ("AV-AKP-2026-000001", -49417),
@@ -338,11 +395,15 @@ def test_the_supervisor_authorises_an_heir_and_another_cashier_pays(refund, staf
     with pytest.raises(StepRefused):
         services.termination_request_settle(invoice, actor=staff.cashier, **pay)
     with pytest.raises(PermissionDenied):
-        services.termination_request_authorise_refund(invoice, actor=staff.cashier, **HEIR)
+        services.termination_request_authorise_refund(
+            invoice, actor=staff.cashier, shown=refund_shown(invoice), **HEIR
+        )
     both = UserFactory(
         username="akp.chef.caisse", agency=akpakpa, roles=[Role.SUPERVISOR, Role.CASHIER]
     )
-    authorisation = services.termination_request_authorise_refund(invoice, actor=both, **HEIR)
+    authorisation = services.termination_request_authorise_refund(
+        invoice, actor=both, shown=refund_shown(invoice), **HEIR
+    )
     with pytest.raises(StepRefused) as refused:
         services.termination_request_settle(invoice, actor=both, **pay)
     assert refused.value.message == billing.AUTHORISER_CANNOT_PAY
@@ -359,7 +420,10 @@ def test_the_supervisor_authorises_an_heir_and_another_cashier_pays(refund, staf
 def test_a_refund_exception_needs_its_proof(refund, staff):
     with pytest.raises(StepRefused) as refused:
         services.termination_request_authorise_refund(
-            balance_invoice(refund), actor=staff.supervisor, **(HEIR | {"proof_reference": " "})
+            balance_invoice(refund),
+            actor=staff.supervisor,
+            shown=refund_shown(balance_invoice(refund)),
+            **(HEIR | {"proof_reference": " "}),
         )
     assert refused.value.message == billing.PROOF_REQUIRED
 
@@ -391,7 +455,7 @@ def test_a_one_day_bt_pro_complementary_invoice_follows_the_rules(akpakpa, staff
         remarks=[],
         high_consumption_confirmed=True,
     )
-    invoice = services.termination_request_invoice(request, actor=staff.reception)
+    invoice = validate_invoice(request, actor=staff.reception)
     deposit = Deposit.objects.get(contract=contract)
     services.termination_request_settle(
         invoice,
@@ -414,8 +478,20 @@ def test_a_one_day_bt_pro_complementary_invoice_follows_the_rules(akpakpa, staff
             remarks=[],
         )
         services.termination_request_sign_removal(request, actor=staff.supervisor)
-        services.termination_request_confirm_codification(request, actor=staff.acff)
+        shown = services.termination_request_codification_preview(reload(request))
+        # Confirmed on other figures than these (a tariff changed since the page was shown):
+        # nothing is written.
+        with pytest.raises(StepRefused) as refused:
+            services.termination_request_confirm_codification(
+                request, actor=staff.acff, shown="shown before a change"
+            )
+        assert refused.value.message == services.COMPLEMENTARY_CHANGED
+        assert not request.invoices.filter(kind=InvoiceKind.COMPLEMENTARY).exists()
+        services.termination_request_confirm_codification(
+            request, actor=staff.acff, shown=services.complementary_digest(shown)
+        )
     extra = reload(request).invoices.get(kind=InvoiceKind.COMPLEMENTARY)
+    assert extra.total == shown.invoice.total
     # The billing system is told: the complementary invoice, then the closure that names it.
     from handoff.models import OutboxRecord
 
@@ -458,7 +534,7 @@ def test_an_mt_anticipated_termination_gets_its_complementary_invoice(akpakpa, s
             seal_number="SC-1",
         )
         services.termination_request_sign_removal(request, actor=staff.supervisor)
-        services.termination_request_confirm_codification(request, actor=staff.acff)
+        confirm_codification(request, actor=staff.acff)
     request = reload(request)
     extra = request.invoices.get(kind=InvoiceKind.COMPLEMENTARY)
     assert (extra.days, extra.consumption, extra.old_index, extra.new_index) == (
@@ -475,6 +551,37 @@ def test_an_mt_anticipated_termination_gets_its_complementary_invoice(akpakpa, s
 # --- Arrêté de caisse -----------------------------------------------------------------------
 
 
+def test_a_credit_note_cancels_only_the_invoice_that_was_shown(invoiced, staff, akpakpa):
+    seen = credit_shown(invoiced)  # FAC-AKP-2026-000001 on the supervisor's page
+    other = UserFactory(username="akp.chef2", agency=akpakpa, roles=[Role.SUPERVISOR])
+    services.termination_request_cancel_balance_invoice(
+        invoiced, actor=other, reason="Index mal lu", shown=credit_shown(invoiced)
+    )
+    replacement = validate_invoice(reload(invoiced), actor=staff.reception)
+    assert replacement.number == "FAC-AKP-2026-000002"
+    with pytest.raises(StepRefused) as refused:
+        services.termination_request_cancel_balance_invoice(
+            reload(invoiced), actor=staff.supervisor, reason="Index mal lu", shown=seen
+        )
+    assert refused.value.message == services.INVOICES_CHANGED
+    assert Invoice.objects.get(pk=replacement.pk).state == InvoiceState.VALIDATED
+    assert CreditNote.objects.count() == 1
+
+
+def test_the_arrete_certifies_only_the_totals_that_were_shown(invoiced, staff, akpakpa):
+    shown = billing.cash_totals_digest(billing.cash_day_totals(staff.cashier, TODAY))
+    # Another window of the same cashier settles an invoice after the totals were shown.
+    services.termination_request_settle(
+        balance_invoice(invoiced), actor=staff.cashier, amount=26417, mode="cash"
+    )
+    with pytest.raises(StepRefused) as refused:
+        billing.cash_closing_close(actor=staff.cashier, day=TODAY, shown=shown)
+    assert refused.value.message == billing.CLOSING_CHANGED
+    assert not CashClosing.objects.exists()
+    closing = close_cash_desk(staff.cashier, TODAY)
+    assert (closing.collected, closing.count) == (26417, 1)
+
+
 def test_the_cashier_closes_the_day_then_the_supervisor_countersigns(invoiced, staff, akpakpa):
     services.termination_request_settle(
         balance_invoice(invoiced), actor=staff.cashier, amount=26417, mode="cash"
@@ -486,7 +593,7 @@ def test_the_cashier_closes_the_day_then_the_supervisor_countersigns(invoiced, s
         mode="mobile_money",
         reference="MM-1",
     )
-    closing = billing.cash_closing_close(actor=staff.cashier, day=TODAY)
+    closing = close_cash_desk(staff.cashier, TODAY)
     assert (closing.number, closing.collected, closing.refunded, closing.advances) == (
         "AC-AKP-2026-000001",
         26417,
@@ -506,7 +613,7 @@ def test_the_cashier_closes_the_day_then_the_supervisor_countersigns(invoiced, s
         )
     assert refused.value.message == billing.CASH_CLOSED.format(day="30/11/2026")
     with pytest.raises(StepRefused):
-        billing.cash_closing_close(actor=staff.cashier, day=TODAY)
+        close_cash_desk(staff.cashier, TODAY)
     with pytest.raises(PermissionDenied):
         billing.cash_closing_countersign(closing, actor=staff.cashier)
     billing.cash_closing_countersign(closing, actor=staff.supervisor)

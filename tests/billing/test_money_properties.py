@@ -19,7 +19,15 @@ from contracts.models import Contract, Deposit
 from contracts.procedure import services
 from contracts.rules import StepRefused
 from contracts.templatetags.sbee import format_fcfa
-from tests.workflow import TODAY, advance, create, reload, worked_example_contract
+from tests.workflow import (
+    TODAY,
+    advance,
+    create,
+    credit_shown,
+    reload,
+    validate_invoice,
+    worked_example_contract,
+)
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("frozen_today")]
 
@@ -82,10 +90,13 @@ def test_the_account_balance_is_what_its_documents_say(akpakpa, staff, operation
                         )
                         advances += amount
                     case "invoice":
-                        services.termination_request_invoice(request, actor=staff.reception)
+                        validate_invoice(request, actor=staff.reception)
                     case "credit_note":
                         services.termination_request_cancel_balance_invoice(
-                            request, actor=staff.supervisor, reason="Contrôle"
+                            request,
+                            actor=staff.supervisor,
+                            reason="Contrôle",
+                            shown=credit_shown(request),
                         )
                     case "settle":
                         invoice = request.invoices.get(
@@ -145,9 +156,9 @@ def test_a_credit_note_is_the_exact_negative_of_its_invoice(akpakpa, staff, cons
             high_consumption_confirmed=True,
         )
         services.termination_request_approve_report(request, actor=staff.supervisor)
-        invoice = services.termination_request_invoice(request, actor=staff.reception)
+        invoice = validate_invoice(request, actor=staff.reception)
         note = services.termination_request_cancel_balance_invoice(
-            request, actor=staff.supervisor, reason="Contrôle"
+            request, actor=staff.supervisor, reason="Contrôle", shown=credit_shown(request)
         )
         lines = list(note.lines.all())
         expected = [(line.label, line.basis, -line.amount) for line in invoice.lines.all()]

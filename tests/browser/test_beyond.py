@@ -33,6 +33,10 @@ def test_a_failed_visit_from_a_phone_then_a_new_date_then_the_report(office, sta
     reader = office.open_as(staff.reader.username, viewport=PHONE)
     reader.follow("Saisir le compte-rendu d'intervention")
     assert no_horizontal_scroll(reader)
+    # On the phone's first screen, without scrolling.
+    summary = reader.page.locator("summary:has-text('Visite infructueuse ?')")
+    box = summary.bounding_box()
+    assert box["y"] + box["height"] <= PHONE["height"], box
     reader.page.click("summary:has-text('Visite infructueuse ?')")
     reader.page.check("text=Refus d'accès")
     reader.page.check("#id_visite-confirm")
@@ -179,7 +183,17 @@ def test_the_attestation_is_printed_and_checked_by_someone_outside(
     path.write_bytes(original)
     public.page.set_input_files("#id_document", str(path))
     public.submit("Vérifier")
-    assert "Le fichier présenté est identique à l'attestation émise." in public.text()
+    assert "Le fichier présenté est identique à l'attestation émise (l'original)." in public.text()
+    # The customer lost it: the agency prints a duplicate, which verifies as what it is.
+    duplicate = acff.print_pdf("Imprimer", document=attestation.number)
+    assert duplicate != original
+    path.write_bytes(duplicate)
+    public.page.set_input_files("#id_document", str(path))
+    public.submit("Vérifier")
+    assert (
+        "Le fichier présenté est le duplicata n° 1 de l'attestation ATT-AKP-2026-000001, conforme"
+        in public.text()
+    )
     path.write_bytes(original + b"\n% une ligne ajoutee")
     public.page.set_input_files("#id_document", str(path))
     public.submit("Vérifier")

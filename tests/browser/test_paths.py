@@ -209,6 +209,10 @@ def test_bt_anticipated(office, staff, akpakpa):
         chief.submit("Signer le compte-rendu")
         acff = office.open_as(staff.acff.username)
         acff.follow("Confirmer la codification")
+        # The complementary invoice is shown before the confirmation issues it.
+        shown = acff.text()
+        assert "Facture complémentaire (brouillon, sans numéro)" in shown
+        assert "ancien 12300 · nouveau 12360" in shown
         acff.page.check("#id_confirm")
         acff.submit("Confirmer la codification")
         text = acff.text()

@@ -7,14 +7,22 @@ import html as html_module
 import pytest
 from django.urls import reverse
 
-from billing.enums import InvoiceKind
+from billing import services as billing
+from billing.enums import InvoiceKind, PaymentMode
 from billing.models import Invoice, Settlement
 from contracts.enums import ContractStatus, RequestState, TerminationKind
 from contracts.models import Contract, TerminationRequest
 from contracts.procedure import services
 from contracts.procedure.services import issue_due_orders
 from tests.factories import ContractFactory, CustomerFactory, TariffCategoryFactory
-from tests.workflow import TODAY, documents_rendered, worked_example_contract
+from tests.workflow import (
+    TODAY,
+    advance,
+    create,
+    documents_rendered,
+    reload,
+    worked_example_contract,
+)
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("frozen_today")]
 
@@ -37,10 +45,17 @@ class Desk:
         self.client.force_login(user)
         return str(self.client.get(url).context["form"]["idempotency_key"].value())
 
+    def shown(self, user, url) -> str:
+        """The digest of the figures a confirmation page shows, as the page carries it."""
+        self.client.force_login(user)
+        return str(self.client.get(url).context["shown"])
+
     def post(self, user, url, data, *, expect_redirect=True):
         self.client.force_login(user)
         if "idempotency_key" not in data and ("/reglement/" in url or "/avance/" in url):
             data = {**data, "idempotency_key": self.key(user, url)}
+        if "shown" not in data and data.get("action") == "validate" and "/facture/" in url:
+            data = {**data, "shown": self.shown(user, url)}
         with documents_rendered():
             response = self.client.post(url, data)
         if expect_redirect:
@@ -307,6 +322,7 @@ def test_mt_classic_through_the_pages(desk, staff, akpakpa):
         url("request_approve_report", req.pk),
         {"action": "sign", "confirm": "on"},
     )
+    desk.post(staff.reception, url("request_invoice", req.pk), {"action": "compute"})
     desk.post(
         staff.reception, url("request_invoice", req.pk), {"action": "validate", "confirm": "on"}
     )
@@ -320,6 +336,41 @@ def test_mt_classic_through_the_pages(desk, staff, akpakpa):
     assert "sans dépose" in desk.get(staff.acff, url("work_queue"))
     desk.post(staff.acff, url("request_confirm", req.pk), {"action": "confirm", "confirm": "on"})
     assert state(req) == RequestState.CLOSED
+
+
+def test_step_6_page_refuses_a_draft_that_changed_and_shows_the_new_one(
+    desk, staff, akpakpa, client
+):
+    request = advance(
+        create(worked_example_contract(akpakpa), staff), staff, RequestState.REPORT_APPROVED
+    )
+    desk.post(staff.reception, url("request_invoice", request.pk), {"action": "compute"})
+    shown = desk.shown(staff.reception, url("request_invoice", request.pk))
+    assert "26\u00a0417\u00a0FCFA" in desk.get(staff.reception, url("request_invoice", request.pk))
+    billing.account_advance_record(
+        Contract.objects.get(pk=request.contract_id),
+        actor=staff.cashier,
+        amount=5000,
+        mode=PaymentMode.CASH,
+    )
+    client.force_login(staff.reception)
+    response = client.post(
+        url("request_invoice", request.pk),
+        {"action": "validate", "confirm": "on", "shown": shown},
+    )
+    page = html_module.unescape(response.content.decode())
+    assert response.status_code == 200
+    assert services.DRAFT_CHANGED in page
+    assert "21\u00a0417\u00a0FCFA" in page and "26\u00a0417\u00a0FCFA" not in page
+    assert reload(request).state == RequestState.REPORT_APPROVED
+    # The page now carries the new draft's digest; confirming it validates the new figures.
+    assert response.context["shown"] != shown
+    desk.post(
+        staff.reception,
+        url("request_invoice", request.pk),
+        {"action": "validate", "confirm": "on", "shown": response.context["shown"]},
+    )
+    assert Invoice.objects.get(request=request, kind=InvoiceKind.BALANCE).balance == 21417
 
 
 def test_cancellation_through_the_pages(desk, staff, akpakpa):

@@ -25,12 +25,14 @@ from interventions.enums import OrderKind, OrderStatus, Remark
 from tests.workflow import (
     ALL_SAFETY_STEPS,
     TODAY,
+    confirm_codification,
     create,
     issue_and_sign,
     mt_example_contract,
     mt_until_settled,
     reload,
     take_over,
+    validate_invoice,
     worked_example_contract,
 )
 
@@ -55,7 +57,7 @@ def removal_and_close(request, staff, *, index, steps=ALL_SAFETY_STEPS, on=TODAY
     )
     assert reload(request).state == RequestState.METER_REMOVED
     services.termination_request_sign_removal(request, actor=staff.supervisor)
-    services.termination_request_confirm_codification(request, actor=staff.acff)
+    confirm_codification(request, actor=staff.acff)
     return reload(request)
 
 
@@ -91,7 +93,7 @@ def test_bt_classic_without_takeover_runs_to_its_end(contract, staff):
         49417,
         26417,
     )
-    invoice = services.termination_request_invoice(request, actor=staff.reception)
+    invoice = validate_invoice(request, actor=staff.reception)
     assert (invoice.number, invoice.total, invoice.balance) == ("FAC-AKP-2026-000001", 49417, 26417)
     assert reload(request).state == RequestState.INVOICED
 
@@ -154,7 +156,7 @@ def test_bt_anticipated_issues_the_removal_on_the_cut_date_and_a_complementary_i
     request = reload(request)
     assert request.state == RequestState.REPORT_APPROVED  # the reading report alone
     assert request.orders.get().status == OrderStatus.FILED
-    invoice = services.termination_request_invoice(request, actor=staff.reception)
+    invoice = validate_invoice(request, actor=staff.reception)
     services.termination_request_settle(
         invoice,
         actor=staff.cashier,
@@ -235,7 +237,7 @@ def test_mt_classic_never_gets_a_removal_order_and_closes_on_the_acffs_confirmat
     request = mt_until_settled(mt_contract, staff, Timing.CLASSIC)
     assert request.state == RequestState.SETTLED
     assert issue_due_orders(TODAY + dt.timedelta(days=30)) == 0
-    services.termination_request_confirm_codification(request, actor=staff.acff)
+    confirm_codification(request, actor=staff.acff)
     request = reload(request)
     assert request.state == RequestState.CLOSED
     assert [o.kind for o in request.orders.all()] == [OrderKind.INTERRUPTION_READING]

@@ -251,7 +251,14 @@ def test_the_admin_cannot_give_itself_a_role_nor_hold_an_operational_one(admins,
 
 @pytest.mark.parametrize(
     "roles",
-    [[Role.ADMIN, Role.SUPERVISOR], [Role.RECEPTION, Role.CASHIER], [Role.ADMIN, Role.ACFF]],
+    [
+        [Role.ADMIN, Role.SUPERVISOR],
+        [Role.RECEPTION, Role.CASHIER],
+        [Role.ADMIN, Role.ACFF],
+        [Role.AUDITOR, Role.CASHIER],
+        [Role.AUDITOR, Role.ADMIN],
+        [Role.AUDITOR, Role.MANAGER],
+    ],
 )
 def test_forbidden_combinations_are_refused_for_anyone(roles, admins, staff, client):
     admin, _ = admins
@@ -433,3 +440,14 @@ def test_changing_ones_password_asks_the_current_one_and_is_an_event(akpakpa, cl
     assert done.status_code == 302
     assert User.objects.get(pk=user.pk).check_password(new)
     assert kinds(user=user) == [SecurityEventKind.LOGIN, SecurityEventKind.PASSWORD_CHANGED]
+
+
+def test_the_admin_cannot_make_an_account_a_demo_one(admins, staff, client):
+    admin, _ = admins
+    client.force_login(admin)
+    target = staff.reader
+    url = reverse("admin:contracts_user_change", args=[target.pk])
+    response = client.post(url, change_form(target, is_demo="on"))
+    assert response.status_code == 302
+    assert User.objects.get(pk=target.pk).is_demo is False
+    assert 'name="is_demo"' not in client.get(url).content.decode()

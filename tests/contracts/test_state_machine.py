@@ -21,8 +21,11 @@ from tests.workflow import (
     TODAY,
     advance,
     create,
+    credit_shown,
+    refund_shown,
     reload,
     take_over,
+    validate_invoice,
 )
 from tests.workflow import worked_example_contract as example
 
@@ -91,7 +94,7 @@ STEPS = {
     "invoice": (
         RequestState.REPORT_APPROVED,
         Role.RECEPTION,
-        lambda r, a: services.termination_request_invoice(r, actor=a),
+        lambda r, a: validate_invoice(r, actor=a),
     ),
     "settle": (
         RequestState.INVOICED,
@@ -191,7 +194,7 @@ STEPS = {
         RequestState.INVOICED,
         Role.SUPERVISOR,
         lambda r, a: services.termination_request_cancel_balance_invoice(
-            r, actor=a, reason="Index mal lu"
+            r, actor=a, reason="Index mal lu", shown=credit_shown(r)
         ),
     ),
     "authorise_refund": (
@@ -200,6 +203,7 @@ STEPS = {
         lambda r, a: services.termination_request_authorise_refund(
             r.invoices.get(kind="balance"),
             actor=a,
+            shown=refund_shown(r.invoices.get(kind="balance")),
             beneficiary_name="HOUNKPATIN Afi",
             beneficiary_id_document_type="cni",
             beneficiary_id_document_number="3344556677",
@@ -211,7 +215,7 @@ STEPS = {
         "takeover_invoiced",
         Role.SUPERVISOR,
         lambda r, a: services.termination_request_cancel_takeover_invoices(
-            r, actor=a, reason="Mauvais successeur"
+            r, actor=a, reason="Mauvais successeur", shown=credit_shown(r)
         ),
     ),
 }

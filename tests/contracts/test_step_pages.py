@@ -162,3 +162,67 @@ def test_the_favicon_is_served_without_login(client):
     response = client.get("/favicon.ico")
     assert (response.status_code, response["Content-Type"]) == (200, "image/x-icon")
     assert b"".join(response.streaming_content)[:4] == b"\x00\x00\x01\x00"
+
+
+def test_after_the_arrete_the_settlement_form_and_the_regler_links_say_why(akpakpa, staff, client):
+    from billing import services as billing
+    from billing.models import Settlement
+    from tests.workflow import close_cash_desk
+
+    request = advance(create(worked_example_contract(akpakpa), staff), staff, RequestState.INVOICED)
+    invoice = request.invoices.get(kind="balance")
+    client.force_login(staff.cashier)
+    assert (
+        reverse("invoice_settle", args=[invoice.pk])
+        in client.get(reverse("cash_desk")).content.decode()
+    )
+    close_cash_desk(staff.cashier, TODAY)
+    closed = billing.CASH_CLOSED.format(day="30/11/2026")
+    desk = html_module.unescape(client.get(reverse("cash_desk")).content.decode())
+    assert closed in desk
+    assert reverse("invoice_settle", args=[invoice.pk]) not in desk
+    status, html = page(client, staff.cashier, "invoice_settle", invoice.pk)
+    assert status == 200 and closed in html
+    assert 'class="card step-form"' not in html and "Enregistrer le règlement" not in html
+    client.post(
+        reverse("invoice_settle", args=[invoice.pk]),
+        {"amount": 26417, "mode": "cash", "confirm": "on"},
+    )
+    assert not Settlement.objects.exists()
+
+
+def test_after_the_balance_invoice_the_advance_form_says_why(akpakpa, staff, client):
+    from billing import services as billing
+
+    request = advance(create(worked_example_contract(akpakpa), staff), staff, RequestState.INVOICED)
+    client.force_login(staff.cashier)
+    response = client.get(reverse("advance_record", args=[request.contract.number]))
+    html = html_module.unescape(response.content.decode())
+    assert billing.ADVANCE_AFTER_BALANCE.format(number="FAC-AKP-2026-000001") in html
+    assert "Enregistrer l'avance" not in html and 'name="amount"' not in html
+
+
+def test_the_reading_only_order_asks_for_no_cut(akpakpa, staff, client):
+    anticipated = advance(
+        create(worked_example_contract(akpakpa), staff),
+        staff,
+        RequestState.ORDER_ISSUED,
+        timing=Timing.ANTICIPATED,
+    )
+    status, html = page(client, staff.reader, "request_field_report", anticipated.pk)
+    assert status == 200 and "Compte-rendu de relève" in html
+    assert "Coupure effectuée" not in html and "Index de coupure" not in html
+    assert 'name="index_read"' in html
+    classic = advance(
+        create(worked_example_contract(akpakpa, "1010000002"), staff),
+        staff,
+        RequestState.ORDER_ISSUED,
+    )
+    status, html = page(client, staff.reader, "request_field_report", classic.pk)
+    assert "Coupure effectuée" in html and "Index de coupure" in html
+    client.force_login(staff.reader)
+    client.post(
+        reverse("request_field_report", args=[anticipated.pk]),
+        {"action": "report", "index_read": 12300, "read_on": "2026-11-30", "confirm": "on"},
+    )
+    assert reload(anticipated).state == RequestState.REPORT_APPROVED

@@ -21,8 +21,10 @@ from billing import services as billing
 from billing.enums import PaymentMode
 from contracts.audit import security_event
 from contracts.enums import RequestState, Role, SecurityEventKind
+from contracts.forms import DATE_OUT_OF_RANGE
 from contracts.models import SecurityEvent, TerminationRequest
 from contracts.procedure import services
+from contracts.procedure.selectors import ACTION_LABELS
 from interventions.models import InterventionOrder
 from tests.factories import ContractFactory, UserFactory
 from tests.workflow import FROZEN_NOW, TODAY, advance, create, worked_example_contract
@@ -436,3 +438,52 @@ def test_the_charts_draw_with_numbers_svg_reads(client, scene, auditor):
         float(w) for w in re.findall(r'<rect class="bar-count" x="0" y="0" width="([^"]*)"', html)
     ]
     assert max(widths) == 100.0 and any(0 < w < 100 for w in widths)
+
+
+@pytest.mark.parametrize("date", ["9999-12-31", "0001-01-01", "31/12/9999"])
+@pytest.mark.parametrize("bound", ["du", "au"])
+def test_a_date_out_of_range_is_a_french_form_error_on_every_list_and_export(
+    client, scene, auditor, date, bound
+):
+    client.force_login(auditor)
+    pages = [
+        reverse("request_list"),
+        reverse("request_export", args=["demandes", "csv"]),
+        reverse("request_export", args=["demandes", "xlsx"]),
+        reverse("cash_journal"),
+        reverse("cash_journal_export", args=["csv"]),
+        reverse("exceptions"),
+        reverse("exception_list", args=["remboursements-tiers"]),
+    ]
+    for url in pages:
+        response = client.get(url, {bound: date, "date_de": "depot"})
+        assert response.status_code == 200, url
+        assert DATE_OUT_OF_RANGE in response.content.decode(), url
+    response = client.get(reverse("security_events"), {"start" if bound == "du" else "end": date})
+    assert (response.status_code, DATE_OUT_OF_RANGE in response.content.decode()) == (200, True)
+
+
+def test_the_events_export_names_each_action_in_french(client, scene, auditor):
+    client.force_login(auditor)
+    response = client.get(reverse("request_export", args=["evenements", "csv"]))
+    body = b"".join(response.streaming_content).decode().lstrip("\ufeff")
+    rows = list(csv.reader(io.StringIO(body), delimiter=";"))
+    column = rows[0].index("Action")
+    actions = {row[column] for row in rows[1:]}
+    assert actions and actions <= set(ACTION_LABELS.values()), actions - set(ACTION_LABELS.values())
+
+
+def test_every_action_the_journal_describes_has_a_label():
+    """The journal's sentences and the exports' labels cover the same actions."""
+    import ast
+    import inspect
+
+    from contracts.procedure import selectors
+
+    tree = ast.parse(inspect.getsource(selectors.describe))
+    described = {
+        node.value.value
+        for node in ast.walk(tree)
+        if isinstance(node, ast.MatchValue) and isinstance(node.value, ast.Constant)
+    }
+    assert described == set(ACTION_LABELS)

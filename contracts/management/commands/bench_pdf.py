@@ -98,7 +98,10 @@ class Command(BaseCommand):
             high_consumption_confirmed=True,
         )
         services.termination_request_approve_report(request, actor=staff[Role.SUPERVISOR])
-        invoice = services.termination_request_invoice(request, actor=staff[Role.RECEPTION])
+        draft = services.termination_request_compute_invoice(request, actor=staff[Role.RECEPTION])
+        invoice = services.termination_request_invoice(
+            request, actor=staff[Role.RECEPTION], draft_digest=billing.invoice_digest(draft)
+        )
         data = {"amount": abs(invoice.balance), "mode": PaymentMode.CASH}
         if invoice.balance < 0:
             deposit = first.deposit

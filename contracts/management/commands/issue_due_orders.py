@@ -1,8 +1,8 @@
 import datetime as dt
 
 from django.core.management.base import BaseCommand
-from django.utils import timezone
 
+from contracts.management.reference_date import reference_day
 from contracts.procedure.services import issue_due_orders
 
 
@@ -17,10 +17,13 @@ class Command(BaseCommand):
             "--date",
             type=dt.date.fromisoformat,
             default=None,
-            help="Date de référence (AAAA-MM-JJ), aujourd'hui par défaut.",
+            help=(
+                "Date de référence (AAAA-MM-JJ), aujourd'hui par défaut ; une date à venir "
+                "seulement en démonstration."
+            ),
         )
 
     def handle(self, *args, date: dt.date | None = None, **options):
-        day = date or timezone.localdate()
+        day = reference_day(date)
         issued = issue_due_orders(day)
         self.stdout.write(f"{issued} ordre(s) émis pour le {day:%d/%m/%Y}.")

@@ -145,7 +145,13 @@ class Command(BaseCommand):
         return request
 
     def invoice(self, contract, request, staff):
-        services.termination_request_invoice(_reload(request), actor=staff.reception)
+        # As at the counter: the draft computed and shown, then validated as shown.
+        draft = services.termination_request_compute_invoice(
+            _reload(request), actor=staff.reception
+        )
+        services.termination_request_invoice(
+            _reload(request), actor=staff.reception, draft_digest=billing.invoice_digest(draft)
+        )
         return request
 
     def settle(self, contract, request, staff):
@@ -187,7 +193,13 @@ class Command(BaseCommand):
         return request
 
     def close(self, contract, request, staff):
-        services.termination_request_confirm_codification(_reload(request), actor=staff.acff)
+        # As at the ACFF's desk: a complementary invoice, if any, shown then confirmed.
+        preview = services.termination_request_codification_preview(_reload(request))
+        services.termination_request_confirm_codification(
+            _reload(request),
+            actor=staff.acff,
+            shown=services.complementary_digest(preview) if preview else "",
+        )
         return request
 
 
