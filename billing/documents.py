@@ -33,6 +33,7 @@ from billing.enums import (
     SettlementKind,
 )
 from billing.models import Attestation, CashClosing, CreditNote, Document, Invoice, Settlement
+from contracts.audit import anchor_write as audit_anchor_write
 from contracts.enums import RequestState
 from contracts.models import Contract, TerminationRequest
 from interventions.enums import SAFETY_STEPS, OrderKind, OrderStatus
@@ -245,6 +246,9 @@ def build_cash_closing_context(closing: CashClosing) -> dict:
         "closing": closing,
         "movements": movements,
         "per_mode": sorted(closing.totals.items()),
+        # The audit chains' heads when the arrêté is printed: on paper, out of the database's
+        # reach (and written to the log and the anchors' file).
+        "anchor": audit_anchor_write(),
     }
 
 

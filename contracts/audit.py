@@ -1,11 +1,21 @@
-"""The audit chains: every request event and every security event stores the hash of the one
+"""The audit chains: every request event and every security event stores the seal of the one
 before it (the request's previous event; the previous security event), so that an edit made
 behind the application's back, by someone who could bypass the database's triggers, shows as a
-broken link (`manage.py verify_audit`)."""
+broken link (`manage.py verify_audit`).
 
+A seal is an HMAC-SHA256 under AUDIT_KEY, a key kept outside the database: an edit cannot be
+re-sealed by whoever can only write in the database. A tail cut off a chain leaves no broken
+link, so the chains' heads are anchored outside the database each day (`anchor()`: written to
+the log and to AUDIT_ANCHOR_FILE, and printed on each arrêté de caisse), and `verify_audit
+--ancre` checks that the chains still reach what an anchor saw."""
+
+import datetime as dt
 import hashlib
+import hmac
 import ipaddress
 import json
+import re
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -17,9 +27,13 @@ from contracts.models import SecurityEvent, TerminationEvent, User
 SECURITY_CHAIN_LOCK = 7_331_001
 
 
+def _seal(text: str) -> str:
+    return hmac.new(settings.AUDIT_KEY.encode(), text.encode(), hashlib.sha256).hexdigest()
+
+
 def _digest(prev_hash: str, payload: list) -> str:
     canonical = json.dumps([prev_hash, *payload], ensure_ascii=False, sort_keys=True, default=str)
-    return hashlib.sha256(canonical.encode()).hexdigest()
+    return _seal(canonical)
 
 
 def event_payload(event: TerminationEvent) -> list:
@@ -152,3 +166,119 @@ def duties_refused(error, *, actor: User, request, what: str) -> None:
             request=request,
             data={"action": what, "motif": error.message},
         )
+
+
+# --- Anchors: the chains' heads, kept outside the database ---------------------------------
+
+ANCHOR_PATTERN = re.compile(
+    r"ANCRE (?P<at>\S+) securite=(?P<sec_id>\d+):(?P<sec>[0-9a-f]{16,64}) "
+    r"demandes=(?P<evt_id>\d+):(?P<evt>[0-9a-f]{16,64})"
+)
+
+
+@dataclass(frozen=True)
+class Anchor:
+    """Where the chains stood at a moment: the last security event and its seal; the last
+    request event and a seal over every request chain's head up to it."""
+
+    at: dt.datetime
+    security_id: int
+    security_head: str
+    events_id: int
+    events_heads: str
+
+    def line(self) -> str:
+        return (
+            f"ANCRE {self.at.isoformat(timespec='seconds')} "
+            f"securite={self.security_id}:{self.security_head} "
+            f"demandes={self.events_id}:{self.events_heads}"
+        )
+
+    def short(self) -> str:
+        """What a sheet of paper carries: enough of each seal to be checked (64 bits)."""
+        return (
+            f"sécurité n° {self.security_id} {self.security_head[:16]} · "
+            f"demandes n° {self.events_id} {self.events_heads[:16]}"
+        )
+
+
+def _heads_seal(up_to: int) -> str:
+    """A seal over each request chain's head among the events numbered up to `up_to`."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT DISTINCT ON (request_id) request_id, hash FROM contracts_terminationevent
+             WHERE id <= %s ORDER BY request_id, id DESC
+            """,
+            [up_to],
+        )
+        heads = cursor.fetchall()
+    return _seal(json.dumps(heads))
+
+
+def anchor() -> Anchor:
+    """The chains' heads now."""
+    from django.utils import timezone
+
+    security = SecurityEvent.objects.order_by("-id").values_list("id", "hash").first() or (0, "")
+    events_id = TerminationEvent.objects.order_by("-id").values_list("id", flat=True).first() or 0
+    return Anchor(
+        at=timezone.now(),
+        security_id=security[0],
+        security_head=security[1] or "0" * 64,
+        events_id=events_id,
+        events_heads=_heads_seal(events_id),
+    )
+
+
+def parse_anchor(text: str) -> Anchor:
+    match = ANCHOR_PATTERN.search(text)
+    if match is None:
+        raise ValueError(f"Ancre illisible : {text.strip()[:120]}")
+    return Anchor(
+        at=dt.datetime.fromisoformat(match["at"]),
+        security_id=int(match["sec_id"]),
+        security_head=match["sec"],
+        events_id=int(match["evt_id"]),
+        events_heads=match["evt"],
+    )
+
+
+def verify_anchor(kept: Anchor) -> list[str]:
+    """What no longer matches an anchor kept outside the database (empty when the chains still
+    reach it): a security event cut off the end, a request's last events cut off or changed.
+    A seal printed in part (16 characters on the arrêté) is compared on that part."""
+    problems = []
+    when = f"{kept.at:%d/%m/%Y %H:%M}"
+    if kept.security_id:
+        head = SecurityEvent.objects.filter(pk=kept.security_id).values_list("hash", flat=True)
+        head = head.first()
+        if head is None:
+            problems.append(
+                f"Sécurité : l'événement n° {kept.security_id}, dernier de la chaîne à l'ancre du "
+                f"{when}, manque : la fin de la chaîne a été coupée."
+            )
+        elif not head.startswith(kept.security_head):
+            problems.append(
+                f"Sécurité : l'événement n° {kept.security_id} n'est plus celui de l'ancre du "
+                f"{when}."
+            )
+    if kept.events_id and not _heads_seal(kept.events_id).startswith(kept.events_heads):
+        problems.append(
+            f"Demandes : les chaînes ne sont plus celles de l'ancre du {when} (des événements "
+            f"jusqu'au n° {kept.events_id} ont été coupés ou changés)."
+        )
+    return problems
+
+
+def anchor_write() -> Anchor:
+    """Today's anchor, out of the database: in the log and appended to AUDIT_ANCHOR_FILE."""
+    import logging
+
+    kept = anchor()
+    logging.getLogger("sbee.audit").info("%s", kept.line())
+    path = settings.AUDIT_ANCHOR_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a", encoding="utf-8") as out:
+        out.write(kept.line() + "\n")
+    return kept

@@ -3,6 +3,7 @@
 DATABASE_URL   PostgreSQL address (postgres://user:password@host:port/name). Unset: the project's
                own local cluster (see sbee_resiliation/localdb.py).
 SECRET_KEY     required unless DEBUG is on.
+AUDIT_KEY      the key sealing the audit chains (default: derived from SECRET_KEY).
 DEBUG          true/false (default false). Also enables the documented demo password.
 ALLOWED_HOSTS  comma-separated host names (default: localhost names when DEBUG is on).
 SESSION_IDLE_MINUTES  minutes of inactivity before a session ends (default 30).
@@ -14,6 +15,8 @@ STATIC_MANIFEST  hashed, compressed static file names (default: on when DEBUG is
 LOG_FORMAT     "json" for one JSON object per log line (default: plain text).
 """
 
+import hashlib
+import hmac
 import os
 from datetime import timedelta
 from pathlib import Path
@@ -54,6 +57,18 @@ if not SECRET_KEY:
     if not DEBUG:
         raise RuntimeError("SECRET_KEY must be set when DEBUG is off.")
     SECRET_KEY = "development-only-key-never-used-in-production"
+# The key that seals the audit chains (HMAC-SHA256), kept outside the database: whoever can
+# write in the database without it cannot make an edit pass verify_audit. Unset, it is derived
+# from SECRET_KEY (the demo, the tests); in production it has its own value, never changed
+# without re-sealing (a changed key makes every chain read as broken).
+AUDIT_KEY = (
+    os.environ.get("AUDIT_KEY")
+    or hmac.new(SECRET_KEY.encode(), b"sbee-audit-chain", hashlib.sha256).hexdigest()
+)
+# Where the daily anchors of the chains are appended (besides the log).
+AUDIT_ANCHOR_FILE = Path(
+    os.environ.get("AUDIT_ANCHOR_FILE") or BASE_DIR / "var" / "audit-anchors.txt"
+)
 
 ALLOWED_HOSTS = [h for h in os.environ.get("ALLOWED_HOSTS", "").split(",") if h]
 if not ALLOWED_HOSTS and DEBUG:
@@ -284,6 +299,9 @@ LOGGING = {
     },
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     "loggers": {
+        # Django's own handlers (DEFAULT_LOGGING) would print a refused page's traceback under
+        # DEBUG (make run): its records go through ours, one line each, as under make serve.
+        "django": {"handlers": ["console"], "level": "INFO", "propagate": False},
         "django.db.backends": {"level": "INFO"},
         "axes": {"level": "WARNING"},
         "procrastinate": {"level": os.environ.get("PROCRASTINATE_LOG_LEVEL", "WARNING")},

@@ -216,9 +216,77 @@ def test_verify_audit_names_the_first_broken_link_of_each_chain(akpakpa, staff):
         f"DELETE FROM contracts_securityevent WHERE id = {logout.pk}",  # a link removed
     )
     err = io.StringIO()
-    with pytest.raises(CommandError, match="2 chaîne"):
+    with pytest.raises(CommandError, match="2 problème"):
         call_command("verify_audit", stderr=err)
     report = err.getvalue()
     assert f"Demande {request.pk} : chaîne rompue à l'événement {second.pk}" in report
     after_logout = SecurityEvent.objects.filter(pk__gt=logout.pk).order_by("id").first()
     assert f"Sécurité : chaîne rompue à l'événement {after_logout.pk}" in report
+
+
+def test_an_edit_sealed_again_without_the_key_is_found(akpakpa, staff):
+    """Whoever writes in the database can recompute a plain SHA-256, not the key's seal."""
+    import hashlib
+    import json
+
+    from contracts.audit import event_payload, verify_chains
+
+    request = advance(create(worked_example_contract(akpakpa), staff), staff, RequestState.INVOICED)
+    events = list(request.events.order_by("id"))
+    forged = events[1]
+    forged.actor_role = "supervisor"
+    previous = events[0].hash
+    for event in events[1:]:  # the whole chain re-sealed from the forged event on
+        canonical = json.dumps(
+            [previous, *event_payload(event)], ensure_ascii=False, sort_keys=True, default=str
+        )
+        seal = hashlib.sha256(canonical.encode()).hexdigest()
+        tamper(
+            "contracts_terminationevent",
+            "terminationevent_append_only",
+            f"UPDATE contracts_terminationevent SET actor_role = '{event.actor_role}', "
+            f"prev_hash = '{previous}', hash = '{seal}' WHERE id = {event.pk}",
+        )
+        previous = seal
+    assert verify_chains() == [
+        f"Demande {request.pk} : chaîne rompue à l'événement {forged.pk} "
+        f"({forged.action} du {forged.at:%d/%m/%Y %H:%M})."
+    ]
+
+
+def test_a_tail_cut_off_leaves_no_broken_link_but_misses_its_anchor(
+    akpakpa, staff, settings, tmp_path
+):
+    from contracts.audit import verify_chains
+    from contracts.procedure.tasks import anchor_audit_every_evening
+
+    settings.AUDIT_ANCHOR_FILE = tmp_path / "ancres.txt"
+    request = advance(create(worked_example_contract(akpakpa), staff), staff, RequestState.INVOICED)
+    for kind in (SecurityEventKind.LOGIN, SecurityEventKind.LOGOUT):
+        security_event(kind, actor=staff.cashier, user=staff.cashier)
+    line = anchor_audit_every_evening(timestamp=0)  # the evening's anchor, out of the database
+    assert settings.AUDIT_ANCHOR_FILE.read_text() == line + "\n"
+    out = io.StringIO()
+    call_command("verify_audit", "--ancres", str(settings.AUDIT_ANCHOR_FILE), stdout=out)
+    assert out.getvalue().strip() == "Chaînes d'audit intactes ; 1 ancre(s) atteinte(s)."
+
+    last_security = SecurityEvent.objects.order_by("-id").first()
+    tamper(
+        "contracts_securityevent",
+        "securityevent_append_only",
+        f"DELETE FROM contracts_securityevent WHERE id = {last_security.pk}",
+    )
+    last_event = request.events.order_by("-id").first()
+    tamper(
+        "contracts_terminationevent",
+        "terminationevent_append_only",
+        f"DELETE FROM contracts_terminationevent WHERE id = {last_event.pk}",
+    )
+    assert verify_chains() == []  # what is left is still a whole chain: hence the anchors
+    err = io.StringIO()
+    with pytest.raises(CommandError, match="2 problème"):
+        call_command("verify_audit", "--ancre", line, stderr=err)
+    report = err.getvalue()
+    assert f"Sécurité : l'événement n° {last_security.pk}" in report
+    assert "la fin de la chaîne a été coupée" in report
+    assert f"des événements jusqu'au n° {last_event.pk} ont été coupés ou changés" in report

@@ -54,3 +54,20 @@ def test_a_document_waiting_too_long_makes_it_degraded(client):
     assert response.status_code == 503
     assert response.json()["documents"]["pending"] == 1
     assert response.json()["documents"]["oldest_pending_seconds"] >= 20 * 60
+
+
+def test_a_refused_page_is_logged_on_one_line_in_the_demo_too():
+    """Under make run (DEBUG on) as under make serve, django.request's records reach only the
+    handlers that drop a 4xx's traceback."""
+    import logging
+
+    from sbee_resiliation.middleware import ClientErrorsOneLine
+
+    logger, handlers = logging.getLogger("django.request"), []
+    while logger is not None:
+        handlers += logger.handlers
+        logger = logger.parent if logger.propagate else None
+    ours = [h for h in handlers if not type(h).__module__.startswith("_pytest")]  # not pytest's
+    assert ours
+    for handler in ours:
+        assert any(isinstance(f, ClientErrorsOneLine) for f in handler.filters), handler

@@ -98,6 +98,7 @@ def test_the_worker_finds_the_morning_task_where_the_procedure_keeps_it():
     app.perform_import_paths()  # what `manage.py procrastinate worker` does first
     assert "interventions.issue_due_orders" in app.tasks
     assert sorted(name for name, _ in app.periodic_registry.periodic_tasks) == [
+        "contracts.anchor_audit",
         "interventions.issue_due_orders",
         "procrastinate.retry_stalled_jobs",
     ]

@@ -3,6 +3,7 @@
 
 from procrastinate.contrib.django import app
 
+from contracts.audit import anchor_write
 from contracts.procedure.services import issue_due_orders, transfer_overdue_balances
 
 
@@ -14,6 +15,14 @@ from contracts.procedure.services import issue_due_orders, transfer_overdue_bala
 def issue_due_orders_every_morning(timestamp: int) -> int:
     transfer_overdue_balances()
     return issue_due_orders()
+
+
+# Every evening at 19:00 UTC, the audit chains' heads go out of the database: to the log and the
+# anchors' file, where `manage.py verify_audit --ancres` finds them (a cut tail shows then).
+@app.periodic(cron="0 19 * * *")
+@app.task(name="contracts.anchor_audit", queueing_lock="anchor_audit")
+def anchor_audit_every_evening(timestamp: int) -> str:
+    return anchor_write().line()
 
 
 # A job left "doing" by a worker that died (killed, its machine restarted, its database gone) is

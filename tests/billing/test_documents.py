@@ -540,3 +540,31 @@ def test_a_reprint_of_an_invoice_cancelled_by_a_credit_note_says_so(invoiced, st
     assert flat("FACTURE ANNULÉE par l'avoir AV-AKP-2026-000001") in flat(
         text_of(consulted.content)
     )
+
+
+def test_the_arrete_prints_its_movements_and_the_audit_anchor(akpakpa, staff, settings, tmp_path):
+    from contracts.audit import anchor, verify_anchor
+    from tests.workflow import close_cash_desk
+
+    settings.AUDIT_ANCHOR_FILE = tmp_path / "ancres.txt"
+    with documents_rendered():
+        request = advance(
+            create(worked_example_contract(akpakpa), staff), staff, RequestState.INVOICED
+        )
+        services.termination_request_settle(
+            request.invoices.get(kind=InvoiceKind.BALANCE),
+            actor=staff.cashier,
+            amount=26417,
+            mode=PaymentMode.CASH,
+        )
+        closing = close_cash_desk(staff.cashier, TODAY)
+    text = text_of(bytes(Document.objects.get(cash_closing=closing).content))
+    lines = text.splitlines()
+    assert any("REC-AKP-2026-000001" in line and "1010004512" in line for line in lines)
+    now = anchor()
+    printed = " ".join(text.split())
+    assert f"sécurité n° {now.security_id} {now.security_head[:16]}" in printed
+    assert f"demandes n° {now.events_id} {now.events_heads[:16]}" in printed
+    # What the paper carries is enough to check the chains against later.
+    kept = settings.AUDIT_ANCHOR_FILE.read_text().splitlines()[-1]
+    assert verify_anchor(now) == [] and kept.startswith("ANCRE ")
