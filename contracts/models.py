@@ -5,6 +5,7 @@ from django.contrib.auth.models import AbstractUser, UserManager
 from django.contrib.postgres.indexes import GinIndex, OpClass
 from django.db import models
 from django.db.models import F, Func, Q
+from django.db.models.functions import Now
 from django.utils import timezone
 from django_fsm import RETURN_VALUE, ConcurrentTransitionMixin, FSMField, transition
 
@@ -910,3 +911,27 @@ class PasswordReset(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} ({self.requested_at:%d/%m/%Y %H:%M})"
+
+
+class DataChange(models.Model):
+    """A change the database recorded itself, by trigger, on what must leave a trace whoever
+    makes it (the application, its role used by hand, any account): deposits, users and their
+    roles, second-factor devices, lockouts. Secrets (a password, a device's key) are masked.
+    Append-only."""
+
+    table = models.CharField("table", max_length=63)
+    operation = models.CharField("opération", max_length=6)
+    row_id = models.CharField("ligne", max_length=40)
+    old = models.JSONField("avant", null=True, blank=True)
+    new = models.JSONField("après", null=True, blank=True)
+    db_user = models.CharField("rôle PostgreSQL", max_length=63)
+    at = models.DateTimeField("le", db_default=Now())
+
+    class Meta:
+        verbose_name = "modification enregistrée par la base"
+        verbose_name_plural = "modifications enregistrées par la base"
+        ordering = ["-id"]
+        indexes = [models.Index(fields=["table", "at"], name="datachange_table_at")]
+
+    def __str__(self) -> str:
+        return f"{self.operation} {self.table} {self.row_id}"

@@ -1,7 +1,7 @@
 from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 
 from interventions.enums import OrderKind, OrderStatus, Remark, VisitFailure
 
@@ -228,6 +228,13 @@ class InterventionReport(models.Model):
                 condition=Q(signed_by__isnull=True, signed_at__isnull=True)
                 | Q(signed_by__isnull=False, signed_at__isnull=False),
                 name="report_signature_complete",
+            ),
+            # Separation of duties, in the database too: who entered a report never signs it.
+            models.CheckConstraint(
+                condition=Q(signed_by__isnull=True) | ~Q(signed_by=F("entered_by")),
+                name="report_signer_not_author",
+                violation_error_message="Le compte-rendu est signé par un autre que celui qui "
+                "l'a saisi.",
             ),
             models.CheckConstraint(
                 condition=Q(superseded_at__isnull=True, superseded_by__isnull=True)

@@ -49,6 +49,7 @@ PROTECTED = {
     "contracts_securityevent": "username = 'effacé'",
     "interventions_interventionreport": "index_read = index_read + 1",
     "interventions_visitattempt": "reason_detail = 'réécrit'",
+    "contracts_datachange": "operation = 'X'",
 }
 # Rows a test may still write: an invoice's draft, a document waiting to be rendered.
 CHANGEABLE = {
@@ -290,3 +291,108 @@ def test_a_tail_cut_off_leaves_no_broken_link_but_misses_its_anchor(
     assert f"Sécurité : l'événement n° {last_security.pk}" in report
     assert "la fin de la chaîne a été coupée" in report
     assert f"des événements jusqu'au n° {last_event.pk} ont été coupés ou changés" in report
+
+
+# --- What the application's role could do outside the protected tables ----------------------
+
+
+def test_a_report_is_never_signed_by_the_one_who_entered_it(akpakpa, staff):
+    app = settings.DATABASE_APP_ROLE
+    reported = advance(
+        create(worked_example_contract(akpakpa), staff), staff, RequestState.FIELD_REPORTED
+    )
+    report = reported.orders.get().reports.get()
+    assert report.signed_by is None
+    refused = attempt(
+        "UPDATE interventions_interventionreport SET signed_by_id = entered_by_id, "
+        f"signed_at = now() WHERE id = {report.pk}",
+        role=app,
+    )
+    assert "report_signer_not_author" in refused
+    assert not attempt(
+        f"UPDATE interventions_interventionreport SET signed_by_id = {staff.supervisor.pk}, "
+        f"signed_at = now() WHERE id = {report.pk}",
+        role=app,
+    )
+
+
+def test_a_state_moves_only_with_the_event_that_explains_it(every_protected_row):
+    app = settings.DATABASE_APP_ROLE
+    request = every_protected_row  # invoiced, its balance to refund
+    refused = attempt(
+        f"UPDATE contracts_terminationrequest SET state = 'closed' WHERE id = {request.pk}",
+        role=app,
+    )
+    assert "without the event that explains it" in refused
+    assert reload(request).state == RequestState.INVOICED
+    # Other columns move freely; the procedure's own transitions (with their events) too.
+    assert not attempt(
+        f"UPDATE contracts_terminationrequest SET requester_phone = requester_phone "
+        f"WHERE id = {request.pk}",
+        role=app,
+    )
+
+
+def test_a_counter_only_grows(every_protected_row):
+    app = settings.DATABASE_APP_ROLE
+    one = "id = (SELECT min(id) FROM contracts_numbersequence WHERE last > 0)"
+    assert "a counter only grows" in attempt(
+        f"UPDATE contracts_numbersequence SET last = last - 1 WHERE {one}", role=app
+    )
+    assert "a counter only grows" in attempt(
+        f"DELETE FROM contracts_numbersequence WHERE {one}", role=app
+    )
+    assert not attempt(f"UPDATE contracts_numbersequence SET last = last + 1 WHERE {one}", role=app)
+
+
+def test_a_tariff_in_force_is_never_changed_in_place(every_protected_row):
+    from billing.models import TariffItem
+
+    app = settings.DATABASE_APP_ROLE
+    in_force = TariffItem.objects.filter(valid_from__lte=dt.date.today()).first()
+    for sql in (
+        f"UPDATE billing_tariffitem SET value = value + 1 WHERE id = {in_force.pk}",
+        f"DELETE FROM billing_tariffitem WHERE id = {in_force.pk}",
+    ):
+        assert "in force since" in attempt(sql, role=app), sql
+
+
+def test_deposits_roles_second_factors_and_lockouts_leave_a_row_whoever_changes_them(
+    every_protected_row, staff
+):
+    from django.contrib.auth.models import Group
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    from contracts.models import DataChange
+
+    app = settings.DATABASE_APP_ROLE
+    deposit = Deposit.objects.filter(contract=every_protected_row.contract).get()
+    device = TOTPDevice.objects.create(user=staff.cashier, name="téléphone", confirmed=True)
+    cashier_group = Group.objects.get(name="cashier")
+    before = DataChange.objects.count()
+    statements = [
+        f"UPDATE contracts_deposit SET amount = 1, payer_name = 'X' WHERE id = {deposit.pk}",
+        f"INSERT INTO contracts_user_groups (user_id, group_id) "
+        f"VALUES ({staff.reception.pk}, {cashier_group.pk})",
+        f"UPDATE otp_totp_totpdevice SET key = '00' WHERE id = {device.pk}",
+        f"DELETE FROM otp_totp_totpdevice WHERE id = {device.pk}",
+        f"UPDATE contracts_user SET is_superuser = true WHERE id = {staff.reader.pk}",
+    ]
+    for sql in statements:
+        assert not attempt(sql, role=app), sql
+    rows = list(DataChange.objects.order_by("id")[before:])
+    assert [(r.table, r.operation, r.db_user) for r in rows] == [
+        ("contracts_deposit", "UPDATE", "sbee_owner"),
+        ("contracts_user_groups", "INSERT", "sbee_owner"),
+        ("otp_totp_totpdevice", "UPDATE", "sbee_owner"),
+        ("otp_totp_totpdevice", "DELETE", "sbee_owner"),
+        ("contracts_user", "UPDATE", "sbee_owner"),
+    ]
+    assert (rows[0].old["amount"], rows[0].new["amount"]) == (deposit.amount, 1)
+    assert rows[2].new["key"] != "00" and device.key not in str(rows[2].old)  # masked
+    # A login moves only routine columns: no row.
+    count = DataChange.objects.count()
+    assert not attempt(
+        f"UPDATE contracts_user SET last_login = now() WHERE id = {staff.reader.pk}", role=app
+    )
+    assert DataChange.objects.count() == count
