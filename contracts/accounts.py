@@ -20,6 +20,7 @@ from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from contracts.audit import security_event
+from contracts.enrolment import enrolment_code_use, enrolment_code_waiting
 from contracts.enums import Role, SecurityEventKind
 from contracts.forms import DateField
 from contracts.models import SecurityEvent
@@ -28,6 +29,14 @@ from sbee_resiliation.middleware import needs_second_factor
 
 RECOVERY_CODES = 10
 CODE_REFUSED = "Code refusé : vérifiez l'heure du téléphone, ou utilisez un code de secours."
+ENROLMENT_CODE_REFUSED = (
+    "Code d'enrôlement refusé : ce n'est pas celui émis pour votre compte, ou il a déjà servi."
+)
+NO_ENROLMENT_CODE = (
+    "Aucun code d'enrôlement n'a été émis pour votre compte. Demandez-le à l'administrateur "
+    "DCC : un administrateur le demande, un second l'émet et vous le remet. Sans lui, le "
+    "second facteur ne peut pas être enregistré (un mot de passe seul ne suffit pas)."
+)
 
 
 class CodeForm(forms.Form):
@@ -78,27 +87,59 @@ def second_factor(request):
     )
 
 
+class EnrolForm(CodeForm):
+    enrolment_code = forms.CharField(
+        label="Code d'enrôlement (remis par l'administrateur DCC)",
+        max_length=20,
+        widget=forms.TextInput(attrs={"autocomplete": "off", "autocapitalize": "characters"}),
+    )
+    field_order = ["enrolment_code", "code"]
+
+
+class EnrolmentRefused(Exception):
+    pass
+
+
 def _enrol(request):
     user = request.user
+    if not enrolment_code_waiting(user):
+        # Without a code issued by two admins, a password alone does not enrol anything.
+        return render(
+            request,
+            "registration/second_factor_enrol.html",
+            {"no_code": NO_ENROLMENT_CODE, "next": _next(request)},
+        )
     pending = TOTPDevice.objects.filter(user=user, confirmed=False).first()
     if pending is None:
         pending = TOTPDevice.objects.create(
             user=user, name="Application d'authentification", confirmed=False
         )
-    form = CodeForm(request.POST or None)
+    form = EnrolForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         if pending.verify_token(form.cleaned_data["code"].replace(" ", "")):
-            codes = _confirm_enrolment(request, pending)
-            if codes is None:
-                return redirect(
-                    reverse("second_factor") + "?" + urlencode({"next": _next(request)})
+            try:
+                codes = _confirm_enrolment(request, pending, form.cleaned_data["enrolment_code"])
+            except EnrolmentRefused:
+                security_event(
+                    SecurityEventKind.SECOND_FACTOR_FAILED,
+                    actor=user,
+                    user=user,
+                    request=request,
+                    data={"motif": "code d'enrôlement refusé"},
                 )
-            return render(
-                request,
-                "registration/recovery_codes.html",
-                {"codes": codes, "next": _next(request)},
-            )
-        form.add_error("code", CODE_REFUSED)
+                form.add_error("enrolment_code", ENROLMENT_CODE_REFUSED)
+            else:
+                if codes is None:
+                    return redirect(
+                        reverse("second_factor") + "?" + urlencode({"next": _next(request)})
+                    )
+                return render(
+                    request,
+                    "registration/recovery_codes.html",
+                    {"codes": codes, "next": _next(request)},
+                )
+        else:
+            form.add_error("code", CODE_REFUSED)
     secret = base64.b32encode(pending.bin_key).decode()
     return render(
         request,
@@ -113,14 +154,17 @@ def _enrol(request):
 
 
 @transaction.atomic
-def _confirm_enrolment(request, device: TOTPDevice) -> list[str] | None:
-    """The application's code matched: the device confirmed, ten recovery codes (any earlier
-    ones replaced), the session verified, the event recorded, together; None if a concurrent
-    request confirmed it first."""
+def _confirm_enrolment(request, device: TOTPDevice, enrolment_code: str) -> list[str] | None:
+    """The application's code matched: the enrolment code used up, the device confirmed, ten
+    recovery codes (any earlier ones replaced), the session verified, the event recorded,
+    together; None if a concurrent request confirmed it first; EnrolmentRefused (nothing
+    written) when the enrolment code is not one issued for this account and still unused."""
     user = request.user
     device = TOTPDevice.objects.select_for_update().get(pk=device.pk)
     if device.confirmed:
         return None
+    if not enrolment_code_use(user, enrolment_code):
+        raise EnrolmentRefused
     device.confirmed = True
     device.save(update_fields=["confirmed"])
     static, _ = StaticDevice.objects.get_or_create(user=user, name="Codes de secours")

@@ -10,6 +10,7 @@ from django.shortcuts import redirect
 from django.utils import timezone
 
 from contracts.audit import security_event
+from contracts.enrolment import enrolment_code_issue, enrolment_code_request
 from contracts.enums import Role, SecurityEventKind
 from contracts.models import (
     Agency,
@@ -19,6 +20,7 @@ from contracts.models import (
     DeliveryPoint,
     Deposit,
     Direction,
+    EnrolmentCode,
     Meter,
     PasswordReset,
     SecurityEvent,
@@ -26,7 +28,7 @@ from contracts.models import (
     TerminationRequest,
     User,
 )
-from contracts.rules import forbidden_combination
+from contracts.rules import StepRefused, forbidden_combination
 from sbee_resiliation.admin import ReadOnlyAdmin, RoleAdmin
 
 admin.site.unregister(Group)  # roles are fixed by the procedure; users get them on their page
@@ -133,10 +135,29 @@ class StaffUserAdmin(RoleAdmin, UserAdmin):
     readonly_fields = ["last_login", "date_joined", "is_demo"]
     filter_horizontal = ["groups"]
 
+    actions = ["ask_enrolment_code"]
+
     def get_form(self, request, obj=None, **kwargs):
         form = super().get_form(request, obj, **kwargs)
         form.acting_user = request.user
         return form
+
+    @admin.action(description="Demander un code d'enrôlement du second facteur")
+    def ask_enrolment_code(self, request, queryset):
+        done = 0
+        for user in queryset:
+            try:
+                enrolment_code_request(user, actor=request.user, request=request)
+            except StepRefused as refused:
+                messages.error(request, f"{user} : {refused.message}")
+            else:
+                done += 1
+        if done:
+            messages.success(
+                request,
+                f"{done} code(s) d'enrôlement demandé(s) : un second administrateur les émet "
+                "(Codes d'enrôlement du second facteur).",
+            )
 
     def save_model(self, request, obj, form, change):
         obj._roles_before = set(obj.groups.values_list("name", flat=True)) if change else set()
@@ -257,6 +278,30 @@ class PasswordResetAdmin(ReadOnlyAdmin):
             done += 1
         if done:
             messages.success(request, f"{done} réinitialisation(s) approuvée(s).")
+
+
+@admin.register(EnrolmentCode)
+class EnrolmentCodeAdmin(ReadOnlyAdmin):
+    """Codes asked for, issued by a second admin who is shown each code once."""
+
+    list_display = ["user", "requested_by", "requested_at", "issued_by", "issued_at", "used_at"]
+    list_select_related = ["user", "requested_by", "issued_by"]
+    exclude = ["code_hash"]
+    actions = ["issue"]
+
+    @admin.action(description="Émettre les codes choisis (chacun affiché une seule fois)")
+    def issue(self, request, queryset):
+        for asked in queryset.select_related("user"):
+            try:
+                code = enrolment_code_issue(asked, actor=request.user, request=request)
+            except StepRefused as refused:
+                messages.error(request, f"{asked.user} : {refused.message}")
+            else:
+                messages.warning(
+                    request,
+                    f"Code d'enrôlement de {asked.user.username} : {code} — affiché une seule "
+                    "fois ; remettez-le à la personne elle-même.",
+                )
 
 
 @admin.register(Customer)

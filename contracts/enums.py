@@ -157,6 +157,8 @@ class SecurityEventKind(models.TextChoices):
     SECOND_FACTOR = "second_factor", "Second facteur vérifié"
     SECOND_FACTOR_FAILED = "second_factor_failed", "Échec du second facteur"
     SECOND_FACTOR_ENROLLED = "second_factor_enrolled", "Second facteur enregistré"
+    ENROLMENT_CODE_REQUESTED = "enrolment_code_requested", "Code d'enrôlement demandé"
+    ENROLMENT_CODE_ISSUED = "enrolment_code_issued", "Code d'enrôlement émis"
     ROLE_GRANTED = "role_granted", "Rôle accordé"
     ROLE_REVOKED = "role_revoked", "Rôle retiré"
     ACCOUNT_CREATED = "account_created", "Compte créé"

@@ -935,3 +935,54 @@ class DataChange(models.Model):
 
     def __str__(self) -> str:
         return f"{self.operation} {self.table} {self.row_id}"
+
+
+class EnrolmentCode(models.Model):
+    """The one-time code a person types at the first enrolment of their second factor, so that
+    a stolen password alone does not enrol: asked for by one admin, issued (and shown once) by
+    another who is not the account's owner; only its hash is kept. `manage.py enrolment_code`
+    issues one from the server's console (the first administrator's)."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name="compte"
+    )
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name="demandé par",
+        help_text="Vide : émis depuis la console du serveur.",
+    )
+    requested_at = models.DateTimeField("demandé le", auto_now_add=True)
+    issued_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name="émis par",
+    )
+    issued_at = models.DateTimeField("émis le", null=True, blank=True)
+    code_hash = models.CharField("empreinte du code", max_length=64, blank=True)
+    used_at = models.DateTimeField("utilisé le", null=True, blank=True)
+
+    class Meta:
+        verbose_name = "code d'enrôlement du second facteur"
+        verbose_name_plural = "codes d'enrôlement du second facteur"
+        ordering = ["-requested_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(issued_by__isnull=True)
+                | (~Q(issued_by=F("requested_by")) & ~Q(issued_by=F("user"))),
+                name="enrolment_code_second_admin",
+            ),
+            models.CheckConstraint(
+                condition=Q(used_at__isnull=True) | Q(issued_at__isnull=False),
+                name="enrolment_code_used_once_issued",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} ({self.requested_at:%d/%m/%Y %H:%M})"

@@ -100,7 +100,15 @@ class Agent:
         time, from the key shown under the QR code (then the recovery codes page); afterwards,
         from the key enrolled."""
         if self.page.locator("h1", has_text="Enregistrer le second facteur").count():
+            # The enrolment code two admins would have issued, handed to the person.
+            from contracts.enrolment import enrolment_code_from_console
+            from contracts.models import User
+
+            assert "Aucun code d'enrôlement" in self.text()
+            code = enrolment_code_from_console(User.objects.get(username=self.username))
+            self.goto("/connexion/second-facteur/")
             key = base64.b32decode(self.page.inner_text(".hint code").replace(" ", ""))
+            self.page.fill("#id_enrolment_code", code)
             self.page.fill("#id_code", totp_code(key))
             self.submit()
             assert "Codes de secours" in self.text()

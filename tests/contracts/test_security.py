@@ -4,6 +4,7 @@ auditors read, the admin's separation of duties, the headers and the production 
 
 import base64
 import datetime as dt
+import html
 import logging
 import os
 import re
@@ -22,7 +23,8 @@ from django_otp.plugins.otp_static.models import StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from contracts.enums import Role, SecurityEventKind
-from contracts.models import PasswordReset, SecurityEvent, User
+from contracts.models import EnrolmentCode, PasswordReset, SecurityEvent, User
+from contracts.rules import StepRefused
 from tests.factories import UserFactory, totp_code
 
 pytestmark = pytest.mark.django_db
@@ -131,9 +133,28 @@ def test_a_superuser_needs_the_second_factor_too(akpakpa, client):
     assert response.status_code == 302 and response.url.startswith(reverse("second_factor"))
 
 
-def test_enrolment_by_qr_code_then_the_code_at_each_login_or_a_recovery_code(akpakpa, client):
+def test_enrolment_by_qr_code_then_the_code_at_each_login_or_a_recovery_code(
+    akpakpa, admins, client
+):
+    from contracts import enrolment
+
     cashier = UserFactory(username="akp.caisse", agency=akpakpa, roles=[Role.CASHIER])
     login(client, "akp.caisse")
+    # A password alone enrols nothing: without an enrolment code, no QR code either.
+    page = html.unescape(client.get(reverse("second_factor")).content.decode())
+    assert "Aucun code d'enrôlement n'a été émis pour votre compte" in page
+    assert "data:image/svg+xml" not in page
+    assert not TOTPDevice.objects.filter(user=cashier).exists()
+    # One admin asks, the same cannot issue it, a second admin issues it and is shown it.
+    first_admin, second_admin = admins
+    asked = enrolment.enrolment_code_request(cashier, actor=first_admin)
+    with pytest.raises(StepRefused) as refused:
+        enrolment.enrolment_code_issue(asked, actor=first_admin)
+    assert refused.value.message == enrolment.SECOND_ADMIN
+    code = enrolment.enrolment_code_issue(asked, actor=second_admin)
+    assert re.fullmatch(r"[A-Z2-9]{4}-[A-Z2-9]{4}-[A-Z2-9]{4}", code)
+    assert code.replace("-", "") not in str(list(EnrolmentCode.objects.values()))  # hash only
+
     page = client.get(reverse("second_factor")).content.decode()
     assert "Enregistrer le second facteur" in page
     assert 'src="data:image/svg+xml' in page  # the QR code, drawn inline (no request out)
@@ -141,12 +162,22 @@ def test_enrolment_by_qr_code_then_the_code_at_each_login_or_a_recovery_code(akp
     device = TOTPDevice.objects.get(user=cashier, confirmed=False)
     assert base64.b32decode(key) == device.bin_key
 
-    refused = client.post(reverse("second_factor"), {"code": "000000"})
+    refused = client.post(reverse("second_factor"), {"code": "000000", "enrolment_code": code})
     assert "Code refusé" in refused.content.decode()
     assert client.get(reverse("cash_desk")).status_code == 302  # still nothing else
-
     with time_machine.travel(time.time() + 3):  # django-otp makes one wait after a failure
-        shown = client.post(reverse("second_factor"), {"code": totp_code(device.bin_key)})
+        wrong = client.post(
+            reverse("second_factor"),
+            {"code": totp_code(device.bin_key), "enrolment_code": "AAAA-BBBB-CCCC"},
+        )
+    assert "Code d'enrôlement refusé" in html.unescape(wrong.content.decode())
+    assert not TOTPDevice.objects.get(pk=device.pk).confirmed
+
+    with time_machine.travel(time.time() + 40):  # the next 30-second step of the application
+        shown = client.post(
+            reverse("second_factor"),
+            {"code": totp_code(device.bin_key), "enrolment_code": code.lower()},
+        )
     codes = re.findall(r"<li><code>(\w+)</code></li>", shown.content.decode())
     assert len(codes) == 10 and len(set(codes)) == 10
     assert client.get(reverse("cash_desk")).status_code == 200
@@ -163,10 +194,12 @@ def test_enrolment_by_qr_code_then_the_code_at_each_login_or_a_recovery_code(akp
     assert "Code refusé" in again.content.decode()
     assert StaticToken.objects.filter(device__user=cashier).count() == 9
     assert kinds(user=cashier, kind__startswith="second_factor") == [
+        SecurityEventKind.SECOND_FACTOR_FAILED,  # the wrong enrolment code
         SecurityEventKind.SECOND_FACTOR_ENROLLED,
         SecurityEventKind.SECOND_FACTOR,
         SecurityEventKind.SECOND_FACTOR_FAILED,
     ]
+    assert EnrolmentCode.objects.get().used_at is not None
 
 
 def test_the_second_factor_page_sends_only_to_this_site(akpakpa, client):
@@ -451,3 +484,27 @@ def test_the_admin_cannot_make_an_account_a_demo_one(admins, staff, client):
     assert response.status_code == 302
     assert User.objects.get(pk=target.pk).is_demo is False
     assert 'name="is_demo"' not in client.get(url).content.decode()
+
+
+def test_enrolment_codes_are_asked_and_issued_by_two_admins_in_the_admin(admins, staff, client):
+    first_admin, second_admin = admins
+    client.force_login(first_admin)
+    client.post(
+        reverse("admin:contracts_user_changelist"),
+        {"action": "ask_enrolment_code", "_selected_action": [staff.cashier.pk]},
+    )
+    asked = EnrolmentCode.objects.get(user=staff.cashier)
+    changelist = reverse("admin:contracts_enrolmentcode_changelist")
+    issue = {"action": "issue", "_selected_action": [asked.pk]}
+    page = html.unescape(client.post(changelist, issue, follow=True).content.decode())
+    assert "Un autre administrateur que le demandeur" in page
+    assert EnrolmentCode.objects.get(pk=asked.pk).issued_at is None
+    client.force_login(second_admin)
+    page = html.unescape(client.post(changelist, issue, follow=True).content.decode())
+    code = re.search(r"Code d'enrôlement de akp\.caisse : ([A-Z2-9-]{14})", page).group(1)
+    again = html.unescape(client.post(changelist, issue, follow=True).content.decode())
+    assert code not in again and "déjà émis" in again  # shown once
+    assert kinds(user=staff.cashier, kind__startswith="enrolment") == [
+        SecurityEventKind.ENROLMENT_CODE_REQUESTED,
+        SecurityEventKind.ENROLMENT_CODE_ISSUED,
+    ]
