@@ -16,7 +16,7 @@ export SITE_URL
 
 .PHONY: help run serve test lint format stop db setup uv sync backup restore manage \
         bench bench-pdf bench-login bench-documents bench-load bench-dashboard \
-        bench-import
+        bench-import bench-clear-queue
 
 help:
 	@echo "make run    – démarre l'application avec les données de démonstration (http://$(HOST):$(PORT))"
@@ -146,22 +146,33 @@ BENCH_ENV = url=$$($(PY) -m sbee_resiliation.localdb url postgres sbee_bench); \
 # The contract search, step 8 and the work queues; each page beside the SQL it runs.
 bench: db
 	@$(BENCH_ENV); \
-	$(PY) manage.py bench_search --contracts $(BENCH_CONTRACTS); \
-	$(PY) manage.py bench_due_orders; \
-	$(PY) manage.py collectstatic --no-input -v0; \
-	$(PY) manage.py bench_pages
+	$(PY) manage.py bench_check bench && \
+	$(PY) manage.py collectstatic --no-input -v0 && \
+	$(PY) manage.py bench_search --contracts $(BENCH_CONTRACTS) && \
+	$(PY) manage.py bench_due_orders && \
+	$(PY) manage.py bench_pages; \
+	$(PY) manage.py bench_check bench --fin --vider-la-file
+
+# The render jobs a benchmark left queued in the benchmark database, removed.
+bench-clear-queue: db
+	@$(BENCH_ENV); \
+	$(PY) manage.py bench_check bench-clear-queue --fin --vider-la-file
 
 # The 10 000 removal orders of a large daily job, rendered and stored by the task workers.
 BENCH_WORKERS ?= 2
 bench-documents: db
 	@$(BENCH_ENV); \
-	$(PY) manage.py bench_documents --workers $(BENCH_WORKERS)
+	$(PY) manage.py bench_check bench-documents && \
+	$(PY) manage.py bench_documents --workers $(BENCH_WORKERS); \
+	$(PY) manage.py bench_check bench-documents --fin
 
 # Dashboards (national, one DR, one agency) and the export of every request, with 200 000
 # requests in every state on the 1 000 000 contracts (seeded once).
 bench-dashboard: db
 	@$(BENCH_ENV); \
-	$(PY) manage.py bench_dashboard
+	$(PY) manage.py bench_check bench-dashboard && \
+	$(PY) manage.py bench_dashboard; \
+	$(PY) manage.py bench_check bench-dashboard --fin
 
 # Simulated agents (locust) against the production stack on the benchmark database: 100 agents
 # for 2 minutes, then the climb that finds the saturation point.

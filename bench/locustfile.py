@@ -1,7 +1,8 @@
 """The agency mix for `make bench-load` (locust, headless): reception agents search by each
 criterion, open contracts and requests, read their queue; readers and removal crews read their
-queue and print an order. Think time 1 to 3 s. The samples (contract numbers, serials, phones,
-names, requests, documents) come from the file that `manage.py bench_load` writes."""
+queue and print an order. Think time 1 to 3 s. Each agent logs in through the form first. The
+accounts and samples (contract numbers, serials, phones, names, requests, documents) come from
+the file that `manage.py bench_load` writes."""
 
 import json
 import os
@@ -14,17 +15,30 @@ with open(os.environ["SBEE_LOAD_SAMPLES"]) as handle:
 
 
 class Agent(HttpUser):
-    """An agent already at work: logged in earlier in the morning (a session prepared by
-    `manage.py bench_load`; logins are measured by `make bench-login`)."""
+    """An agent starting the day: logs in through the login form (the agents arrive over the
+    first minute), then works."""
 
     abstract = True
     wait_time = between(1, 3)
     role = ""
 
     def on_start(self):
-        session_key = SAMPLES["sessions"][self.role].pop()
-        self.client.cookies.set("sessionid", session_key)
-        # The first page sets the CSRF cookie, as a browser's would.
+        account = SAMPLES["accounts"][self.role]
+        # The login page sets the CSRF cookie, as a browser's would; then the form is sent.
+        self.client.get("/connexion/", name="connexion (page)")
+        answer = self.client.post(
+            "/connexion/",
+            {
+                "username": account["username"],
+                "password": account["password"],
+                "csrfmiddlewaretoken": self.client.cookies.get("csrftoken"),
+            },
+            headers={"Referer": self.host + "/connexion/"},
+            allow_redirects=False,
+            name="connexion (envoi)",
+        )
+        if answer.status_code != 302:
+            raise RuntimeError(f"connexion refusée pour {account['username']}")
         self.client.get("/corbeille/", name="corbeille")
 
 

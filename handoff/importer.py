@@ -15,11 +15,13 @@ import hashlib
 import io
 import re
 import unicodedata
+import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import psycopg
+from django.conf import settings
 from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.utils import timezone
 
@@ -241,6 +243,31 @@ class ImportReport:
     def changes(self) -> int:
         return sum(self.counts.values())
 
+    def as_json(self) -> dict:
+        """The whole report as JSON (kept with an import run by the task worker)."""
+        return {
+            "committed": self.committed,
+            "files": [[f.name, f.kind.code, f.rows, f.sha256] for f in self.files],
+            "errors": [[p.file, p.line, p.column, p.reason] for p in self.errors],
+            "error_count": self.error_count,
+            "counts": self.counts,
+            "busy": [list(b) for b in self.busy],
+            "notices": self.notices,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict) -> ImportReport:
+        kinds = {kind.code: kind for kind in FILE_KINDS}
+        return cls(
+            committed=data["committed"],
+            files=[SourceFile(n, kinds[k], rows, sha) for n, k, rows, sha in data["files"]],
+            errors=[Problem(*p) for p in data["errors"]],
+            error_count=data["error_count"],
+            counts=data["counts"],
+            busy=[tuple(b) for b in data["busy"]],
+            notices=data["notices"],
+        )
+
     def summary(self) -> dict:
         return {
             "écriture": self.committed,
@@ -341,11 +368,49 @@ class Source:
     def _sheet(self):
         from openpyxl import load_workbook
 
+        self._check_unpacked_size()
         try:
             book = load_workbook(self.path, read_only=True, data_only=True)
         except Exception:
             raise ImportRefused(f"{self.name} : ce n'est pas un classeur XLSX lisible.") from None
         return book.worksheets[0]
+
+    def _check_unpacked_size(self) -> None:
+        """An XLSX is a zip: what it unpacks to is known from its directory, before anything is
+        read. A small file that would unpack to hundreds of megabytes is refused."""
+        limit = settings.IMPORT_XLSX_MAX_UNPACKED_MB * 1024 * 1024
+        try:
+            with zipfile.ZipFile(self.path) as archive:
+                unpacked = sum(info.file_size for info in archive.infolist())
+        except zipfile.BadZipFile:
+            raise ImportRefused(f"{self.name} : ce n'est pas un classeur XLSX lisible.") from None
+        if unpacked > limit:
+            raise ImportRefused(
+                f"{self.name} : ce classeur se décompresse en {unpacked / 1024 / 1024:.0f} Mo "
+                f"(au plus {settings.IMPORT_XLSX_MAX_UNPACKED_MB} Mo) : enregistrez-le en CSV, "
+                "ou importez-le par la commande import_contracts."
+            )
+
+    def _unreadable_cell(self, error: Exception, header: list[str]) -> ImportRefused:
+        """openpyxl stops on a cell it cannot read (a number that is not one, a date out of
+        range): its file, line and column, from the cell the reader was at."""
+        coordinate = ""
+        frame = error.__traceback__
+        while frame is not None:
+            coordinate = frame.tb_frame.f_locals.get("coordinate") or coordinate
+            frame = frame.tb_next
+        match = re.fullmatch(r"([A-Z]+)(\d+)", str(coordinate))
+        if match is None:
+            return ImportRefused(f"{self.name} : une cellule est illisible ({error}).")
+        letters, line = match.groups()
+        index = 0
+        for letter in letters:
+            index = index * 26 + ord(letter) - ord("A") + 1
+        column = header[index - 1] if index <= len(header) else f"colonne {letters}"
+        return ImportRefused(
+            f"{self.name}, ligne {line}, colonne {column} : cellule illisible (valeur qui n'est "
+            f"pas de son type, ou date hors limites : {error}). Corrigez-la dans le classeur."
+        )
 
     def chunks(self):
         """The data rows as CSV bytes (';'), in chunks of about a megabyte: (bytes, rows)."""
@@ -370,7 +435,17 @@ class Source:
     def _xlsx_chunks(self):
         sheet = self._sheet()
         rows = sheet.iter_rows(values_only=True)
-        next(rows, None)
+        header = [str(v) if v is not None else "" for v in next(rows, None) or ()]
+        try:
+            yield from self._xlsx_rows(rows)
+        except ImportRefused:
+            raise
+        except Exception as error:
+            raise self._unreadable_cell(error, header) from None
+        finally:
+            sheet.parent.close()
+
+    def _xlsx_rows(self, rows):
         out = io.StringIO()
         writer = csv.writer(out, delimiter=";", lineterminator="\n")
         blank = 0
@@ -392,7 +467,6 @@ class Source:
                 count = 0
         if out.tell():
             yield out.getvalue().encode(), count
-        sheet.parent.close()
 
 
 def _cell(value) -> str:

@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
@@ -79,3 +80,46 @@ class ApiCall(models.Model):
 
     def __str__(self) -> str:
         return f"{self.method} {self.path} → {self.status}"
+
+
+class ImportRun(models.Model):
+    """One run of the import started from the admin's page (a dry run, or the writing), done
+    by a task worker so that no web worker waits on it; its page reads the progress and, at
+    the end, the report."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "En file d'attente"
+        RUNNING = "running", "En cours"
+        DONE = "done", "Terminé"
+        REFUSED = "refused", "Refusé"
+        FAILED = "failed", "Échoué"
+
+    token = models.CharField("dépôt", max_length=32)
+    commit = models.BooleanField("écriture", default=False)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name="par"
+    )
+    requested_at = models.DateTimeField("demandé le", default=timezone.now)
+    status = models.CharField("état", max_length=8, choices=Status, default=Status.QUEUED)
+    step = models.CharField("étape", max_length=40, blank=True)
+    done = models.BigIntegerField("lignes faites", default=0)
+    total = models.BigIntegerField("lignes à faire", default=0)
+    report = models.JSONField("rapport", null=True, blank=True)
+    refused = models.TextField("refus", blank=True)
+    started_at = models.DateTimeField("commencé le", null=True, blank=True)
+    finished_at = models.DateTimeField("fini le", null=True, blank=True)
+
+    class Meta:
+        verbose_name = "import lancé depuis l'admin"
+        verbose_name_plural = "imports lancés depuis l'admin"
+
+    def __str__(self) -> str:
+        return f"{'Écriture' if self.commit else 'Essai'} {self.token} ({self.status})"
+
+    @property
+    def finished(self) -> bool:
+        return self.status in (self.Status.DONE, self.Status.REFUSED, self.Status.FAILED)
+
+    @property
+    def percent(self) -> int:
+        return min(100, round(100 * self.done / self.total)) if self.total else 0

@@ -1,4 +1,5 @@
-"""The admin's import page: upload the extraction files, read the dry run's report, then write."""
+"""The admin's import page: upload the extraction files; a task worker runs the dry run, whose
+page shows the progress, then the report; then the writing, the same way."""
 
 import re
 import uuid
@@ -7,11 +8,14 @@ from pathlib import Path
 from django import forms
 from django.conf import settings
 from django.contrib import admin
+from django.db import transaction
 from django.http import FileResponse, Http404
-from django.shortcuts import render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods
 
-from handoff.importer import FILE_KINDS, ContractImport, ImportRefused, Source
+from handoff.importer import FILE_KINDS, ImportReport
+from handoff.models import ImportRun
+from handoff.tasks import import_run
 
 SAMPLES = Path(settings.BASE_DIR) / "fixtures" / "import"
 SESSION_KEY = "import_uploads"
@@ -71,13 +75,9 @@ def _store(files) -> str:
     return token
 
 
-def _sources(token: str) -> list[Source]:
-    folder = Path(settings.IMPORT_DIR) / token
-    return [Source(p) for p in sorted(folder.iterdir()) if p.is_file()]
-
-
 @require_http_methods(["GET", "POST"])
 def import_contracts(request):
+    """Upload the files: a dry run is queued for a task worker, and its page shows it."""
     context = {
         **admin.site.each_context(request),
         "title": "Importer les contrats du système de facturation",
@@ -88,29 +88,56 @@ def import_contracts(request):
     form = UploadForm()
     if request.method == "POST" and "token" in request.POST:
         token = request.POST["token"]
-        if token not in request.session.get(SESSION_KEY, []):
+        if token not in request.session.get(SESSION_KEY, []) or not _tried(token):
             context["refused"] = "Ces fichiers ne sont plus disponibles : déposez-les à nouveau."
         else:
-            context.update(_run(request, token, commit=True))
+            return redirect("import_run", pk=_queue(request, token, commit=True).pk)
     elif request.method == "POST":
         form = UploadForm(request.POST, request.FILES)
         if form.is_valid():
             token = _store(form.cleaned_data["files"])
             request.session[SESSION_KEY] = [*request.session.get(SESSION_KEY, [])[-9:], token]
-            context.update(_run(request, token, commit=False))
-            if "report" in context:
-                form = UploadForm()
+            return redirect("import_run", pk=_queue(request, token, commit=False).pk)
     context["form"] = form
     return render(request, "admin/import_contracts.html", context)
 
 
-def _run(request, token: str, *, commit: bool) -> dict:
-    job = ContractImport(_sources(token), commit=commit, actor=request.user, request=request)
-    try:
-        report = job.run()
-    except ImportRefused as refused:
-        return {"refused": str(refused)}
-    return {"report": report, "token": token, "committed": report.committed}
+def _tried(token: str) -> bool:
+    """The files' dry run ended without an error and with something to write."""
+    tried = ImportRun.objects.filter(token=token, commit=False, status=ImportRun.Status.DONE)
+    report = tried.order_by("-id").values_list("report", flat=True).first()
+    return bool(report) and ImportReport.from_json(report).ok
+
+
+@transaction.atomic
+def _queue(request, token: str, *, commit: bool) -> ImportRun:
+    run = ImportRun.objects.create(token=token, commit=commit, requested_by=request.user)
+    transaction.on_commit(lambda: import_run.defer(run_id=run.pk))
+    return run
+
+
+@require_http_methods(["GET"])
+def import_run_page(request, pk: int):
+    """A run of the import: its progress while it runs, then its report (and, after a dry run
+    without error, the button that writes)."""
+    run = get_object_or_404(ImportRun, pk=pk)
+    report = ImportReport.from_json(run.report) if run.report else None
+    writable = (
+        report is not None
+        and not run.commit
+        and report.ok
+        and report.changes
+        and run.token in request.session.get(SESSION_KEY, [])
+    )
+    context = {
+        **admin.site.each_context(request),
+        "title": "Import : " + ("écriture" if run.commit else "essai"),
+        "run": run,
+        "report": report,
+        "committed": bool(report and report.committed),
+        "token": run.token if writable else None,
+    }
+    return render(request, "admin/import_run.html", context)
 
 
 def import_sample(request, name: str):

@@ -277,7 +277,7 @@ STORAGES = {
 
 # The procedure's periodic task lives with the procedure (contracts/procedure/tasks.py), not in
 # an app's tasks.py that procrastinate would find by itself.
-PROCRASTINATE_IMPORT_PATHS = ["contracts.procedure.tasks"]
+PROCRASTINATE_IMPORT_PATHS = ["contracts.procedure.tasks", "handoff.tasks"]
 
 MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
 
@@ -316,3 +316,5 @@ IMPORT_DIR = Path(os.environ.get("IMPORT_DIR") or BASE_DIR / "var" / "imports")
 # Files presented on the public verification page of an attestation, per address and 10 minutes.
 VERIFY_UPLOADS_PER_10_MINUTES = envint("VERIFY_UPLOADS_PER_10_MINUTES", 20)
 IMPORT_UPLOAD_MAX_MB = int(os.environ.get("IMPORT_UPLOAD_MAX_MB", "50"))
+# What an XLSX may unpack to (its zip directory says, before it is read): no "zip bomb".
+IMPORT_XLSX_MAX_UNPACKED_MB = envint("IMPORT_XLSX_MAX_UNPACKED_MB", 100)

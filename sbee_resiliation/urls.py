@@ -26,6 +26,11 @@ urlpatterns = [
         name="import_contracts",
     ),
     path(
+        "admin/import/<int:pk>/",
+        admin.site.admin_view(handoff_views.import_run_page),
+        name="import_run",
+    ),
+    path(
         "admin/import/exemples/<str:name>",
         admin.site.admin_view(handoff_views.import_sample),
         name="import_sample",

@@ -294,10 +294,30 @@ def dcc_admin(akpakpa):
 
 
 def upload(client, paths):
+    """The files sent from the page; the run the worker does; its page once done."""
     from django.core.files.uploadedfile import SimpleUploadedFile
 
     files = [SimpleUploadedFile(p.name, p.read_bytes()) for p in paths]
-    return client.post("/admin/import/", {"files": files})
+    sent = client.post("/admin/import/", {"files": files})
+    if sent.status_code != 302:
+        return sent  # the form refused the files
+    return finish(client, sent)
+
+
+def finish(client, sent):
+    """What the task worker does with the queued runs (the tests run inside a transaction its
+    connection cannot see), then the run's page, as the admin's browser reloads it."""
+    import html
+
+    from handoff.models import ImportRun
+    from handoff.tasks import import_run
+
+    waiting = html.unescape(client.get(sent.url).content.decode())
+    assert "L'import attend un worker de tâches" in waiting
+    assert "data-import-running" in waiting and "js/import_progress.js" in waiting
+    for run in ImportRun.objects.filter(status=ImportRun.Status.QUEUED):
+        import_run(run_id=run.pk)
+    return client.get(sent.url)
 
 
 @pytest.mark.django_db
@@ -321,7 +341,7 @@ def test_the_admin_uploads_reads_the_dry_run_then_writes(
     event = SecurityEvent.objects.filter(kind=SecurityEventKind.IMPORT).latest("id")
     assert event.actor == dcc_admin and event.data["écriture"] is False
 
-    page = client.post("/admin/import/", {"token": token})
+    page = finish(client, client.post("/admin/import/", {"token": token}))
     assert "Import écrit" in page.content.decode()
     assert Contract.objects.count() == 12
     event = SecurityEvent.objects.filter(kind=SecurityEventKind.IMPORT).latest("id")
@@ -364,3 +384,72 @@ def test_the_documentation_names_every_column():
     for kind in FILE_KINDS:
         for column in kind.columns:
             assert f"| `{column.name}` | {column.help} |" in text
+
+
+def rewrite_sheet(source: Path, target: Path, change) -> None:
+    """A copy of an XLSX whose first sheet's XML is changed (as a broken export would be)."""
+    import zipfile
+
+    with zipfile.ZipFile(source) as original, zipfile.ZipFile(target, "w") as copy:
+        for item in original.infolist():
+            data = original.read(item.filename)
+            if item.filename == "xl/worksheets/sheet1.xml":
+                data = change(data.decode()).encode()
+            copy.writestr(item, data)
+
+
+@pytest.mark.django_db
+def test_a_malformed_xlsx_cell_is_named_by_its_file_line_and_column(akpakpa, tmp_path):
+    import re
+
+    target = tmp_path / "avances.xlsx"
+    rewrite_sheet(
+        SAMPLES / "xlsx" / "avances.xlsx",
+        target,
+        # The amount of the first data line, typed as a number, holds a word.
+        lambda xml: re.sub(r'(<c r="D2"[^>]*>)<v>[^<]*</v>', r"\1<v>cinq</v>", xml, count=1),
+    )
+    with pytest.raises(ImportRefused) as refused:
+        run([target])
+    assert str(refused.value).startswith("avances.xlsx, ligne 2, colonne montant : cellule")
+
+
+@pytest.mark.django_db
+def test_an_xlsx_that_would_unpack_too_big_is_refused_before_it_is_read(
+    akpakpa, tmp_path, settings
+):
+    import zipfile
+
+    settings.IMPORT_XLSX_MAX_UNPACKED_MB = 1
+    bomb = tmp_path / "contrats.xlsx"
+    with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("xl/worksheets/sheet1.xml", "<x/>" + " " * (3 * 1024 * 1024))
+    assert bomb.stat().st_size < 100_000
+    with pytest.raises(ImportRefused, match="se décompresse en 3 Mo \\(au plus 1 Mo\\)"):
+        run([bomb])
+
+
+@pytest.mark.django_db
+def test_the_upload_queues_a_job_and_no_web_worker_waits_on_the_import(
+    client, dcc_admin, settings, tmp_path, django_capture_on_commit_callbacks
+):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from procrastinate.contrib.django.models import ProcrastinateJob
+
+    from handoff.models import ImportRun
+
+    settings.IMPORT_DIR = tmp_path
+    client.force_login(dcc_admin)
+    files = [SimpleUploadedFile(p.name, p.read_bytes()) for p in FILES]
+    with django_capture_on_commit_callbacks(execute=True):
+        sent = client.post("/admin/import/", {"files": files})
+    run = ImportRun.objects.get()
+    assert sent.url == f"/admin/import/{run.pk}/"
+    assert (run.status, run.commit, run.requested_by) == ("queued", False, dcc_admin)
+    job = ProcrastinateJob.objects.get(task_name="handoff.import_run")
+    assert (job.queue_name, job.args) == ("imports", {"run_id": run.pk})
+    assert not Contract.objects.exists()  # nothing read nor written in the request
+    import html
+
+    page = html.unescape(client.get(sent.url).content.decode())
+    assert "L'import attend un worker de tâches" in page

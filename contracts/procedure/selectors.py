@@ -452,6 +452,10 @@ TOO_FEW_VISITS = (
 )
 REMOVAL_SIGNED_ALREADY = "Le compte-rendu est déjà signé : il attend la codification de l'ACFF."
 REMOVAL_NOT_SIGNED = "Le compte-rendu doit d'abord être signé par le responsable."
+ORDER_MISSING = (
+    "L'ordre d'intervention de cette demande est introuvable : rien ne peut être fait sur cette "
+    "page. Signalez-le à l'administrateur DCC."
+)
 ORDER_CLOSED = "L'ordre {order} n'est plus ouvert : il est « {status} »."
 CREDIT_NOTE_TOO_LATE = (
     "Une facture de cette demande est déjà réglée : plus d'avoir ici, la correction passe par "
@@ -474,6 +478,22 @@ def why_not(request: TerminationRequest, page: str) -> str | None:
     field_order = next((o for o in orders if o.kind in FIELD_ORDER_KINDS), None)
     removal_order = next((o for o in orders if o.kind in REMOVAL_ORDER_KINDS), None)
     order = removal_order if request.state == RequestState.REMOVAL_ORDERED else field_order
+    needed = {
+        "request_signature": field_order,
+        "request_field_report": order,
+        "request_removal_report": order,
+        "request_reschedule": order,
+        "request_removal_impossible": order,
+        "request_reassign": order,
+        "request_sign_removal": removal_order,
+    }
+    if page in needed and needed[page] is None:
+        # A request brought into a state without its order (by hand in the database, a
+        # migration from elsewhere): the page says so instead of failing.
+        return ORDER_MISSING
+    confirming_removal = page == "request_confirm" and request.state == RequestState.METER_REMOVED
+    if confirming_removal and removal_order is None:
+        return ORDER_MISSING
     if page == "request_signature":
         if field_order.is_signed_by_requester:
             return ALREADY_SIGNED_BY_REQUESTER.format(order=field_order.number)

@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from billing.enums import DocumentKind, DocumentStatus
 from billing.models import Document
+from contracts.management.bench_machine import CpuMeter, tree_cpu
 from contracts.management.commands.bench_due_orders import seed_due_requests
 from contracts.procedure.services import issue_due_orders
 
@@ -48,6 +49,8 @@ class Command(BaseCommand):
         ]
         start = time.perf_counter()
         pending = issued
+        pg = CpuMeter()
+        workers_cpu = 0.0
         try:
             while pending:
                 time.sleep(2)
@@ -64,6 +67,8 @@ class Command(BaseCommand):
                 )
                 self.stdout.flush()
         finally:
+            workers_cpu = sum(tree_cpu(proc.pid) for proc in procs)  # before they go
+            pg_cpu = pg.spent()[1]
             for proc in procs:
                 proc.terminate()
             for proc in procs:
@@ -75,4 +80,9 @@ class Command(BaseCommand):
             f"{issued} ordres rendus et stockés par {workers} workers en {elapsed:.0f} s "
             f"({issued / elapsed:.1f} PDF/s ; objectif : 10 000 en 600 s) ; "
             f"{failed} à régénérer."
+        )
+        self.stdout.write(
+            f"CPU : {workers_cpu / max(issued, 1):.3f} s de worker + "
+            f"{pg_cpu / max(issued, 1):.3f} s de PostgreSQL par ordre (le démarrage des workers "
+            "compris)."
         )

@@ -21,7 +21,9 @@ from django.db import connection
 
 from billing.models import Document
 from contracts.enums import Role
+from contracts.management.bench_machine import CpuMeter, begin, end
 from contracts.management.commands.bench_pages import (
+    PASSWORD,
     bench_user,
     free_port,
     seed_reception_work,
@@ -32,23 +34,6 @@ from contracts.models import Contract, TerminationRequest
 TARGET_P95_MS = 300
 
 
-def sessions(user, count: int) -> list[str]:
-    """Sessions of agents already logged in, as Django's login() leaves them."""
-    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
-    from django.contrib.sessions.backends.db import SessionStore
-
-    keys = []
-    for _ in range(count):
-        store = SessionStore()
-        store[SESSION_KEY] = str(user.pk)
-        store[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
-        store[HASH_SESSION_KEY] = user.get_session_auth_hash()
-        store.set_expiry(8 * 3600)
-        store.create()
-        keys.append(store.session_key)
-    return keys
-
-
 def samples(reception, arpnt) -> dict:
     contracts = list(
         Contract.objects.filter(agency=reception.agency, id__in=range(4, 1_000_000, 397))
@@ -56,7 +41,10 @@ def samples(reception, arpnt) -> dict:
         .order_by("id")[:2000]
     )
     return {
-        "sessions": {"reception": sessions(reception, 400), "arpnt": sessions(arpnt, 400)},
+        "accounts": {
+            "reception": {"username": reception.username, "password": PASSWORD},
+            "arpnt": {"username": arpnt.username, "password": PASSWORD},
+        },
         "contracts": [
             {
                 "number": c.number,
@@ -90,6 +78,7 @@ class Command(BaseCommand):
     def handle(self, *args, users: str, duration: int, workers: int, **options):
         if "bench" not in connection.settings_dict["NAME"]:
             raise CommandError("Refus : la base doit être une base de mesure.")
+        begin(self.stdout, "bench-load")
         reception = bench_user("bench.accueil", Role.RECEPTION)
         arpnt = bench_user("bench.arpnt", Role.ARPNT)
         seed_reception_work(reception)
@@ -113,7 +102,9 @@ class Command(BaseCommand):
         results = []
         try:
             for level in [int(n) for n in users.split(",")]:
-                results.append(self.run_level(level, duration, port, folder, samples_file))
+                results.append(
+                    self.run_level(level, duration, port, folder, samples_file, server.pid)
+                )
         finally:
             server.terminate()
             for proc in task_workers:
@@ -122,8 +113,11 @@ class Command(BaseCommand):
             for proc in task_workers:
                 proc.wait(timeout=60)
         self.report(results)
+        end(self.stdout, "bench-load")
 
-    def run_level(self, level: int, duration: int, port: int, folder: Path, samples_file: Path):
+    def run_level(
+        self, level: int, duration: int, port: int, folder: Path, samples_file: Path, web: int
+    ):
         prefix = folder / f"agents-{level}"
         command = [
             str(Path(sys.executable).parent / "locust"),
@@ -134,11 +128,10 @@ class Command(BaseCommand):
             f"http://127.0.0.1:{port}",
             "--users",
             str(level),
-            "--spawn-rate",
-            str(max(5, level // 10)),
+            "--spawn-rate",  # the agents log in over the first minute
+            f"{level / 60:.3f}",
             "--run-time",
             f"{duration}s",
-            "--reset-stats",  # counted once every agent is at work
             "--csv",
             str(prefix),
             "--only-summary",
@@ -168,11 +161,13 @@ class Command(BaseCommand):
 
         watcher = threading.Thread(target=count_connections)
         watcher.start()
+        cpu = CpuMeter(web)
         try:
             subprocess.run(command, env=env, check=False, capture_output=True, text=True)
         finally:
             done.set()
             watcher.join()
+        web_cpu, pg_cpu = cpu.spent()
         with open(f"{prefix}_stats.csv", newline="") as handle:
             rows = list(csv.DictReader(handle))
         total = next(row for row in rows if row["Name"] == "Aggregated")
@@ -191,6 +186,8 @@ class Command(BaseCommand):
             "p99": float(total["99%"]),
             "pages": pages,
             "connections": (min(counts), max(counts), counts[-1]) if counts else (0, 0, 0),
+            # Over the whole level, the morning's logins included, per request answered.
+            "cpu": (web_cpu, pg_cpu, max(1, int(total["Request Count"]))),
         }
 
     def report(self, results: list[dict]) -> None:
@@ -202,6 +199,13 @@ class Command(BaseCommand):
             self.stdout.write(
                 f"  {r['agents']:>6} {r['requests']:>9} {r['rps']:>7.1f} {r['p50']:>5.0f}ms "
                 f"{r['p95']:>5.0f}ms {r['p99']:>5.0f}ms {r['failures']:>8}"
+            )
+        for r in results:
+            web_cpu, pg_cpu, count = r["cpu"]
+            self.stdout.write(
+                f"  CPU du serveur à {r['agents']} agents : {1000 * web_cpu / count:.1f} ms web "
+                f"+ {1000 * pg_cpu / count:.1f} ms PostgreSQL par requête "
+                f"({count} requêtes, connexions comprises)"
             )
         for r in results:
             low, high, last = r["connections"]

@@ -17,6 +17,7 @@ from django.test import Client
 from django.urls import reverse
 
 from contracts.enums import Role
+from contracts.management.bench_machine import CpuMeter, begin, end
 from contracts.models import Agency, User
 
 PASSWORD = "Un-mot-de-passe-de-mesure-2026"
@@ -33,6 +34,7 @@ class Command(BaseCommand):
         parser.add_argument("--runs", type=int, default=20)
 
     def handle(self, *args, runs: int, **options):
+        begin(self.stdout, "bench-login", queue=False)
         self.stdout.write(f"Hachage : {get_hasher().algorithm} ({settings.PASSWORD_HASHERS[0]})")
         try:
             with transaction.atomic():
@@ -40,6 +42,7 @@ class Command(BaseCommand):
                 raise Rollback
         except Rollback:
             pass
+        end(self.stdout, "bench-login")
 
     def measure(self, runs: int) -> None:
         agency = Agency.objects.order_by("id").first()
@@ -54,6 +57,8 @@ class Command(BaseCommand):
             ("mot de passe faux ", "faux", 200),
         ):
             samples = []
+            cpu = CpuMeter()
+            own = time.process_time()
             for n in range(runs + 2):
                 # A new address each time: the throttling would lock a repeated wrong one out.
                 client = Client(REMOTE_ADDR=f"10.7.{n // 250}.{n % 250 + 1}")
@@ -69,8 +74,11 @@ class Command(BaseCommand):
                     from axes.models import AccessAttempt
 
                     AccessAttempt.objects.all().delete()  # keep the name unlocked
+            web_ms = (time.process_time() - own) * 1000 / (runs + 2)
+            pg_ms = cpu.spent()[1] * 1000 / (runs + 2)
             p95 = statistics.quantiles(samples, n=20)[-1]
             self.stdout.write(
                 f"  {label} : médiane {statistics.median(samples):6.1f} ms  p95 {p95:6.1f} ms"
-                f"  ({runs} connexions)"
+                f"  ({runs} connexions) ; CPU {web_ms:.1f} ms Django + {pg_ms:.1f} ms "
+                "PostgreSQL par connexion"
             )

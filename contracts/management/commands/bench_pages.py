@@ -26,6 +26,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from contracts.enums import Role
+from contracts.management.bench_machine import tree_cpu
 from contracts.models import Agency, Contract, TerminationRequest, User
 
 PASSWORD = "mesure-des-pages-2026"
@@ -172,6 +173,7 @@ class Command(BaseCommand):
             )
             self.stdout.write(
                 f"  {'page':<32} {'requêtes':>8} {'SQL':>8} {'page':>8} {'p95':>8} {'rapport':>8}"
+                f" {'CPU web':>8}"
             )
             ratios = []
             for label, user, url in pages(reception, arpnt):
@@ -193,6 +195,7 @@ class Command(BaseCommand):
                     "Host": "127.0.0.1",
                 }
                 page_ms, sql_ms = [], []
+                web_cpu = tree_cpu(server.pid)  # gunicorn's CPU: the pages only (not the replay)
                 with connection.cursor() as cursor:
                     for _ in range(runs):
                         start = time.perf_counter()
@@ -210,12 +213,13 @@ class Command(BaseCommand):
                             if cursor.description:
                                 cursor.fetchall()
                         sql_ms.append((time.perf_counter() - start) * 1000)
+                cpu_ms = (tree_cpu(server.pid) - web_cpu) * 1000 / runs
                 page, sql = statistics.median(page_ms), statistics.median(sql_ms)
                 p95 = statistics.quantiles(page_ms, n=20)[-1]
                 ratios.append(page / sql)
                 self.stdout.write(
                     f"  {label:<32} {len(statements):>8} {sql:>6.1f}ms {page:>6.1f}ms "
-                    f"{p95:>6.1f}ms {page / sql:>7.1f}×"
+                    f"{p95:>6.1f}ms {page / sql:>7.1f}× {cpu_ms:>6.1f}ms"
                 )
             self.stdout.write(
                 f"  rapport page / SQL : médiane {statistics.median(ratios):.1f}×, "

@@ -27,6 +27,7 @@ from billing.documents import (
 from billing.enums import DocumentKind, InvoiceKind, PaymentMode
 from billing.models import Attestation
 from contracts.enums import OPEN_REQUEST_STATES, RequesterQuality, Role, TerminationKind, Timing
+from contracts.management.bench_machine import begin, end
 from contracts.models import Contract, TerminationRequest, User
 from contracts.procedure import services
 
@@ -42,6 +43,13 @@ class Command(BaseCommand):
         parser.add_argument("--runs", type=int, default=20)
 
     def handle(self, *args, runs: int, **options):
+        begin(self.stdout, "bench-pdf", queue=False)
+        try:
+            self.measure_all(runs)
+        finally:
+            end(self.stdout, "bench-pdf")
+
+    def measure_all(self, runs: int) -> None:
         try:
             with transaction.atomic():
                 self.measure(runs)
@@ -203,13 +211,16 @@ class Command(BaseCommand):
         for label, (template, build, variant) in kinds.items():
             context = build()
             samples = []
+            cpu = time.process_time()
             for _ in range(runs):
                 start = time.perf_counter()
                 render_pdf(template, context, pdf_variant=variant)
                 samples.append((time.perf_counter() - start) * 1000)
+            cpu_ms = (time.process_time() - cpu) * 1000 / runs
             p95 = statistics.quantiles(samples, n=20)[-1]
             self.stdout.write(
                 f"  {label:<38} médiane {statistics.median(samples):6.1f} ms   p95 {p95:6.1f} ms"
+                f"   CPU {cpu_ms:6.1f} ms/document"
             )
         # A reprint: the stored invoice with "DUPLICATA n° k" laid over it.
         original = bytes(stored_invoice.content)
