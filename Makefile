@@ -203,4 +203,5 @@ bench-pdf: setup
 
 # Server-side time of a login with Argon2 (rolled back afterwards).
 bench-login: setup
-	DEBUG=false SECRET_KEY=bench ALLOWED_HOSTS=testserver SECURE_SSL_REDIRECT=false $(PY) manage.py bench_login
+	@export DEBUG=false SECRET_KEY=bench ALLOWED_HOSTS=testserver SECURE_SSL_REDIRECT=false; \
+	$(PY) manage.py collectstatic --no-input -v0 && $(PY) manage.py bench_login

@@ -5,6 +5,7 @@ refusal to start when the machine is already busy or a backlog of jobs would run
 (BENCH_FORCE=1 to measure anyway, said loudly)."""
 
 import os
+import time
 from pathlib import Path
 
 from django.core.management.base import CommandError
@@ -13,6 +14,7 @@ from django.db import connection
 CORES = os.cpu_count() or 1
 TICKS = os.sysconf("SC_CLK_TCK")
 BUSY = 0.5  # load average per core above which the machine is not quiet enough to measure
+CALM_WAIT = 120  # seconds given to the machine to calm down before a measure
 
 
 def load_average() -> str:
@@ -33,6 +35,13 @@ def begin(stdout, what: str, *, queue: bool = True) -> None:
     """Print the load average; refuse a busy machine or (`queue`) a backlog of jobs that would
     run meanwhile, unless forced."""
     forced = os.environ.get("BENCH_FORCE") == "1"
+    # The target's own preparation (migrations, collectstatic) may have just loaded the machine:
+    # it is given up to two minutes to calm down before the load counts against it.
+    deadline = time.monotonic() + CALM_WAIT
+    if os.getloadavg()[0] > BUSY * CORES and not forced:
+        stdout.write(f"[{what}] attente que la charge retombe ({load_average()})…")
+        while os.getloadavg()[0] > BUSY * CORES and time.monotonic() < deadline:
+            time.sleep(5)
     stdout.write(f"[{what}] charge de la machine au début : {load_average()}")
     problems = []
     if os.getloadavg()[0] > BUSY * CORES:
