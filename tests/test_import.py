@@ -66,20 +66,20 @@ def test_the_samples_are_checked_then_written_then_imported_again_without_change
     assert report.counts == trial.counts  # the dry run said what the commit did
     assert report.counts["Relevés facturés repris"] == 144
     contract = Contract.objects.select_related("customer", "delivery_point", "meter").get(
-        number="1020000002"
+        number="1010900002"
     )
     assert contract.agency == akpakpa and contract.status == "active"
     assert contract.customer.id_document_type == "cip"
     assert contract.delivery_point.reference == "PL-AKP-900002"
     assert contract.meter.digits == 6
     assert contract.last_billed_date == dt.date(2026, 10, 31)
-    assert Deposit.objects.get(contract__number="1020000003").payer_name == "HOUNSOU Marcelline"
+    assert Deposit.objects.get(contract__number="1010900003").payer_name == "HOUNSOU Marcelline"
     company = Customer.objects.get(id_document_type="rccm")
     assert company.kind == "company"
     account = contract_account(contract)
-    assert [i.number for i in account.unpaid_invoices] == ["CONSO-2609-1020000002"]
+    assert [i.number for i in account.unpaid_invoices] == ["CONSO-2609-1010900002"]
     assert account.balance == account.unpaid_total == 20350
-    advances = contract_account(Contract.objects.get(number="1020000001")).advances_total
+    advances = contract_account(Contract.objects.get(number="1010900001")).advances_total
     assert advances == 10000
     # The history feeds the 3x check: 12 billed periods, their daily average.
     readings = BilledReading.objects.filter(contract=contract)
@@ -105,7 +105,7 @@ def test_the_next_extraction_brings_only_the_changes_and_spares_a_contract_in_pr
     akpakpa, staff, frozen_today
 ):
     run(FILES)
-    busy = Contract.objects.get(number="1020000004")
+    busy = Contract.objects.get(number="1010900004")
     request = create(busy, staff)
     before_busy = (busy.last_billed_index, busy.last_billed_date)
     unpaid_busy = [i.number for i in contract_account(busy).unpaid_invoices]
@@ -116,18 +116,18 @@ def test_the_next_extraction_brings_only_the_changes_and_spares_a_contract_in_pr
     assert report.counts["Contrats mis à jour (dernier index facturé)"] == 11
     assert report.counts["Relevés facturés repris"] == 11
     assert report.counts["Factures réglées au système de facturation"] == 1
-    assert report.counts["Factures impayées reprises"] == 1  # 1020000005's; 1020000004 waits
+    assert report.counts["Factures impayées reprises"] == 1  # 1010900005's; 1010900004 waits
     assert report.counts["Avances reprises"] == 1
-    assert report.busy == [("1020000004", str(request.pk))]
+    assert report.busy == [("1010900004", str(request.pk))]
 
-    updated = Contract.objects.get(number="1020000001")
+    updated = Contract.objects.get(number="1010900001")
     assert updated.last_billed_date == dt.date(2026, 11, 28)
     busy.refresh_from_db()
     assert (busy.last_billed_index, busy.last_billed_date) == before_busy
     assert [i.number for i in contract_account(busy).unpaid_invoices] == unpaid_busy
     assert not BilledReading.objects.filter(contract=busy, period_end=dt.date(2026, 11, 28))
     # Paid at the billing system: settled, with the payment entered into the account.
-    paid = Invoice.objects.get(number="CONSO-2609-1020000007")
+    paid = Invoice.objects.get(number="CONSO-2609-1010900007")
     assert paid.state == InvoiceState.SETTLED
     payment = AccountEntry.objects.get(invoice=paid, kind=EntryKind.PAYMENT)
     assert payment.credit == paid.total
@@ -215,18 +215,18 @@ def test_a_contract_number_twice_and_two_active_contracts_on_a_point_are_refused
     other = tmp_path / "other"
     other.mkdir()
     cells = twin.split(";")
-    cells[0], cells[9] = "1020000099", "CE26999999"
+    cells[0], cells[9] = "1010900099", "CE26999999"
     (other / "contrats.csv").write_text(lines[0] + "\r\n" + ";".join(cells) + "\r\n", "utf-8")
     report = run([other / "contrats.csv"])
     assert [(p.line, p.column, p.reason) for p in report.errors] == [
-        (2, "point_livraison", "ce point de livraison a déjà un contrat actif (n° 1020000001)")
+        (2, "point_livraison", "ce point de livraison a déjà un contrat actif (n° 1010900001)")
     ]
-    assert not Contract.objects.filter(number="1020000099").exists()
+    assert not Contract.objects.filter(number="1010900099").exists()
     # And the database refuses it too, whatever writes it.
-    contract = Contract.objects.get(number="1020000001")
+    contract = Contract.objects.get(number="1010900001")
     with pytest.raises(IntegrityError), transaction.atomic():
         Contract.objects.create(
-            number="1020000098", agency=contract.agency, customer=contract.customer,
+            number="1010900098", agency=contract.agency, customer=contract.customer,
             delivery_point=contract.delivery_point, meter=Meter.objects.create(
                 serial="CE26999998", digits=6), tariff_category=contract.tariff_category,
             subscribed_power_kva=3, start_date=TODAY, last_billed_index=0,
@@ -234,7 +234,7 @@ def test_a_contract_number_twice_and_two_active_contracts_on_a_point_are_refused
         )  # fmt: skip
     with pytest.raises(IntegrityError), transaction.atomic():
         Contract.objects.create(
-            number="1020000001", agency=contract.agency, customer=contract.customer,
+            number="1010900001", agency=contract.agency, customer=contract.customer,
             delivery_point=DeliveryPoint.objects.create(
                 reference="PL-X", address="x", agency=contract.agency, voltage="bt"),
             meter=Meter.objects.create(serial="CE26999997", digits=6),
@@ -254,7 +254,7 @@ def test_unreadable_files_are_refused_in_french(akpakpa, tmp_path, frozen_today)
     with pytest.raises(ImportRefused, match="points-virgules"):
         run([commas])
     short = tmp_path / "avances.csv"
-    short.write_text("numero_contrat;reference;date;montant\n1020000001;R1;01/11/2026\n", "utf-8")
+    short.write_text("numero_contrat;reference;date;montant\n1010900001;R1;01/11/2026\n", "utf-8")
     report = run([short])
     assert [(p.line, p.reason) for p in report.errors] == [
         (2, "colonnes manquantes sur cette ligne")
@@ -262,7 +262,7 @@ def test_unreadable_files_are_refused_in_french(akpakpa, tmp_path, frozen_today)
     # Headers as a spreadsheet writes them: accents, capitals, any order, a BOM.
     loose = tmp_path / "loose.csv"
     loose.write_text(
-        "\ufeffMontant;Date;Référence;Numéro contrat\n5000;01/11/2026;R1;1020000001\n", "utf-8"
+        "\ufeffMontant;Date;Référence;Numéro contrat\n5000;01/11/2026;R1;1010900001\n", "utf-8"
     )
     report = run([loose])
     assert [p.reason for p in report.errors] == [
@@ -359,7 +359,7 @@ def test_the_admin_page_reports_errors_and_refuses_what_it_cannot_read(
     client.force_login(dcc_admin)
     bad = tmp_path / "avances.csv"
     bad.write_text(
-        "numero_contrat;reference;date;montant\n1020000001;R1;32/11/2026;5000\n", "utf-8"
+        "numero_contrat;reference;date;montant\n1010900001;R1;32/11/2026;5000\n", "utf-8"
     )
     html = upload(client, [bad]).content.decode()
     assert "1 erreur : rien n'a été écrit" in html

@@ -58,7 +58,7 @@ def test_import_then_terminate_then_hand_off(office, staff, akpakpa, settings, t
     assert Contract.objects.count() == 12
 
     # The agency finds it and takes it through the procedure.
-    contract = Contract.objects.select_related("customer").get(number="1020000004")
+    contract = Contract.objects.select_related("customer").get(number="1010900004")
     reception = start(office, staff, contract)
     issue_order(reception)
     index = contract.last_billed_index + 120
@@ -116,7 +116,7 @@ def test_import_then_terminate_then_hand_off(office, staff, akpakpa, settings, t
     call_command("export_codifications", "--since", "0", "--dir", str(tmp_path), verbosity=0)
     (exported,) = tmp_path.glob("codifications-*.csv")
     rows = list(csv.DictReader(exported.open(encoding="utf-8-sig"), delimiter=";"))
-    assert [r["contrat"] for r in rows] == ["1020000004"]
+    assert [r["contrat"] for r in rows] == ["1010900004"]
     _, token = receiving_system_create("facturation")
     response = admin.context.request.get(
         office.base_url + "/api/v1/codifications?apres=0",
@@ -124,6 +124,6 @@ def test_import_then_terminate_then_hand_off(office, staff, akpakpa, settings, t
     )
     body = json.loads(response.body())
     (record,) = body["enregistrements"]
-    assert record["contrat"] == "1020000004" and record["nature"] == "closure"
+    assert record["contrat"] == "1010900004" and record["nature"] == "closure"
     assert record["contenu"]["index_final"] == index
     office.assert_valid_html()
