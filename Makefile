@@ -150,8 +150,8 @@ bench: db
 	$(PY) manage.py collectstatic --no-input -v0 && \
 	$(PY) manage.py bench_search --contracts $(BENCH_CONTRACTS) && \
 	$(PY) manage.py bench_due_orders && \
-	$(PY) manage.py bench_pages; \
-	$(PY) manage.py bench_check bench --fin --vider-la-file
+	$(PY) manage.py bench_pages; rc=$$?; \
+	$(PY) manage.py bench_check bench --fin --vider-la-file; exit $$rc
 
 # The render jobs a benchmark left queued in the benchmark database, removed.
 bench-clear-queue: db
@@ -163,16 +163,16 @@ BENCH_WORKERS ?= 2
 bench-documents: db
 	@$(BENCH_ENV); \
 	$(PY) manage.py bench_check bench-documents && \
-	$(PY) manage.py bench_documents --workers $(BENCH_WORKERS); \
-	$(PY) manage.py bench_check bench-documents --fin
+	$(PY) manage.py bench_documents --workers $(BENCH_WORKERS); rc=$$?; \
+	$(PY) manage.py bench_check bench-documents --fin; exit $$rc
 
 # Dashboards (national, one DR, one agency) and the export of every request, with 200 000
 # requests in every state on the 1 000 000 contracts (seeded once).
 bench-dashboard: db
 	@$(BENCH_ENV); \
 	$(PY) manage.py bench_check bench-dashboard && \
-	$(PY) manage.py bench_dashboard; \
-	$(PY) manage.py bench_check bench-dashboard --fin
+	$(PY) manage.py bench_dashboard; rc=$$?; \
+	$(PY) manage.py bench_check bench-dashboard --fin; exit $$rc
 
 # Simulated agents (locust) against the production stack on the benchmark database: 100 agents
 # for 2 minutes, then the climb that finds the saturation point.

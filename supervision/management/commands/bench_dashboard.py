@@ -95,7 +95,8 @@ WHERE r.requester_name LIKE 'DEMANDEUR %%'
 ORDER_SQL = """
 INSERT INTO interventions_interventionorder (
     request_id, agency_id, kind, number, issued_on, due_on, status, issued_by_id,
-    requester_signed_at, closure_reason, reassignments)
+    requester_signed_at, requester_signature_recorded_by_id, closure_reason, closed_at,
+    closed_by_id, reassignments)
 SELECT r.id, r.agency_id, o.kind, 'BENCH-' || o.prefix || '-' || r.id,
     (r.created_at + interval '1 day')::date, (r.created_at + interval '1 day')::date,
     CASE WHEN o.kind = 'interruption_reading'
@@ -103,8 +104,13 @@ SELECT r.id, r.agency_id, o.kind, 'BENCH-' || o.prefix || '-' || r.id,
                    WHEN r.state = 'field_reported' THEN 'reported' ELSE 'filed' END
          ELSE CASE WHEN r.state = 'removal_ordered' THEN 'issued'
                    WHEN r.state = 'removal_impossible' THEN 'impossible' ELSE 'filed' END END,
-    %(creator)s, r.created_at + interval '1 day',
-    CASE WHEN o.kind = 'removal' AND r.state = 'removal_impossible' THEN 'bench' ELSE '' END, 0
+    %(creator)s,
+    CASE WHEN o.kind = 'interruption_reading' THEN r.created_at + interval '1 day' END,
+    CASE WHEN o.kind = 'interruption_reading' THEN %(creator)s END,
+    CASE WHEN o.kind = 'removal' AND r.state = 'removal_impossible' THEN 'bench' ELSE '' END,
+    CASE WHEN o.kind = 'removal' AND r.state = 'removal_impossible' THEN r.state_since END,
+    CASE WHEN o.kind = 'removal' AND r.state = 'removal_impossible' THEN %(creator)s END,
+    0
 FROM contracts_terminationrequest r
 JOIN (VALUES ('interruption_reading', 'OI'), ('removal', 'OD')) AS o (kind, prefix) ON true
 WHERE r.requester_name LIKE 'DEMANDEUR %%' AND r.kind = 'without_takeover'
