@@ -27,7 +27,11 @@ def _queued_jobs() -> int:
         cursor.execute("SELECT to_regclass('procrastinate_jobs') IS NOT NULL")
         if not cursor.fetchone()[0]:
             return 0
-        cursor.execute("SELECT count(*) FROM procrastinate_jobs WHERE status IN ('todo', 'doing')")
+        # The minute's check for stalled jobs, deferred by the last workers, costs nothing.
+        cursor.execute(
+            "SELECT count(*) FROM procrastinate_jobs WHERE status IN ('todo', 'doing')"
+            " AND task_name <> 'procrastinate.retry_stalled_jobs'"
+        )
         return cursor.fetchone()[0]
 
 

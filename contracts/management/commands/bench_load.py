@@ -149,7 +149,8 @@ class Command(BaseCommand):
             import psycopg
 
             params = connection.get_connection_params()
-            params = {k: v for k, v in params.items() if k in ("host", "port", "user", "dbname")}
+            keep = ("host", "port", "user", "dbname", "password", "passfile")
+            params = {k: v for k, v in params.items() if k in keep}
             with psycopg.connect(**params, autocommit=True) as watcher:
                 while not done.wait(1):
                     counts.append(
