@@ -526,6 +526,10 @@ def complementary_invoice_create(
 
 
 def _check_cash_open(actor: User, day: dt.date) -> None:
+    """The cashier's desk still open for the day, and kept so until the caller's transaction
+    ends: the cashier's row is locked, as the arrêté locks it, so that a movement and the
+    arrêté of the same desk never overlap (the arrêté's totals always count every movement)."""
+    User.objects.select_for_update().filter(pk=actor.pk).values_list("pk", flat=True).first()
     if CashClosing.objects.filter(cashier=actor, day=day).exists():
         raise StepRefused(CASH_CLOSED.format(day=f"{day:%d/%m/%Y}"))
 

@@ -128,3 +128,65 @@ def test_two_workers_issue_each_due_order_once(akpakpa, staff):
     assert numbers == [f"OI-AKP-2026-{n:06d}" for n in range(1, 13)]  # no gap, no double
     assert all(reload(r).state == RequestState.REMOVAL_ORDERED for r in requests)
     assert issue_due_orders(due) == 0  # a third run finds nothing left
+
+
+def test_a_settlement_never_lands_after_the_arrete_of_the_same_desk(akpakpa, staff):
+    """The arrêté is being signed (its transaction open, the cashier's row locked) when the same
+    cashier's other window settles an invoice: the settlement waits for the arrêté, then is
+    refused; it never slips in after the day's totals were frozen."""
+    import time
+
+    from django.db import transaction
+
+    from billing import services as billing
+    from billing.models import CashClosing
+    from tests.workflow import close_cash_desk
+
+    invoice = advance(
+        create(worked_example_contract(akpakpa), staff), staff, RequestState.INVOICED
+    ).invoices.get(kind=InvoiceKind.BALANCE)
+    signed, release = threading.Event(), threading.Event()
+    outcome: dict = {}
+
+    def arrete():
+        try:
+            with transaction.atomic():
+                close_cash_desk(staff.cashier, TODAY)
+                signed.set()
+                release.wait(120)  # held open until the settlement is seen waiting
+        finally:
+            connection.close()
+
+    def settle():
+        signed.wait(120)
+        try:
+            services.termination_request_settle(
+                invoice, actor=staff.cashier, amount=26417, mode=PaymentMode.CASH
+            )
+            outcome["settle"] = "ok"
+        except StepRefused as refused:
+            outcome["settle"] = refused.message
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=arrete), threading.Thread(target=settle)]
+    for thread in threads:
+        thread.start()
+    # The settlement must be waiting on the desk's lock while the arrêté is open (a generous
+    # deadline: a busy machine only makes it longer to get there).
+    waiting, deadline = False, time.monotonic() + 120
+    with connection.cursor() as cursor:
+        while not waiting and time.monotonic() < deadline and threads[1].is_alive():
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                "AND wait_event_type = 'Lock'"
+            )
+            waiting = cursor.fetchone()[0] > 0
+            time.sleep(0.1)
+    release.set()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert waiting, outcome
+    assert outcome["settle"] == billing.CASH_CLOSED.format(day="30/11/2026")
+    assert not Settlement.objects.filter(invoice=invoice).exists()
+    assert CashClosing.objects.get().collected == 0
