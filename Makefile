@@ -43,7 +43,7 @@ sync: uv
 	else \
 	  py=$$($(UV) python find --no-project 3.13 2>/dev/null || $(UV) python find --no-project '>=3.12' 2>/dev/null || echo 3.13); \
 	fi; \
-	$(UV) sync --frozen --python "$$py" || { \
+	$(UV) sync --frozen $(SYNC_GROUPS) --python "$$py" || { \
 	  echo "Il faut Python 3.12 ou plus récent : installez-le (apt-get install python3.12, pyenv...)," \
 	       "ou laissez uv le télécharger (accès réseau à ses versions de Python)."; exit 1; }
 
@@ -132,6 +132,11 @@ backup: db
 restore: db
 	@test -n "$(FILE)" || { echo "usage : make restore FILE=var/backups/sbee-....dump [DB=nom]"; exit 2; }
 	$(PY) -m sbee_resiliation.backup restore $(FILE) $(DB)
+
+# The benchmarks' own packages (locust) come with them: the `bench` dependency group, which
+# `make run` and `make test` do not install.
+bench bench-clear-queue bench-documents bench-dashboard bench-load bench-import bench-pdf \
+  bench-login: SYNC_GROUPS = --group bench
 
 # Benchmarks on 1 000 000 contracts, in a separate database of the local cluster (sbee_bench).
 BENCH_CONTRACTS ?= 1000000

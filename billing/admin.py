@@ -13,7 +13,7 @@ from billing.models import (
     TariffCategory,
     TariffItem,
 )
-from sbee_resiliation.admin import ReadOnlyAdmin, RoleAdmin
+from contracts.admin import ReadOnlyAdmin, RoleAdmin
 
 
 @admin.register(TariffCategory)

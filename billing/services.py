@@ -1,6 +1,6 @@
 """Writes on invoices, the account ledger, the cash desk and the printed documents. Each
 function locks what it changes and checks the actor's role and agency; the procedure
-(contracts/procedure/services.py) calls them inside its step's transaction, then moves the
+(procedure/services.py) calls them inside its step's transaction, then moves the
 request. The cash desk's advances and the prints are atomic on their own."""
 
 import datetime as dt
@@ -13,6 +13,15 @@ from dataclasses import dataclass
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from accounts.rules import (
+    SOD_SETTLE,
+    DraftChanged,
+    DutiesRefused,
+    StepRefused,
+    check_agency,
+    check_other_person,
+    check_role,
+)
 from billing.computation import (
     Computation,
     ComputationError,
@@ -64,15 +73,6 @@ from billing.selectors import (
 )
 from contracts.enums import OPERATIONAL_ROLES, ContractStatus, DepositStatus, IdDocumentType, Role
 from contracts.models import Contract, Deposit, NumberSequence, TerminationRequest, User
-from contracts.rules import (
-    SOD_SETTLE,
-    DraftChanged,
-    DutiesRefused,
-    StepRefused,
-    check_agency,
-    check_other_person,
-    check_role,
-)
 from contracts.templatetags.sbee import format_fcfa
 from handoff.enums import RecordKind
 from handoff.services import outbox_write

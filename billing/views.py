@@ -12,6 +12,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
+from accounts.rules import StepRefused, check_role
 from billing import services
 from billing.documents import copy_marks, stamp_pdf
 from billing.enums import DocumentStatus
@@ -27,7 +28,6 @@ from billing.models import (
 from billing.selectors import cash_closings, day_journal, invoices_to_settle
 from contracts.audit import client_address, security_event
 from contracts.enums import Role, SecurityEventKind
-from contracts.rules import StepRefused, check_role
 from contracts.selectors import get_contract_for_user
 
 logger = logging.getLogger(__name__)

@@ -6,5 +6,4 @@ class ContractsConfig(AppConfig):
     verbose_name = "Contrats et clients"
 
     def ready(self) -> None:
-        from contracts import signals  # noqa: F401 (the receivers register themselves)
         from contracts.database import grant_application_role  # noqa: F401

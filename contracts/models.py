@@ -461,7 +461,7 @@ def closes_after_settlement(request: "TerminationRequest") -> bool:
 class TerminationRequest(ConcurrentTransitionMixin, models.Model):
     """A customer's request to terminate a contract, driven through the procedure's steps.
 
-    The @transition methods only change fields in memory; contracts/procedure/ locks the row,
+    The @transition methods only change fields in memory; procedure/ locks the row,
     checks the actor, calls them, saves, and writes the TerminationEvent.
     """
 

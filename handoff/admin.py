@@ -1,8 +1,8 @@
 from django.contrib import admin
 
+from contracts.admin import ReadOnlyAdmin, RoleAdmin
 from handoff.models import Acknowledgement, ApiCall, OutboxRecord, ReceivingSystem
 from handoff.selectors import unacknowledged
-from sbee_resiliation.admin import ReadOnlyAdmin, RoleAdmin
 
 
 class UnacknowledgedFilter(admin.SimpleListFilter):

@@ -1,7 +1,7 @@
 from django.contrib import admin
 
+from contracts.admin import ReadOnlyAdmin
 from interventions.models import InterventionOrder, InterventionReport
-from sbee_resiliation.admin import ReadOnlyAdmin
 
 
 @admin.register(InterventionOrder)

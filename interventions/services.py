@@ -1,14 +1,14 @@
 """Writes on intervention orders, their visits and their reports. Each function runs inside the
-step's transaction: the procedure (contracts/procedure/services.py) holds the request's lock,
+step's transaction: the procedure (procedure/services.py) holds the request's lock,
 calls these to keep the orders' own records, then moves the request."""
 
 import datetime as dt
 
 from django.utils import timezone
 
+from accounts.rules import SOD_REPORT, StepRefused, check_other_person
 from contracts.enums import Role, Timing, Voltage
 from contracts.models import NumberSequence, TerminationRequest, User
-from contracts.rules import SOD_REPORT, StepRefused, check_other_person
 from interventions.enums import (
     AWAITING_AGENT,
     REASSIGNABLE,

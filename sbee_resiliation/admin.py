@@ -23,7 +23,7 @@ class SbeeAdminSite(admin.AdminSite):
         return super().index(request, {**extra, **(extra_context or {})})
 
     def has_permission(self, request) -> bool:
-        from contracts.rules import forbidden_combination  # models: after the app registry
+        from accounts.rules import forbidden_combination  # models: after the app registry
 
         user = request.user
         if forbidden_combination(user.roles):
@@ -33,37 +33,3 @@ class SbeeAdminSite(admin.AdminSite):
 
 class SbeeAdminConfig(AdminConfig):
     default_site = "sbee_resiliation.admin.SbeeAdminSite"
-
-
-class RoleAdmin(admin.ModelAdmin):
-    """Everything the admin role may see and edit; subclasses narrow it."""
-
-    def _is_admin(self, request) -> bool:
-        return request.user.is_active and (
-            request.user.is_superuser or request.user.has_role(Role.ADMIN)
-        )
-
-    def has_module_permission(self, request) -> bool:
-        return self._is_admin(request)
-
-    def has_view_permission(self, request, obj=None) -> bool:
-        return self._is_admin(request)
-
-    def has_add_permission(self, request) -> bool:
-        return self._is_admin(request)
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return self._is_admin(request)
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False  # reference data is referenced by contracts and invoices: never deleted
-
-
-class ReadOnlyAdmin(RoleAdmin):
-    """Business data is changed through the procedure's pages, never in the admin."""
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False

@@ -88,11 +88,17 @@ INSTALLED_APPS = [
     "django_otp",
     "django_otp.plugins.otp_totp",
     "django_otp.plugins.otp_static",
+    # One layer per app, from the bottom up (README, "The map"; import-linter checks it).
     "contracts",
+    "accounts",
+    "handoff",
     "interventions",
     "billing",
-    "handoff",
+    "procedure",
+    "imports",
     "supervision",
+    "sbee_resiliation",
+    "bench",
 ]
 
 MIDDLEWARE = [
@@ -102,7 +108,7 @@ MIDDLEWARE = [
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "sbee_resiliation.middleware.SecurityHeadersMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
-    "sbee_resiliation.middleware.SessionIdleMiddleware",
+    "accounts.middleware.SessionIdleMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -113,7 +119,7 @@ MIDDLEWARE = [
     "sbee_resiliation.middleware.BodySizeMiddleware",
     "django_otp.middleware.OTPMiddleware",
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
-    "sbee_resiliation.middleware.SecondFactorMiddleware",
+    "accounts.middleware.SecondFactorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Last, as django-axes asks: it answers a locked-out login with its own page.
@@ -133,7 +139,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
-                "contracts.context_processors.staff",
+                "procedure.context_processors.staff",
             ],
             "builtins": ["contracts.templatetags.sbee"],
         },
@@ -174,7 +180,7 @@ AUTHENTICATION_BACKENDS = [
     # First: refuses a locked-out user name or address before any password is checked.
     "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
-    "contracts.auth.DemoPasswordBackend",
+    "accounts.auth.DemoPasswordBackend",
 ]
 # Argon2 first (OWASP's first choice); older hashes are upgraded at the next login.
 PASSWORD_HASHERS = [
@@ -210,7 +216,7 @@ LOGOUT_REDIRECT_URL = "login"
 # Agency computers are shared: a session ends after 30 minutes without activity.
 SESSION_COOKIE_AGE = envint("SESSION_IDLE_MINUTES", 30) * 60
 # The expiry moves on with activity, but the session row is written at most once a minute
-# (sbee_resiliation.middleware.SessionIdleMiddleware), not on every page.
+# (accounts.middleware.SessionIdleMiddleware), not on every page.
 SESSION_SAVE_EVERY_REQUEST = False
 SESSION_REFRESH_SECONDS = 60
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
@@ -275,9 +281,7 @@ STORAGES = {
     },
 }
 
-# The procedure's periodic task lives with the procedure (contracts/procedure/tasks.py), not in
-# an app's tasks.py that procrastinate would find by itself.
-PROCRASTINATE_IMPORT_PATHS = ["contracts.procedure.tasks", "handoff.tasks"]
+# Each app's tasks.py (procedure, billing, imports) is found by procrastinate itself.
 
 MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
 

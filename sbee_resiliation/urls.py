@@ -2,9 +2,9 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from contracts.forms import LoginForm
-from handoff import views as handoff_views
+from accounts.forms import LoginForm
 from handoff.api import urlpatterns as handoff_api
+from imports import views as import_views
 from sbee_resiliation.health import health
 from sbee_resiliation.views import favicon
 
@@ -22,24 +22,24 @@ urlpatterns = [
     # The import page, in the admin's frame and behind its permission (the DCC admin).
     path(
         "admin/import/",
-        admin.site.admin_view(handoff_views.import_contracts),
+        admin.site.admin_view(import_views.import_contracts),
         name="import_contracts",
     ),
     path(
         "admin/import/<int:pk>/",
-        admin.site.admin_view(handoff_views.import_run_page),
+        admin.site.admin_view(import_views.import_run_page),
         name="import_run",
     ),
     path(
         "admin/import/exemples/<str:name>",
-        admin.site.admin_view(handoff_views.import_sample),
+        admin.site.admin_view(import_views.import_sample),
         name="import_sample",
     ),
     path("admin/", admin.site.urls),
     path("api/v1/", handoff_api()),
-    path("", include("contracts.urls")),
+    path("", include("accounts.urls")),
     path("", include("supervision.urls")),
-    path("", include("contracts.procedure.urls")),
+    path("", include("procedure.urls")),
     path("", include("billing.urls")),
     path("", include("interventions.urls")),
 ]

@@ -26,7 +26,7 @@ from billing.enums import (
 from billing.models import CreditNote, Invoice, Settlement
 from contracts.enums import IdDocumentType, RequestState, Role, TerminationKind
 from contracts.models import TerminationEvent
-from contracts.procedure.selectors import ACTION_LABELS
+from procedure.selectors import ACTION_LABELS
 
 CHUNK = 2000
 FORMATS = ("csv", "xlsx")

@@ -6,7 +6,7 @@ from billing.enums import PaymentMode, SettlementKind
 from contracts.enums import RequestState, Role
 from contracts.forms import DateField
 from contracts.models import Agency, Direction, User
-from contracts.procedure.selectors import STEP_TITLES
+from procedure.selectors import STEP_TITLES
 
 OPEN = "ouvertes"
 LATE_CHOICES = [("", "Toutes"), ("oui", "En retard"), ("non", "Dans les délais")]

@@ -6,9 +6,9 @@ from dataclasses import dataclass
 from django.core.exceptions import PermissionDenied
 from django.db.models import Q
 
+from accounts.rules import ROLE_REFUSED, check_role
 from contracts.enums import Role
 from contracts.models import Agency, Direction, User
-from contracts.rules import ROLE_REFUSED, check_role
 
 
 @dataclass(frozen=True)

@@ -25,8 +25,8 @@ from billing.enums import InvoiceKind, InvoiceState, PaymentMode, SettlementKind
 from billing.models import AccountTransfer, Invoice, Settlement
 from contracts.enums import OPEN_REQUEST_STATES, RequestState, TerminationKind
 from contracts.models import Normalize, TerminationEvent, User
-from contracts.procedure.selectors import with_deadline
 from contracts.selectors import requests_visible_to
+from procedure.selectors import with_deadline
 from supervision.forms import AGE_BUCKETS, OPEN, SORTS
 from supervision.scope import Scope
 

@@ -20,12 +20,12 @@ def fast_password_hashing(settings):
 def second_factor_done_with_force_login(monkeypatch):
     """force_login skips the password; here it skips the second factor too, as if the code had
     been typed (a confirmed TOTP device, its id in the session). Client.login and the browser
-    tests go through the real pages (tests/contracts/test_security.py, tests/browser)."""
+    tests go through the real pages (tests/accounts/test_security.py, tests/browser)."""
     original = Client.force_login
 
     def force_login(self, user, backend=None):
         original(self, user, backend)
-        from sbee_resiliation.middleware import needs_second_factor
+        from accounts.middleware import needs_second_factor
 
         if needs_second_factor(user):
             device = TOTPDevice.objects.filter(user=user, confirmed=True).first()

@@ -13,7 +13,7 @@ from django.db import connection
 from billing.enums import DocumentStatus
 from contracts.audit import verify_chains
 from contracts.enums import RequestState
-from contracts.procedure import services
+from procedure import services
 from sbee_resiliation import backup, localdb
 from tests.workflow import advance, create, documents_rendered, reload, worked_example_contract
 

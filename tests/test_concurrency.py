@@ -7,14 +7,14 @@ import threading
 import pytest
 from django.db import connection
 
+from accounts.rules import StepRefused
 from billing.enums import InvoiceKind, PaymentMode
 from billing.models import Invoice, Settlement
 from contracts.enums import RequestState, Role, Timing
-from contracts.procedure import services
-from contracts.procedure.services import issue_due_orders
-from contracts.rules import StepRefused
 from interventions.enums import OrderKind
 from interventions.models import InterventionOrder
+from procedure import services
+from procedure.services import issue_due_orders
 from tests.factories import UserFactory
 from tests.workflow import TODAY, advance, create, reload, validate_invoice, worked_example_contract
 

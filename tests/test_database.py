@@ -17,7 +17,7 @@ from billing.enums import DocumentKind
 from contracts.audit import security_event
 from contracts.enums import RequestState, SecurityEventKind
 from contracts.models import Deposit, SecurityEvent
-from contracts.procedure import services
+from procedure import services
 from tests.workflow import (
     TODAY,
     advance,
@@ -259,7 +259,7 @@ def test_a_tail_cut_off_leaves_no_broken_link_but_misses_its_anchor(
     akpakpa, staff, settings, tmp_path
 ):
     from contracts.audit import verify_chains
-    from contracts.procedure.tasks import anchor_audit_every_evening
+    from procedure.tasks import anchor_audit_every_evening
 
     settings.AUDIT_ANCHOR_FILE = tmp_path / "ancres.txt"
     request = advance(create(worked_example_contract(akpakpa), staff), staff, RequestState.INVOICED)

@@ -11,6 +11,7 @@ import pytest
 from django.contrib.auth.models import Group
 from django.urls import reverse
 
+from accounts.rules import SOD_REPORT, SOD_SETTLE
 from billing import services as billing
 from billing.enums import DocumentKind, DocumentStatus
 from billing.models import (
@@ -25,9 +26,8 @@ from billing.models import (
 )
 from contracts.enums import RequestState, Role, TerminationKind, Timing
 from contracts.models import Deposit, TerminationEvent, TerminationRequest, User
-from contracts.procedure import services
-from contracts.rules import SOD_REPORT, SOD_SETTLE
 from interventions.models import InterventionReport, VisitAttempt
+from procedure import services
 from tests.factories import UserFactory
 from tests.workflow import (
     TODAY,

@@ -6,10 +6,10 @@ from django.core.management.base import CommandError
 
 from billing.enums import InvoiceKind, PaymentMode
 from contracts.enums import RequestState, Timing
-from contracts.procedure import services
-from contracts.procedure.tasks import issue_due_orders_every_morning
 from interventions.enums import OrderKind
 from interventions.models import InterventionOrder
+from procedure import services
+from procedure.tasks import issue_due_orders_every_morning
 from tests.workflow import (
     TODAY,
     advance,
@@ -109,7 +109,7 @@ def test_a_command_that_writes_dated_records_refuses_a_date_to_come(
     settled_anticipated, command, settings
 ):
     from billing.models import AccountTransfer
-    from contracts.management.reference_date import FUTURE_DATE
+    from procedure.management.reference_date import FUTURE_DATE
 
     settings.DEBUG = False
     with pytest.raises(CommandError) as refused:

@@ -29,9 +29,9 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from billing.enums import DocumentKind, DocumentStatus, InvoiceKind, PaymentMode
 from billing.models import Document, DocumentPrint, Invoice, Settlement
 from contracts.enums import RequestState, Timing
-from contracts.procedure import services
 from interventions.enums import OrderKind
 from interventions.models import InterventionOrder
+from procedure import services
 from sbee_resiliation import backup, localdb
 from tests.workflow import TODAY, advance, create, worked_example_contract
 

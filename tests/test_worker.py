@@ -46,7 +46,7 @@ def test_a_job_left_doing_by_a_dead_worker_is_run_again(tmp_path):
             "shell",
             "--no-imports",
             "-c",
-            "import asyncio; from contracts.procedure.tasks import retry_stalled_jobs;"
+            "import asyncio; from procedure.tasks import retry_stalled_jobs;"
             " print(asyncio.run(retry_stalled_jobs.func(timestamp=0)))",
         ],
         cwd=settings.BASE_DIR,

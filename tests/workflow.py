@@ -9,8 +9,8 @@ from billing.documents import document_issue
 from billing.enums import DocumentKind, EntryKind, PaymentMode
 from contracts.enums import RequesterQuality, RequestState, TerminationKind, Timing
 from contracts.models import Deposit, TerminationRequest
-from contracts.procedure import services
 from interventions.enums import FIELD_ORDER_KINDS, Remark
+from procedure import services
 from tests.factories import (
     AccountEntryFactory,
     ContractFactory,

@@ -13,7 +13,7 @@ from billing.documents import verification_url
 from billing.enums import DocumentKind
 from billing.models import Attestation, Document
 from contracts.enums import RequestState
-from contracts.procedure import services
+from procedure import services
 from tests.workflow import advance, create, documents_rendered, reload, worked_example_contract
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("frozen_today")]

@@ -3,13 +3,13 @@ import datetime as dt
 import pytest
 from django.db import IntegrityError, transaction
 
+from accounts.rules import StepRefused
 from billing import services as billing
 from billing.enums import EntryKind, InvoiceKind, InvoiceState, PaymentMode, SettlementKind
 from billing.models import Invoice, InvoiceLine, TariffItem
 from contracts.enums import DepositStatus, RequestState, Timing
 from contracts.models import Deposit
-from contracts.procedure import services
-from contracts.rules import StepRefused
+from procedure import services
 from tests.workflow import TODAY, advance, confirm_codification, create, worked_example_contract
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("frozen_today")]
@@ -126,7 +126,7 @@ def test_an_advance_is_deducted_from_the_balance(akpakpa, staff):
         contract, actor=staff.cashier, amount=10000, mode=PaymentMode.MOBILE_MONEY, reference="MM-1"
     )
     request = advance(create(contract, staff), staff, RequestState.REPORT_APPROVED)
-    from contracts.procedure import services
+    from procedure import services
 
     invoice = services.termination_request_compute_invoice(request, actor=staff.reception)
     assert (invoice.advances_total, invoice.balance) == (15000, 26417 - 10000)
@@ -194,7 +194,7 @@ def test_anticipated_balance_uses_the_reading(akpakpa, staff):
 
 
 def test_a_complementary_invoice_is_settled_without_touching_the_closed_request(akpakpa, staff):
-    from contracts.procedure import services as steps
+    from procedure import services as steps
 
     request = advance(
         create(worked_example_contract(akpakpa), staff),
@@ -208,7 +208,7 @@ def test_a_complementary_invoice_is_settled_without_touching_the_closed_request(
         amount=26417,
         mode=PaymentMode.CASH,
     )
-    from contracts.procedure.services import issue_due_orders
+    from procedure.services import issue_due_orders
 
     issue_due_orders(TODAY + dt.timedelta(days=10))
     import time_machine

@@ -21,8 +21,8 @@ from billing.enums import DocumentKind, DocumentStatus, InvoiceKind, PaymentMode
 from billing.models import Document, TariffCategory, TariffItem
 from contracts.enums import RequestState, SecurityEventKind, TerminationKind
 from contracts.models import Deposit, SecurityEvent
-from contracts.procedure import services
 from interventions.enums import OrderKind
+from procedure import services
 from tests.workflow import (
     TODAY,
     advance,
@@ -290,7 +290,7 @@ def test_a_rendering_failure_leaves_the_action_intact_and_the_document_to_regene
 def test_every_other_kind_of_document_carries_its_number_and_its_words(akpakpa, staff):
     import time_machine
 
-    from contracts.procedure.services import issue_due_orders
+    from procedure.services import issue_due_orders
     from tests.factories import ContractFactory, CustomerFactory, TariffCategoryFactory
 
     # Anticipated BT: reading order, a refund voucher, a complementary invoice.

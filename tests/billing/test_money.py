@@ -9,6 +9,7 @@ import pytest
 import time_machine
 from django.core.exceptions import PermissionDenied
 
+from accounts.rules import StepRefused
 from billing import services as billing
 from billing.computation import compute_consumption_invoice
 from billing.enums import (
@@ -23,9 +24,8 @@ from billing.models import AccountTransfer, CashClosing, CreditNote, Invoice, Se
 from billing.selectors import billable_contracts, contract_account, tariff_items_in_force
 from contracts.enums import ContractStatus, DelayKind, DepositStatus, RequestState, Role, Timing
 from contracts.models import Contract, Delay, Deposit
-from contracts.procedure import services
-from contracts.rules import StepRefused
 from interventions.enums import OrderKind, OrderStatus
+from procedure import services
 from tests.factories import ContractFactory, CustomerFactory, TariffCategoryFactory, UserFactory
 from tests.workflow import (
     ALL_SAFETY_STEPS,

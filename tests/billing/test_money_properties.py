@@ -9,6 +9,7 @@ from django.db import transaction
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from accounts.rules import StepRefused
 from billing import services as billing
 from billing.computation import compute_consumption_invoice
 from billing.enums import InvoiceKind, InvoiceState
@@ -16,9 +17,8 @@ from billing.models import Invoice
 from billing.selectors import contract_account, tariff_items_in_force
 from contracts.enums import RequestState
 from contracts.models import Contract, Deposit
-from contracts.procedure import services
-from contracts.rules import StepRefused
 from contracts.templatetags.sbee import format_fcfa
+from procedure import services
 from tests.workflow import (
     TODAY,
     advance,

@@ -5,10 +5,10 @@ import datetime as dt
 
 import pytest
 
+from accounts.rules import StepRefused
 from billing.models import BilledReading
 from billing.selectors import usual_consumption
 from billing.services import reading_check
-from contracts.rules import StepRefused
 from tests.workflow import TODAY, worked_example_contract
 
 pytestmark = pytest.mark.django_db

@@ -101,7 +101,7 @@ class Agent:
         from the key enrolled."""
         if self.page.locator("h1", has_text="Enregistrer le second facteur").count():
             # The enrolment code two admins would have issued, handed to the person.
-            from contracts.enrolment import enrolment_code_from_console
+            from accounts.enrolment import enrolment_code_from_console
             from contracts.models import User
 
             assert "Aucun code d'enrôlement" in self.text()

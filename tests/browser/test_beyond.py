@@ -7,7 +7,7 @@ import time_machine
 from billing.models import Attestation, Document
 from contracts.enums import RequestState, Role
 from contracts.models import TerminationRequest
-from contracts.procedure import services
+from procedure import services
 from tests.factories import UserFactory
 from tests.workflow import FROZEN_NOW, TODAY, advance, create, worked_example_contract
 

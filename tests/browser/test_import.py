@@ -14,7 +14,7 @@ from contracts.models import Contract
 from handoff.services import receiving_system_create
 from tests.browser.test_paths import issue_order, start
 from tests.factories import UserFactory
-from tests.test_import import FILES
+from tests.imports.test_import import FILES
 from tests.workflow import FROZEN_NOW
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -29,7 +29,7 @@ def clock():
 def worker_runs_the_import(agent):
     """What a task worker does with the queued run; the page's own reload then shows it."""
     from handoff.models import ImportRun
-    from handoff.tasks import import_run
+    from imports.tasks import import_run
 
     for run in ImportRun.objects.filter(status=ImportRun.Status.QUEUED):
         import_run(run_id=run.pk)

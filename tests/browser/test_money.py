@@ -10,7 +10,7 @@ import time_machine
 from billing.models import CreditNote, Settlement
 from contracts.enums import RequestState
 from contracts.models import Deposit, TerminationRequest
-from contracts.procedure import services
+from procedure import services
 from tests.workflow import FROZEN_NOW, TODAY, advance, create, worked_example_contract
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]

@@ -11,7 +11,7 @@ from pypdf import PdfReader
 from billing.models import Document
 from contracts.enums import RequestState
 from contracts.models import Contract, TerminationRequest
-from contracts.procedure.services import issue_due_orders
+from procedure.services import issue_due_orders
 from tests.factories import ContractFactory, CustomerFactory, TariffCategoryFactory
 from tests.workflow import FROZEN_NOW, TODAY, worked_example_contract
 

@@ -115,7 +115,7 @@ def test_the_demo_requests_show_every_stage_once(frozen_today):
 
     from contracts.audit import verify_chains
     from contracts.models import TerminationRequest
-    from contracts.procedure.selectors import with_deadline
+    from procedure.selectors import with_deadline
 
     call_command("load_demo_data", verbosity=0)
     call_command("load_demo_requests", verbosity=0)

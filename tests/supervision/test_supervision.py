@@ -23,9 +23,9 @@ from contracts.audit import security_event
 from contracts.enums import RequestState, Role, SecurityEventKind
 from contracts.forms import DATE_OUT_OF_RANGE
 from contracts.models import SecurityEvent, TerminationRequest
-from contracts.procedure import services
-from contracts.procedure.selectors import ACTION_LABELS
 from interventions.models import InterventionOrder
+from procedure import services
+from procedure.selectors import ACTION_LABELS
 from tests.factories import ContractFactory, UserFactory
 from tests.workflow import FROZEN_NOW, TODAY, advance, create, worked_example_contract
 
@@ -478,7 +478,7 @@ def test_every_action_the_journal_describes_has_a_label():
     import ast
     import inspect
 
-    from contracts.procedure import selectors
+    from procedure import selectors
 
     tree = ast.parse(inspect.getsource(selectors.describe))
     described = {

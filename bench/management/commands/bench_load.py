@@ -1,0 +1,234 @@
+"""Load benchmark (DESIGN.md §8): simulated agents (locust, headless, think time 1-3 s, the
+agency mix of bench/locustfile.py) against the production stack (gunicorn with its workers sized
+to the CPUs, two task workers) on the 1 000 000-contract benchmark database. Prints requests/s,
+p50/p95/p99 and errors per number of agents, and the saturation point.
+
+    make bench-load     # after `make bench` has filled the database
+"""
+
+import csv
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+from pathlib import Path
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+from django.db import connection
+
+from bench.machine import CpuMeter, begin, end
+from bench.management.commands.bench_pages import (
+    PASSWORD,
+    bench_user,
+    free_port,
+    seed_reception_work,
+    start_server,
+)
+from billing.models import Document
+from contracts.enums import Role
+from contracts.models import Contract, TerminationRequest
+
+TARGET_P95_MS = 300
+
+
+def samples(reception, arpnt) -> dict:
+    contracts = list(
+        Contract.objects.filter(agency=reception.agency, id__in=range(4, 1_000_000, 397))
+        .select_related("customer", "meter")
+        .order_by("id")[:2000]
+    )
+    return {
+        "accounts": {
+            "reception": {"username": reception.username, "password": PASSWORD},
+            "arpnt": {"username": arpnt.username, "password": PASSWORD},
+        },
+        "contracts": [
+            {
+                "number": c.number,
+                "serial": c.meter.serial,
+                "phone": c.customer.phone,
+                "name": c.customer.name,
+            }
+            for c in contracts
+        ],
+        "requests": list(
+            TerminationRequest.objects.filter(agency=reception.agency)
+            .order_by("?")
+            .values_list("pk", flat=True)[:500]
+        ),
+        "documents": list(
+            Document.objects.filter(request__agency=reception.agency, kind="order")
+            .order_by("?")
+            .values_list("pk", flat=True)[:300]
+        ),
+    }
+
+
+class Command(BaseCommand):
+    help = "Agents simulés (locust) contre la pile de production sur la base « bench »."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--users", default="100", help="paliers d'agents, ex. 50,100,200")
+        parser.add_argument("--duration", type=int, default=120, help="secondes par palier")
+        parser.add_argument("--workers", type=int, default=2, help="workers de tâches")
+
+    def handle(self, *args, users: str, duration: int, workers: int, **options):
+        if "bench" not in connection.settings_dict["NAME"]:
+            raise CommandError("Refus : la base doit être une base de mesure.")
+        begin(self.stdout, "bench-load")
+        reception = bench_user("bench.accueil", Role.RECEPTION)
+        arpnt = bench_user("bench.arpnt", Role.ARPNT)
+        seed_reception_work(reception)
+        data = samples(reception, arpnt)
+        if not data["documents"]:
+            raise CommandError("Aucun ordre à imprimer : lancez d'abord make bench.")
+        folder = Path(tempfile.mkdtemp(prefix="sbee-load-"))
+        samples_file = folder / "samples.json"
+        samples_file.write_text(json.dumps(data))
+        port = free_port()
+        server = start_server(port)
+        task_workers = [
+            subprocess.Popen(
+                [sys.executable, "manage.py", "run_worker"],
+                cwd=settings.BASE_DIR,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            for _ in range(workers)
+        ]
+        results = []
+        try:
+            for level in [int(n) for n in users.split(",")]:
+                results.append(
+                    self.run_level(level, duration, port, folder, samples_file, server.pid)
+                )
+        finally:
+            server.terminate()
+            for proc in task_workers:
+                proc.terminate()
+            server.wait(timeout=60)
+            for proc in task_workers:
+                proc.wait(timeout=60)
+        self.report(results)
+        end(self.stdout, "bench-load")
+
+    def run_level(
+        self, level: int, duration: int, port: int, folder: Path, samples_file: Path, web: int
+    ):
+        prefix = folder / f"agents-{level}"
+        command = [
+            str(Path(sys.executable).parent / "locust"),
+            "--locustfile",
+            str(settings.BASE_DIR / "bench" / "locustfile.py"),
+            "--headless",
+            "--host",
+            f"http://127.0.0.1:{port}",
+            "--users",
+            str(level),
+            "--spawn-rate",  # the agents log in over the first minute
+            f"{level / 60:.3f}",
+            "--run-time",
+            f"{duration}s",
+            "--csv",
+            str(prefix),
+            "--only-summary",
+            "--loglevel",
+            "ERROR",
+        ]
+        self.stdout.write(f"  {level} agents, {duration} s…")
+        env = {**os.environ, "SBEE_LOAD_SAMPLES": str(samples_file)}
+        # The connections to the database, counted every second while the agents work: kept
+        # connections must stay one per server process and a few per task worker, not grow.
+        counts: list[int] = []
+        done = threading.Event()
+
+        def count_connections():
+            import psycopg
+
+            params = connection.get_connection_params()
+            keep = ("host", "port", "user", "dbname", "password", "passfile")
+            params = {k: v for k, v in params.items() if k in keep}
+            with psycopg.connect(**params, autocommit=True) as watcher:
+                while not done.wait(1):
+                    counts.append(
+                        watcher.execute(
+                            "SELECT count(*) FROM pg_stat_activity WHERE datname ="
+                            " current_database() AND pid <> pg_backend_pid()"
+                        ).fetchone()[0]
+                    )
+
+        watcher = threading.Thread(target=count_connections)
+        watcher.start()
+        cpu = CpuMeter(web)
+        try:
+            subprocess.run(command, env=env, check=False, capture_output=True, text=True)
+        finally:
+            done.set()
+            watcher.join()
+        web_cpu, pg_cpu = cpu.spent()
+        with open(f"{prefix}_stats.csv", newline="") as handle:
+            rows = list(csv.DictReader(handle))
+        total = next(row for row in rows if row["Name"] == "Aggregated")
+        pages = {
+            row["Name"]: (int(row["Request Count"]), float(row["50%"] or 0), float(row["95%"] or 0))
+            for row in rows
+            if row["Name"] != "Aggregated" and int(row["Request Count"] or 0)
+        }
+        return {
+            "agents": level,
+            "requests": int(total["Request Count"]),
+            "failures": int(total["Failure Count"]),
+            "rps": float(total["Requests/s"]),
+            "p50": float(total["50%"]),
+            "p95": float(total["95%"]),
+            "p99": float(total["99%"]),
+            "pages": pages,
+            "connections": (min(counts), max(counts), counts[-1]) if counts else (0, 0, 0),
+            # Over the whole level, the morning's logins included, per request answered.
+            "cpu": (web_cpu, pg_cpu, max(1, int(total["Request Count"]))),
+        }
+
+    def report(self, results: list[dict]) -> None:
+        self.stdout.write(
+            f"\n  {'agents':>6} {'requêtes':>9} {'req/s':>7} {'p50':>7} {'p95':>7} "
+            f"{'p99':>7} {'erreurs':>8}"
+        )
+        for r in results:
+            self.stdout.write(
+                f"  {r['agents']:>6} {r['requests']:>9} {r['rps']:>7.1f} {r['p50']:>5.0f}ms "
+                f"{r['p95']:>5.0f}ms {r['p99']:>5.0f}ms {r['failures']:>8}"
+            )
+        for r in results:
+            web_cpu, pg_cpu, count = r["cpu"]
+            self.stdout.write(
+                f"  CPU du serveur à {r['agents']} agents : {1000 * web_cpu / count:.1f} ms web "
+                f"+ {1000 * pg_cpu / count:.1f} ms PostgreSQL par requête "
+                f"({count} requêtes, connexions comprises)"
+            )
+        for r in results:
+            low, high, last = r["connections"]
+            self.stdout.write(
+                f"  connexions à la base pendant le palier de {r['agents']} agents : "
+                f"de {low} à {high}, {last} à la fin"
+            )
+        for r in results:
+            self.stdout.write(f"  à {r['agents']} agents, par page (nombre, p50, p95) :")
+            for name, (count, p50, p95) in sorted(r["pages"].items(), key=lambda i: -i[1][2]):
+                self.stdout.write(f"    {name:<28} {count:>6} {p50:>6.0f}ms {p95:>6.0f}ms")
+        within = [r for r in results if r["p95"] < TARGET_P95_MS and r["failures"] == 0]
+        beyond = [r for r in results if r not in within]
+        if within:
+            best = max(within, key=lambda r: r["agents"])
+            self.stdout.write(
+                f"  Tenue de l'objectif (p95 < {TARGET_P95_MS} ms, 0 erreur) jusqu'à "
+                f"{best['agents']} agents ({best['rps']:.1f} req/s)."
+            )
+        if beyond:
+            first = min(beyond, key=lambda r: r["agents"])
+            self.stdout.write(
+                f"  Saturation : à {first['agents']} agents, p95 {first['p95']:.0f} ms, "
+                f"{first['failures']} erreurs, {first['rps']:.1f} req/s."
+            )

@@ -1,0 +1,84 @@
+"""Server-side time of a login (DESIGN §11: under 300 ms), with the production hasher (Argon2):
+the password checked, the throttling consulted, the session opened and the security event
+written. A right and a wrong password, 20 of each, through the real login view, in a transaction
+rolled back afterwards.
+
+    make bench-login
+"""
+
+import statistics
+import time
+
+from django.conf import settings
+from django.contrib.auth.hashers import get_hasher
+from django.core.management.base import BaseCommand
+from django.db import transaction
+from django.test import Client
+from django.urls import reverse
+
+from bench.machine import CpuMeter, begin, end
+from contracts.enums import Role
+from contracts.models import Agency, User
+
+PASSWORD = "Un-mot-de-passe-de-mesure-2026"
+
+
+class Rollback(Exception):
+    pass
+
+
+class Command(BaseCommand):
+    help = "Mesure le temps serveur d'une connexion (Argon2), mot de passe juste et faux."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--runs", type=int, default=20)
+
+    def handle(self, *args, runs: int, **options):
+        begin(self.stdout, "bench-login", queue=False)
+        self.stdout.write(f"Hachage : {get_hasher().algorithm} ({settings.PASSWORD_HASHERS[0]})")
+        try:
+            with transaction.atomic():
+                self.measure(runs)
+                raise Rollback
+        except Rollback:
+            pass
+        end(self.stdout, "bench-login")
+
+    def measure(self, runs: int) -> None:
+        agency = Agency.objects.order_by("id").first()
+        user = User.objects.create(username="bench.connexion", agency=agency)
+        user.set_password(PASSWORD)
+        user.save()
+        from django.contrib.auth.models import Group
+
+        user.groups.set([Group.objects.get(name=Role.RECEPTION)])
+        for label, password, expected in (
+            ("mot de passe juste", PASSWORD, 302),
+            ("mot de passe faux ", "faux", 200),
+        ):
+            samples = []
+            cpu = CpuMeter()
+            own = time.process_time()
+            for n in range(runs + 2):
+                # A new address each time: the throttling would lock a repeated wrong one out.
+                client = Client(REMOTE_ADDR=f"10.7.{n // 250}.{n % 250 + 1}")
+                start = time.perf_counter()
+                response = client.post(
+                    reverse("login"), {"username": user.username, "password": password}
+                )
+                elapsed = (time.perf_counter() - start) * 1000
+                assert response.status_code == expected, response.status_code
+                if n >= 2:  # the first two warm the process up
+                    samples.append(elapsed)
+                if expected == 200:
+                    from axes.models import AccessAttempt
+
+                    AccessAttempt.objects.all().delete()  # keep the name unlocked
+            web_ms = (time.process_time() - own) * 1000 / (runs + 2)
+            pg_ms = cpu.spent()[1] * 1000 / (runs + 2)
+            p95 = statistics.quantiles(samples, n=20)[-1]
+            self.stdout.write(
+                f"  {label} : médiane {statistics.median(samples):6.1f} ms  p95 {p95:6.1f} ms"
+                f"  ({runs} connexions) ; CPU {web_ms:.1f} ms Django + {pg_ms:.1f} ms "
+                "PostgreSQL par connexion"
+            )

@@ -1,0 +1,879 @@
+"""Reads of the procedure: the work queues, what a step page waits for, the nine steps of a
+request and its journal in French. Each function fetches what its page needs in a fixed number
+of queries."""
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+from django.db.models import (
+    BooleanField,
+    Case,
+    DateTimeField,
+    Exists,
+    ExpressionWrapper,
+    F,
+    Func,
+    OuterRef,
+    Prefetch,
+    Q,
+    Subquery,
+    Value,
+    When,
+)
+from django.utils import timezone
+
+from billing.enums import BeneficiaryQuality, InvoiceKind, InvoiceState, SettlementKind
+from billing.models import Invoice
+from contracts.enums import (
+    DelayKind,
+    RequesterQuality,
+    RequestState,
+    Role,
+    TerminationKind,
+    Timing,
+    Voltage,
+)
+from contracts.models import (
+    Contract,
+    Delay,
+    TerminationEvent,
+    TerminationRequest,
+    User,
+    closes_after_settlement,
+)
+from contracts.selectors import REQUEST_RELATED, requests_visible_to
+from contracts.templatetags.sbee import format_fcfa
+from interventions.enums import (
+    AWAITING_AGENT,
+    FIELD_ORDER_KINDS,
+    REASSIGNABLE,
+    REMOVAL_ATTEMPTS_BEFORE_IMPOSSIBLE,
+    REMOVAL_ORDER_KINDS,
+    OrderStatus,
+    Remark,
+    VisitFailure,
+)
+from interventions.models import InterventionOrder, InterventionReport
+from procedure.transitions import STEP_NOT_NOW
+
+# --- Délais ----------------------------------------------------------------------------------
+
+# What a request waits for in each state where a délai runs, in French.
+WAITING_FOR = {
+    RequestState.ORDER_ISSUED: "le compte-rendu d'intervention",
+    RequestState.FIELD_REPORTED: "la signature du chef de section",
+    RequestState.REPORT_APPROVED: "la facture de solde",
+    RequestState.TAKEOVER_INVOICED: "le règlement des factures à la caisse",
+    RequestState.INVOICED: "le règlement à la caisse",
+    RequestState.REMOVAL_ORDERED: "le compte-rendu de dépose",
+    RequestState.METER_REMOVED: "la signature du compte-rendu de dépose, puis la codification",
+    RequestState.REMOVAL_IMPOSSIBLE: "la codification par l'ACFF",
+    RequestState.SETTLED: "la codification par l'ACFF",
+}
+
+
+WAITING_FOR_MT = {
+    RequestState.REMOVAL_ORDERED: "le compte-rendu de coupure définitive",
+    RequestState.METER_REMOVED: (
+        "la signature du compte-rendu de coupure définitive, puis la codification"
+    ),
+}
+
+
+def _local_midnight(date_expression):
+    """A date as the instant it begins in Benin."""
+    zone = timezone.get_default_timezone_name()
+    return Func(
+        date_expression,
+        template=f"((%(expressions)s)::timestamp AT TIME ZONE '{zone}')",
+        output_field=DateTimeField(),
+    )
+
+
+def with_deadline(requests, today: dt.date):
+    """Annotate each request with `deadline`: the end of the délai that runs in its state (None
+    where none runs), from the délais in force today; and `late`, whether it has passed. In SQL,
+    so that a queue can put the late ones first before it takes its first rows."""
+    days = {kind: dt.timedelta(days=n) for kind, n in Delay.all_on(today).items()}
+    removal_order = InterventionOrder.objects.filter(
+        request=OuterRef("pk"), kind__in=REMOVAL_ORDER_KINDS
+    ).exclude(status=OrderStatus.CANCELLED)
+    removal_signed = InterventionReport.objects.filter(
+        order__request=OuterRef("pk"),
+        order__kind__in=REMOVAL_ORDER_KINDS,
+        superseded_at__isnull=True,
+        signed_at__isnull=False,
+    )
+    refund = Invoice.objects.filter(
+        request=OuterRef("pk"),
+        kind=InvoiceKind.BALANCE,
+        state=InvoiceState.VALIDATED,
+        balance__lt=0,
+    )
+    # An MT contract, asked only of the settled requests (a join to every open request's contract
+    # cost the dashboards 80 ms over 50 000 of them).
+    mt_contract = Contract.objects.filter(
+        pk=OuterRef("contract_id"), tariff_category__voltage=Voltage.MT
+    )
+    since = F("state_since")
+    deadline = Case(
+        When(state=RequestState.ORDER_ISSUED, then=since + days[DelayKind.ORDER_REPORT]),
+        When(state=RequestState.FIELD_REPORTED, then=since + days[DelayKind.REPORT_SIGNATURE]),
+        When(state=RequestState.REPORT_APPROVED, then=since + days[DelayKind.INVOICING]),
+        When(
+            Q(state=RequestState.INVOICED) & Exists(refund),
+            then=since + days[DelayKind.REFUND_CLAIM],
+        ),
+        When(
+            state__in=[RequestState.INVOICED, RequestState.TAKEOVER_INVOICED],
+            then=since + days[DelayKind.SETTLEMENT],
+        ),
+        When(
+            state=RequestState.REMOVAL_ORDERED,
+            then=_local_midnight(Subquery(removal_order.order_by("-id").values("due_on")[:1]))
+            + days[DelayKind.REMOVAL_REPORT],
+        ),
+        When(
+            Q(state=RequestState.METER_REMOVED) & ~Exists(removal_signed),
+            then=since + days[DelayKind.REMOVAL_SIGNATURE],
+        ),
+        When(
+            state=RequestState.METER_REMOVED,
+            then=Subquery(removal_signed.order_by("-signed_at").values("signed_at")[:1])
+            + days[DelayKind.CODIFICATION],
+        ),
+        When(state=RequestState.REMOVAL_IMPOSSIBLE, then=since + days[DelayKind.CODIFICATION]),
+        When(
+            Q(state=RequestState.SETTLED, timing=Timing.CLASSIC) & Exists(mt_contract),
+            then=since + days[DelayKind.CODIFICATION],
+        ),
+        default=None,
+        output_field=DateTimeField(),
+    )
+    return requests.annotate(deadline=deadline).annotate(
+        late=Case(
+            When(deadline__lt=Value(timezone.now()), then=Value(True)),
+            default=Value(False),
+            output_field=BooleanField(),
+        )
+    )
+
+
+@dataclass(frozen=True)
+class Waiting:
+    """What a request waits for, since when, and until when its délai runs."""
+
+    what: str
+    since: dt.datetime
+    deadline: dt.datetime | None
+    late: bool
+
+
+def waiting(request: TerminationRequest, today: dt.date) -> Waiting | None:
+    """What the request's page says it waits for (one query); None once it is closed."""
+    if request.state in (RequestState.CLOSED, RequestState.CANCELLED):
+        return None
+    deadline, late = (
+        with_deadline(TerminationRequest.objects.filter(pk=request.pk), today)
+        .values_list("deadline", "late")
+        .get()
+    )
+    what = WAITING_FOR.get(request.state, "l'étape suivante")
+    if request.is_mt:  # an MT meter is never removed: its final interruption instead
+        what = WAITING_FOR_MT.get(request.state, what)
+    if request.state == RequestState.SETTLED and deadline is None:
+        order = "l'ordre de coupure définitive" if request.is_mt else "l'ordre de dépose"
+        what = f"{order}, émis à la date de résiliation"
+    return Waiting(what, request.state_since, deadline, late)
+
+
+# --- Work queues -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class QueueRule:
+    """Requests in `state` wait for `role` to do `task` on the page `url_name`, when one of the
+    request's orders matches `order` (a filter on InterventionOrder) and the request matches
+    `where`. `mine`: the order is assigned to the user, or to nobody yet."""
+
+    role: str
+    state: str
+    task: str
+    url_name: str
+    order: dict | None = None
+    mine: bool = False
+    where: Q = field(default_factory=Q)
+
+
+MT = Q(contract__tariff_category__voltage=Voltage.MT)
+FIELD = {"kind__in": FIELD_ORDER_KINDS}
+REMOVAL = {"kind__in": REMOVAL_ORDER_KINDS}
+
+QUEUE_RULES: list[QueueRule] = [
+    QueueRule(
+        Role.RECEPTION,
+        RequestState.RECEIVED,
+        "Émettre l'ordre ou établir la reprise",
+        "request_detail",
+    ),
+    QueueRule(
+        Role.RECEPTION,
+        RequestState.ORDER_ISSUED,
+        "Imprimer l'ordre et le faire signer par le demandeur",
+        "request_signature",
+        order={**FIELD, "status": OrderStatus.ISSUED, "requester_signed_at__isnull": True},
+    ),
+    QueueRule(
+        Role.RECEPTION,
+        RequestState.ORDER_ISSUED,
+        "Visite infructueuse : fixer une nouvelle date",
+        "request_reschedule",
+        order={**FIELD, "status": OrderStatus.VISIT_FAILED},
+    ),
+    QueueRule(
+        Role.RECEPTION,
+        RequestState.REPORT_APPROVED,
+        "Calculer et valider la facture de solde",
+        "request_invoice",
+    ),
+    QueueRule(
+        Role.READER,
+        RequestState.ORDER_ISSUED,
+        "Saisir le compte-rendu d'intervention",
+        "request_field_report",
+        order={**FIELD, "status": OrderStatus.ISSUED, "requester_signed_at__isnull": False},
+        mine=True,
+    ),
+    QueueRule(
+        Role.READER,
+        RequestState.ORDER_ISSUED,
+        "Corriger le compte-rendu renvoyé",
+        "request_field_report",
+        order={**FIELD, "status": OrderStatus.RETURNED},
+        mine=True,
+    ),
+    QueueRule(
+        Role.SUPERVISOR,
+        RequestState.FIELD_REPORTED,
+        "Contrôler et signer l'ordre de coupure",
+        "request_approve_report",
+    ),
+    QueueRule(
+        Role.SUPERVISOR,
+        RequestState.REMOVAL_ORDERED,
+        "Visite infructueuse : fixer une nouvelle date",
+        "request_reschedule",
+        order={**REMOVAL, "status": OrderStatus.VISIT_FAILED},
+    ),
+    QueueRule(
+        Role.SUPERVISOR,
+        RequestState.METER_REMOVED,
+        "Contrôler et signer le compte-rendu de dépose",
+        "request_sign_removal",
+        order={**REMOVAL, "status": OrderStatus.REPORTED},
+        where=~MT,
+    ),
+    QueueRule(
+        Role.SUPERVISOR,
+        RequestState.METER_REMOVED,
+        "Contrôler et signer le compte-rendu de coupure définitive",
+        "request_sign_removal",
+        order={**REMOVAL, "status": OrderStatus.REPORTED},
+        where=MT,
+    ),
+    QueueRule(
+        Role.ARPNT,
+        RequestState.REMOVAL_ORDERED,
+        "Déposer le compteur et saisir le compte-rendu",
+        "request_removal_report",
+        order={**REMOVAL, "status": OrderStatus.ISSUED},
+        mine=True,
+        where=~MT,
+    ),
+    QueueRule(
+        Role.ARPNT,
+        RequestState.REMOVAL_ORDERED,
+        "Effectuer la coupure définitive et saisir le compte-rendu",
+        "request_removal_report",
+        order={**REMOVAL, "status": OrderStatus.ISSUED},
+        mine=True,
+        where=MT,
+    ),
+    QueueRule(
+        Role.ARPNT,
+        RequestState.REMOVAL_ORDERED,
+        "Corriger le compte-rendu renvoyé",
+        "request_removal_report",
+        order={**REMOVAL, "status": OrderStatus.RETURNED},
+        mine=True,
+    ),
+    QueueRule(
+        Role.ACFF,
+        RequestState.METER_REMOVED,
+        "Confirmer la codification",
+        "request_confirm",
+        order={**REMOVAL, "status": OrderStatus.SIGNED},
+    ),
+    QueueRule(
+        Role.ACFF,
+        RequestState.REMOVAL_IMPOSSIBLE,
+        "Confirmer la codification (intervention impossible, coupure au branchement)",
+        "request_confirm",
+    ),
+    QueueRule(
+        Role.ACFF,
+        RequestState.SETTLED,
+        "Confirmer la codification (MT, sans dépose)",
+        "request_confirm",
+        where=MT & Q(timing=Timing.CLASSIC),
+    ),
+]
+
+QUEUE_ROLES = frozenset(rule.role for rule in QUEUE_RULES)
+# What a queue row shows: a queue is read many times a day, its rows are kept narrow.
+QUEUE_COLUMNS = [
+    "state",
+    "state_since",
+    "kind",
+    "timing",
+    "agency_id",
+    "contract__number",
+    "contract__customer__name",
+    "contract__tariff_category__code",
+    "contract__tariff_category__voltage",
+    "agency__name",
+]
+QUEUE_LIMIT = 50  # the oldest first; a longer queue is worked from its head
+
+
+@dataclass(frozen=True)
+class QueueItem:
+    request: TerminationRequest
+    task: str  # what the user is to do, in French
+    url_name: str  # the page where it is done
+    age_days: int
+    order: InterventionOrder | None  # the order the task is about, with its agent
+
+    @property
+    def agent(self) -> str:
+        assignee = self.order.assignee if self.order else None
+        return (assignee.get_full_name() or assignee.username) if assignee else ""
+
+    @property
+    def late_since(self) -> dt.datetime | None:
+        """When its délai ended, if it has (the queue puts these first)."""
+        return self.request.deadline if self.request.late else None
+
+
+def _rule_condition(rule: QueueRule, user: User) -> Q:
+    condition = Q(state=rule.state) & rule.where
+    if rule.order is not None:
+        # The agency's open orders (an index: agency, status), not every order ever issued.
+        orders = InterventionOrder.objects.filter(
+            request=OuterRef("pk"), agency_id=user.agency_id, **rule.order
+        )
+        if rule.mine:
+            orders = orders.filter(Q(assignee=user) | Q(assignee__isnull=True))
+        condition &= Exists(orders)
+    return condition
+
+
+def work_queue(user: User, today: dt.date) -> list[QueueItem]:
+    """Ma corbeille: what waits for this user in the agency, oldest first. Age is counted from
+    the last step done on the request. One query for the requests (each rule an EXISTS on the
+    orders), one for their orders and agents."""
+    rules = [rule for rule in QUEUE_RULES if rule.role in user.roles]
+    if not rules:
+        return []
+    annotations = {
+        f"rule_{n}": ExpressionWrapper(_rule_condition(rule, user), output_field=BooleanField())
+        for n, rule in enumerate(rules)
+    }
+    requests = (
+        with_deadline(requests_visible_to(user), today)
+        .annotate(**annotations)
+        .filter(Q(*[Q(**{name: True}) for name in annotations], _connector=Q.OR))
+        .select_related(*REQUEST_RELATED)
+        .only(*QUEUE_COLUMNS)
+        .prefetch_related(
+            Prefetch(
+                "orders",
+                queryset=InterventionOrder.objects.select_related("assignee").only(
+                    "request_id",
+                    "kind",
+                    "assignee__first_name",
+                    "assignee__last_name",
+                    "assignee__username",
+                ),
+                to_attr="queue_orders",
+            )
+        )
+        # The late ones first, each group oldest first.
+        .order_by("-late", "state_since", "id")[:QUEUE_LIMIT]
+    )
+    items = []
+    for request in requests:
+        age = (today - timezone.localtime(request.state_since).date()).days
+        for n, rule in enumerate(rules):
+            if getattr(request, f"rule_{n}"):
+                order = _current_order(request, request.queue_orders)
+                items.append(QueueItem(request, rule.task, rule.url_name, age, order))
+    return items
+
+
+AFTER_STEP_8 = [
+    RequestState.REMOVAL_ORDERED,
+    RequestState.METER_REMOVED,
+    RequestState.REMOVAL_IMPOSSIBLE,
+]
+
+
+def _current_order(
+    request: TerminationRequest, orders: list[InterventionOrder]
+) -> InterventionOrder | None:
+    """The order the request's field work is about now, among its (prefetched) orders."""
+    kinds = REMOVAL_ORDER_KINDS if request.state in AFTER_STEP_8 else FIELD_ORDER_KINDS
+    return next((o for o in orders if o.kind in kinds), None)
+
+
+# --- What a step page waits for --------------------------------------------------------------
+
+WITHOUT_TAKEOVER = "Cette demande est sans reprise : émettez l'ordre d'intervention (étape 3)."
+WITH_TAKEOVER = "Cette demande est une reprise : établissez la reprise (étape 2)."
+NOT_SIGNED_YET = "L'ordre attend la signature du demandeur (accueil) avant d'être exécuté."
+ALREADY_SIGNED_BY_REQUESTER = "Le demandeur a déjà signé l'ordre {order}."
+NO_FAILED_VISIT = "Aucune visite infructueuse n'attend une nouvelle date sur l'ordre {order}."
+WAITING_NEW_DATE = (
+    "Visite infructueuse enregistrée : l'ordre {order} attend une nouvelle date d'exécution."
+)
+TOO_FEW_VISITS = (
+    "L'intervention ne peut être déclarée impossible qu'après {needed} visites infructueuses "
+    "({done} à ce jour)."
+)
+REMOVAL_SIGNED_ALREADY = "Le compte-rendu est déjà signé : il attend la codification de l'ACFF."
+REMOVAL_NOT_SIGNED = "Le compte-rendu doit d'abord être signé par le responsable."
+ORDER_MISSING = (
+    "L'ordre d'intervention de cette demande est introuvable : rien ne peut être fait sur cette "
+    "page. Signalez-le à l'administrateur DCC."
+)
+ORDER_CLOSED = "L'ordre {order} n'est plus ouvert : il est « {status} »."
+CREDIT_NOTE_TOO_LATE = (
+    "Une facture de cette demande est déjà réglée : plus d'avoir ici, la correction passe par "
+    "l'apurement du compte client."
+)
+NO_REFUND_WAITING = "Aucun remboursement n'attend sur cette demande."
+
+
+def why_not(request: TerminationRequest, page: str) -> str | None:
+    """Why the step page cannot act on this request now, in French; None when it can. The
+    service checks again, under lock, when the form is sent."""
+    states = PAGE_STATES[page]
+    if request.state not in states:
+        return STEP_NOT_NOW.format(state=request.state_label)
+    if page == "request_take_over" and request.kind != TerminationKind.WITH_TAKEOVER:
+        return WITHOUT_TAKEOVER
+    if page == "request_issue_order" and request.kind == TerminationKind.WITH_TAKEOVER:
+        return WITH_TAKEOVER
+    orders = list(request.orders.all())
+    field_order = next((o for o in orders if o.kind in FIELD_ORDER_KINDS), None)
+    removal_order = next((o for o in orders if o.kind in REMOVAL_ORDER_KINDS), None)
+    order = removal_order if request.state == RequestState.REMOVAL_ORDERED else field_order
+    needed = {
+        "request_signature": field_order,
+        "request_field_report": order,
+        "request_removal_report": order,
+        "request_reschedule": order,
+        "request_removal_impossible": order,
+        "request_reassign": order,
+        "request_sign_removal": removal_order,
+    }
+    if page in needed and needed[page] is None:
+        # A request brought into a state without its order (by hand in the database, a
+        # migration from elsewhere): the page says so instead of failing.
+        return ORDER_MISSING
+    confirming_removal = page == "request_confirm" and request.state == RequestState.METER_REMOVED
+    if confirming_removal and removal_order is None:
+        return ORDER_MISSING
+    if page == "request_signature":
+        if field_order.is_signed_by_requester:
+            return ALREADY_SIGNED_BY_REQUESTER.format(order=field_order.number)
+        if field_order.status != OrderStatus.ISSUED:
+            return WAITING_NEW_DATE.format(order=field_order.number)
+    elif page in ("request_field_report", "request_removal_report"):
+        if order.status == OrderStatus.VISIT_FAILED:
+            return WAITING_NEW_DATE.format(order=order.number)
+        if order.status not in AWAITING_AGENT:
+            return ORDER_CLOSED.format(order=order.number, status=order.get_status_display())
+        if order.is_field_order and not order.is_signed_by_requester:
+            return NOT_SIGNED_YET
+    elif page == "request_reschedule":
+        if order.status != OrderStatus.VISIT_FAILED:
+            return NO_FAILED_VISIT.format(order=order.number)
+    elif page == "request_removal_impossible":
+        done = len(order.attempts.all())
+        if order.status != OrderStatus.VISIT_FAILED or done < REMOVAL_ATTEMPTS_BEFORE_IMPOSSIBLE:
+            return TOO_FEW_VISITS.format(needed=REMOVAL_ATTEMPTS_BEFORE_IMPOSSIBLE, done=done)
+    elif page == "request_reassign":
+        if order.status not in REASSIGNABLE:
+            return ORDER_CLOSED.format(order=order.number, status=order.get_status_display())
+    elif page == "request_sign_removal":
+        if removal_order.status == OrderStatus.SIGNED:
+            return REMOVAL_SIGNED_ALREADY
+    elif page == "request_credit_note":
+        if (
+            request.invoices.filter(state=InvoiceState.SETTLED, request=request)
+            .exclude(kind=InvoiceKind.COMPLEMENTARY)
+            .exists()
+        ):
+            return CREDIT_NOTE_TOO_LATE
+    elif page == "request_refund_authorisation":
+        if not request.invoices.filter(state=InvoiceState.VALIDATED, balance__lt=0).exists():
+            return NO_REFUND_WAITING
+    elif page == "request_confirm":
+        if request.state == RequestState.SETTLED and not closes_after_settlement(request):
+            return STEP_NOT_NOW.format(state=request.state_label)
+        if request.state == RequestState.METER_REMOVED and removal_order.status != (
+            OrderStatus.SIGNED
+        ):
+            return REMOVAL_NOT_SIGNED
+    return None
+
+
+# The states in which each step page may act (the services check the same).
+PAGE_STATES: dict[str, list[str]] = {
+    "request_take_over": [RequestState.RECEIVED],
+    "request_issue_order": [RequestState.RECEIVED],
+    "request_signature": [RequestState.ORDER_ISSUED],
+    "request_field_report": [RequestState.ORDER_ISSUED],
+    "request_reschedule": [RequestState.ORDER_ISSUED, RequestState.REMOVAL_ORDERED],
+    "request_reassign": [RequestState.ORDER_ISSUED, RequestState.REMOVAL_ORDERED],
+    "request_approve_report": [RequestState.FIELD_REPORTED],
+    "request_invoice": [RequestState.REPORT_APPROVED],
+    "request_removal_report": [RequestState.REMOVAL_ORDERED],
+    "request_sign_removal": [RequestState.METER_REMOVED],
+    "request_removal_impossible": [RequestState.REMOVAL_ORDERED],
+    "request_confirm": [
+        RequestState.METER_REMOVED,
+        RequestState.REMOVAL_IMPOSSIBLE,
+        RequestState.SETTLED,
+    ],
+    "request_cancel": [RequestState.RECEIVED, RequestState.ORDER_ISSUED],
+    "request_credit_note": [RequestState.INVOICED, RequestState.TAKEOVER_INVOICED],
+    "request_refund_authorisation": [RequestState.INVOICED, RequestState.TAKEOVER_INVOICED],
+}
+
+
+# --- The nine steps --------------------------------------------------------------------------
+
+STEP_TITLES = {
+    1: "Accueil et orientation",
+    2: "Reprise d'abonnement",
+    3: "Ordre d'interruption",
+    4: "Intervention",
+    5: "Compte-rendu d'intervention",
+    6: "Résiliation (facture de solde)",
+    7: "Encaissement ou remboursement",
+    8: "Dépose du compteur",
+    9: "Compte-rendu de dépose",
+}
+# An MT meter is never removed: steps 8 and 9 are its final interruption.
+MT_STEP_TITLES = {8: "Coupure définitive", 9: "Compte-rendu de coupure définitive"}
+
+
+def step_title(request: TerminationRequest, number: int) -> str:
+    if request.is_mt and number in MT_STEP_TITLES:
+        return MT_STEP_TITLES[number]
+    return STEP_TITLES[number]
+
+
+@dataclass(frozen=True)
+class JournalLine:
+    at: dt.datetime
+    step: int
+    who: str  # full name and role, or "système"
+    text: str  # what happened, in French
+
+
+@dataclass(frozen=True)
+class TimelineStep:
+    number: int
+    title: str
+    status: str  # done, current, todo, not_applicable
+    lines: list[JournalLine]
+
+
+CURRENT_STEP = {
+    RequestState.RECEIVED: 3,
+    RequestState.TAKEOVER_INVOICED: 7,
+    RequestState.ORDER_ISSUED: 4,
+    RequestState.FIELD_REPORTED: 5,
+    RequestState.REPORT_APPROVED: 6,
+    RequestState.INVOICED: 7,
+    RequestState.SETTLED: 8,
+    RequestState.REMOVAL_ORDERED: 8,
+    RequestState.METER_REMOVED: 9,
+    RequestState.REMOVAL_IMPOSSIBLE: 9,
+}
+
+
+def current_step(request: TerminationRequest) -> int | None:
+    if request.state in (RequestState.CLOSED, RequestState.CANCELLED):
+        return None
+    if request.state == RequestState.ORDER_ISSUED:
+        field_order = next((o for o in request.orders.all() if o.is_field_order), None)
+        if field_order is not None and not field_order.is_signed_by_requester:
+            return 3  # the requester has not signed the printed order yet
+    if request.state == RequestState.SETTLED and closes_after_settlement(request):
+        return 9
+    return CURRENT_STEP.get(request.state)
+
+
+def timeline(request: TerminationRequest, journal: list[JournalLine]) -> list[TimelineStep]:
+    """The procedure's nine steps for this request: done (who did what, when), current, to
+    come, or not applicable (reprise skips 3 to 6 and 8-9; without reprise skips 2; MT classic
+    skips 8). Prints are not steps: they are listed apart."""
+    not_applicable = set()
+    if request.kind == TerminationKind.WITH_TAKEOVER:
+        not_applicable |= {3, 4, 5, 6, 8, 9}
+    else:
+        not_applicable.add(2)
+        if request.timing and closes_after_settlement(request):
+            not_applicable.add(8)
+    by_step: dict[int, list[JournalLine]] = {}
+    for line in journal:
+        by_step.setdefault(line.step, []).append(line)
+    current = current_step(request)
+    steps = []
+    for number in STEP_TITLES:
+        if number in not_applicable:
+            status = "not_applicable"
+        elif number == current:
+            status = "current"
+        elif number in by_step:
+            status = "done"
+        else:
+            status = "todo"
+        steps.append(
+            TimelineStep(number, step_title(request, number), status, by_step.get(number, []))
+        )
+    return steps
+
+
+# --- The journal, in French ------------------------------------------------------------------
+
+ROLE_LABELS = dict(Role.choices)
+KIND_LABELS = dict(TerminationKind.choices)
+QUALITY_LABELS = dict(RequesterQuality.choices)
+TIMING_LABELS = {Timing.CLASSIC: "résiliation classique", Timing.ANTICIPATED: "anticipée"}
+REASON_LABELS = dict(VisitFailure.choices)
+REMARK_LABELS = dict(Remark.choices)
+SETTLEMENT_LABELS = dict(SettlementKind.choices)
+QUALITY_REFUND = dict(BeneficiaryQuality.choices)
+
+
+def _date(value: str | None) -> str:
+    if not value:
+        return ""
+    return dt.date.fromisoformat(value).strftime("%d/%m/%Y")
+
+
+def _remarks(data: dict) -> str:
+    remarks = [REMARK_LABELS.get(r, r) for r in data.get("remarks") or []]
+    return f" ; remarques : {', '.join(remarks).lower()}" if remarks else ""
+
+
+def _balance_words(balance: int) -> str:
+    if balance > 0:
+        return f"{format_fcfa(balance)} à payer"
+    if balance < 0:
+        return f"{format_fcfa(-balance)} à rembourser"
+    return "solde nul"
+
+
+def _settled(d: dict) -> str:
+    kind = SETTLEMENT_LABELS.get(d.get("kind"), "Règlement")
+    return (
+        f"Facture {d.get('invoice')} réglée : {kind.lower()} de {format_fcfa(d.get('amount', 0))}, "
+        f"reçu {d.get('receipt')}"
+    )
+
+
+# Each event's action in a word or two, for the lists and exports (the journal says more).
+ACTION_LABELS = {
+    "create": "Demande enregistrée",
+    "take_over": "Reprise par un successeur",
+    "takeover_invoiced": "Factures de la reprise validées",
+    "issue_order": "Ordre d'interruption émis",
+    "requester_signed": "Ordre signé par le demandeur",
+    "visit_failed": "Visite infructueuse",
+    "visit_rescheduled": "Nouvelle date d'exécution",
+    "order_reassigned": "Ordre réaffecté",
+    "field_visit": "Intervention sur place",
+    "report_field": "Compte-rendu d'intervention saisi",
+    "approve_report": "Compte-rendu contrôlé et signé",
+    "send_back_field_report": "Compte-rendu renvoyé pour correction",
+    "send_back_removal_report": "Compte-rendu de dépose renvoyé pour correction",
+    "invoice": "Facture de solde validée",
+    "settle": "Règlement (demande soldée)",
+    "settle_invoice": "Règlement d'une facture",
+    "close_takeover": "Reprise terminée",
+    "order_removal": "Ordre de dépose émis (système)",
+    "removal_visit": "Dépose ou coupure définitive effectuée",
+    "report_removal": "Compte-rendu de dépose saisi",
+    "sign_removal_report": "Compte-rendu de dépose contrôlé et signé",
+    "declare_removal_impossible": "Dépose déclarée impossible",
+    "confirm_codification": "Codification confirmée",
+    "confirm_codification_without_removal": "Codification confirmée (sans dépose)",
+    "cancel_balance_invoice": "Facture de solde annulée par avoir",
+    "cancel_balance_invoice_and_send_back": "Facture annulée par avoir, compte-rendu renvoyé",
+    "cancel_takeover_invoices": "Factures de la reprise annulées par avoirs",
+    "refund_authorised": "Remboursement autorisé à un tiers",
+    "transfer_to_recovery": "Solde transféré au recouvrement",
+    "leave_refund_as_credit": "Remboursement laissé au crédit du compte",
+    "cancel": "Demande annulée",
+}
+
+
+def describe(event: TerminationEvent, request: TerminationRequest) -> str:
+    """One event of the request, as a sentence an agent reads."""
+    d = event.data or {}
+    mt = request.is_mt
+    order = d.get("order", "")
+    match event.action:
+        case "create":
+            return (
+                f"Demande enregistrée ({KIND_LABELS.get(d.get('kind'), '').lower()}) : demandeur "
+                f"{d.get('requester')}, {QUALITY_LABELS.get(d.get('quality'), '').lower()}"
+            )
+        case "take_over":
+            return (
+                f"Reprise au profit de {d.get('successor')}, index de mutation "
+                f"{d.get('mutation_index')} kWh"
+            )
+        case "takeover_invoiced":
+            return (
+                f"Factures validées : {d.get('balance_invoice')} (solde du titulaire) et "
+                f"{d.get('subscription_invoice')} (abonnement du successeur) ; contrat du "
+                f"successeur {d.get('successor_contract')} ouvert"
+            )
+        case "issue_order":
+            text = (
+                f"Ordre {order} émis ({TIMING_LABELS.get(d.get('timing'), '')}, coupure le "
+                f"{_date(d.get('cut_date'))})"
+            )
+            return text + (f", confié à {d['assignee']}" if d.get("assignee") else "")
+        case "requester_signed":
+            return f"Ordre {order} imprimé signé par le demandeur ({d.get('requester')})"
+        case "visit_failed":
+            reason = REASON_LABELS.get(d.get("reason"), d.get("reason", ""))
+            detail = f" : {d['reason_detail']}" if d.get("reason_detail") else ""
+            return (
+                f"Visite infructueuse le {_date(d.get('visited_on'))} ({reason.lower()}{detail}),"
+                f" tentative n° {d.get('attempt')} sur l'ordre {order}"
+            )
+        case "visit_rescheduled":
+            return f"Nouvelle date d'exécution de l'ordre {order} : le {_date(d.get('due_on'))}"
+        case "order_reassigned":
+            before = f" (au lieu de {d['from']})" if d.get("from") else ""
+            return f"Ordre {order} confié à {d.get('to')}{before}"
+        case "field_visit":
+            cut = " : coupure effectuée" if d.get("cut_done") else " : relève de l'index"
+            return f"Intervention sur place le {_date(d.get('visited_on'))}{cut}"
+        case "report_field":
+            corrected = " corrigé" if d.get("corrected") else ""
+            index = f"index relevé {d.get('index_read', d.get('index'))}"
+            if d.get("cut_done"):
+                index += f", index de coupure {d.get('index')}"
+            return (
+                f"Compte-rendu{corrected} saisi : {index}, consommation {d.get('consumption')} "
+                f"kWh{_remarks(d)}"
+            )
+        case "approve_report":
+            return f"Ordre de coupure {order} contrôlé et signé"
+        case "send_back_field_report" | "send_back_removal_report":
+            return f"Compte-rendu renvoyé pour correction : {d.get('reason')}"
+        case "invoice":
+            return (
+                f"Facture de solde {d.get('invoice')} validée : total "
+                f"{format_fcfa(d.get('total', 0))}, {_balance_words(d.get('balance', 0))}"
+            )
+        case "settle" | "settle_invoice":
+            return _settled(d)
+        case "close_takeover":
+            attestation = f" ; attestation {d['attestation']}" if d.get("attestation") else ""
+            return f"{_settled(d)} ; reprise terminée{attestation}"
+        case "order_removal":
+            what = "de coupure définitive" if mt else "de dépose"
+            return f"Ordre {what} {order} émis par le système à la date de coupure"
+        case "removal_visit":
+            what = "Coupure définitive effectuée" if mt else "Compteur déposé"
+            return f"{what} le {_date(d.get('visited_on'))}"
+        case "report_removal":
+            corrected = " corrigé" if d.get("corrected") else ""
+            what = "de coupure définitive" if mt else "de dépose"
+            seal = f", scellé n° {d['seal_number']}" if d.get("seal_number") else ""
+            return (
+                f"Compte-rendu {what}{corrected} saisi : index {d.get('index')}{seal}{_remarks(d)}"
+            )
+        case "sign_removal_report":
+            return f"Compte-rendu de l'ordre {order} contrôlé et signé"
+        case "declare_removal_impossible":
+            what = "Coupure définitive" if mt else "Dépose"
+            return (
+                f"{what} déclarée impossible après {d.get('attempts')} visites infructueuses : "
+                f"{d.get('reason')} ; coupure au branchement"
+            )
+        case "confirm_codification" | "confirm_codification_without_removal":
+            parts = ["Codification confirmée : contrat résilié, point de livraison libéré"]
+            if d.get("complementary_invoice"):
+                parts.append(f"facture complémentaire {d['complementary_invoice']}")
+            if d.get("attestation"):
+                parts.append(f"attestation {d['attestation']}")
+            return " ; ".join(parts)
+        case "cancel_balance_invoice" | "cancel_balance_invoice_and_send_back":
+            back = (
+                " ; compte-rendu renvoyé à l'agent"
+                if event.action.endswith("send_back")
+                else " ; nouvelle facture de solde à établir"
+            )
+            return (
+                f"Facture {d.get('invoice')} annulée par l'avoir {d.get('credit_note')} : "
+                f"{d.get('reason')}{back}"
+            )
+        case "cancel_takeover_invoices":
+            return (
+                f"Factures {', '.join(d.get('invoices', []))} annulées par les avoirs "
+                f"{', '.join(d.get('credit_notes', []))} : {d.get('reason')} ; reprise rouverte"
+            )
+        case "refund_authorised":
+            return (
+                f"Remboursement de la facture {d.get('invoice')} autorisé à "
+                f"{d.get('beneficiary')} ({QUALITY_REFUND.get(d.get('quality'), '').lower()}, "
+                f"justificatif {d.get('proof')})"
+            )
+        case "transfer_to_recovery" | "leave_refund_as_credit":
+            what = (
+                "remboursement non réclamé laissé au crédit du compte"
+                if event.action == "leave_refund_as_credit"
+                else "solde non réglé transféré au recouvrement"
+            )
+            return (
+                f"Facture {d.get('invoice')} : {what} ({format_fcfa(d.get('amount', 0))}, "
+                f"après {d.get('delay')} jours) ; listé pour l'apurement du compte"
+            )
+        case "cancel":
+            return f"Demande annulée : {d.get('reason')}"
+    return event.action
+
+
+def journal(request: TerminationRequest, events: list[TerminationEvent]) -> list[JournalLine]:
+    lines = []
+    for event in events:
+        if event.actor is None:
+            who = "Système (automatique)"
+        else:
+            name = event.actor.get_full_name() or event.actor.username
+            role = ROLE_LABELS.get(event.actor_role)
+            who = f"{name} ({role})" if role else name
+        lines.append(JournalLine(event.at, event.step, who, describe(event, request)))
+    return lines

@@ -1,0 +1,1269 @@
+"""The termination procedure's steps. One function per action: atomic, locks the request,
+checks the actor's role and agency, asks billing and interventions to write their own records,
+applies the @transition, saves, and writes the TerminationEvent in the same transaction."""
+
+import datetime as dt
+import hashlib
+import json
+import logging
+from dataclasses import dataclass
+
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from accounts.rules import DraftChanged, StepRefused, check_agency, check_role
+from billing import services as billing
+from billing.documents import document_enqueue, documents_enqueue
+from billing.enums import DocumentKind, InvoiceKind, InvoiceState, TransferKind
+from billing.models import CreditNote, Document, Invoice, RefundAuthorisation, Settlement
+from contracts.enums import (
+    OPEN_REQUEST_STATES,
+    ContractStatus,
+    CustomerKind,
+    DelayKind,
+    DeliveryPointStatus,
+    IdDocumentType,
+    MeterStatus,
+    RequesterQuality,
+    RequestState,
+    Role,
+    TerminationKind,
+    Timing,
+    Voltage,
+)
+from contracts.models import (
+    Contract,
+    Customer,
+    Delay,
+    NumberSequence,
+    TerminationRequest,
+    User,
+    closes_after_settlement,
+    needs_field_visit,
+)
+from contracts.phone import normalize_phone
+from handoff.enums import RecordKind
+from handoff.services import outbox_write
+from interventions import services as interventions
+from interventions.enums import FIELD_ORDER_KINDS, REMOVAL_ORDER_KINDS, OrderStatus
+from interventions.models import InterventionOrder, InterventionReport, VisitAttempt
+from procedure.transitions import (
+    STEP_NOT_NOW,
+    apply_transition,
+    apply_transition_many,
+    begin_step,
+    lock_request,
+    record_event,
+)
+
+logger = logging.getLogger(__name__)
+
+CONTRACT_NOT_ACTIVE = "Ce contrat est résilié : il ne peut pas l'être une seconde fois."
+OPEN_REQUEST_EXISTS = "Ce contrat a déjà une demande de résiliation en cours."
+PROXY_REFERENCE_REQUIRED = "Un mandataire doit présenter sa procuration : indiquez sa référence."
+PHONE_INVALID = "Numéro de téléphone béninois attendu (10 chiffres, ex. 01 97 12 34 56)."
+CUT_DATE_PAST = "La date de coupure ne peut pas être dans le passé."
+CUT_DATE_ANTICIPATED = (
+    "Une résiliation anticipée fixe une date de coupure ultérieure à aujourd'hui."
+)
+REASON_REQUIRED = "Indiquez le motif de l'annulation."
+REPORT_NOT_SIGNED = "Le compte-rendu de dépose doit d'abord être signé par le responsable."
+ALREADY_SIGNED = "Ce compte-rendu est déjà signé."
+SUCCESSOR_IS_HOLDER = "Le successeur doit être une autre personne que le titulaire."
+TAKEOVER_CHANGED = (
+    "Les données ont changé depuis le calcul des factures : vérifiez les nouveaux montants "
+    "ci-dessous, puis validez-les."
+)
+DRAFT_CHANGED = (
+    "Les montants ont changé depuis l'affichage de la facture (une avance, un impayé, le dépôt, "
+    "le compte-rendu ou un tarif) : rien n'a été validé. Vérifiez la facture recalculée "
+    "ci-dessous, puis validez-la."
+)
+COMPLEMENTARY_CHANGED = (
+    "La facture complémentaire a changé depuis son affichage (un tarif, le compte-rendu) : rien "
+    "n'a été confirmé. Vérifiez la facture ci-dessous, puis confirmez."
+)
+INVOICES_CHANGED = (
+    "La facture a changé depuis l'affichage de la page (une autre a été émise, réglée ou "
+    "annulée entre-temps) : rien n'a été fait. Vérifiez la facture ci-dessous, puis confirmez."
+)
+COMPANY_NEEDS_RCCM = "Une entreprise s'identifie par son RCCM."
+PERSON_NO_RCCM = (
+    "Une personne s'identifie par une CNI, un CIP, un passeport ou une carte consulaire."
+)
+
+
+# --- Step 1 ----------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def termination_request_create(
+    contract: Contract,
+    *,
+    actor: User,
+    kind: str,
+    requester_name: str,
+    requester_id_document_type: str,
+    requester_id_document_number: str,
+    requester_phone: str,
+    requester_quality: str,
+    proxy_reference: str = "",
+) -> TerminationRequest:
+    """Step 1: the agent d'accueil records who asks, and whether a successor takes over."""
+    check_role(actor, Role.RECEPTION)
+    contract = Contract.objects.select_for_update().get(pk=contract.pk)
+    check_agency(actor, contract.agency_id)
+    if contract.status != ContractStatus.ACTIVE:
+        raise StepRefused(CONTRACT_NOT_ACTIVE)
+    if TerminationRequest.objects.filter(contract=contract, state__in=OPEN_REQUEST_STATES).exists():
+        raise StepRefused(OPEN_REQUEST_EXISTS)
+    if requester_quality == RequesterQuality.PROXY and not proxy_reference.strip():
+        raise StepRefused(PROXY_REFERENCE_REQUIRED, field="proxy_reference")
+    phone = normalize_phone(requester_phone)
+    if phone is None:
+        raise StepRefused(PHONE_INVALID, field="requester_phone")
+    try:
+        with transaction.atomic():
+            request = TerminationRequest.objects.create(
+                contract=contract,
+                agency=contract.agency,
+                kind=kind,
+                requester_name=requester_name.strip(),
+                requester_id_document_type=requester_id_document_type,
+                requester_id_document_number=requester_id_document_number.strip(),
+                requester_phone=phone,
+                requester_quality=requester_quality,
+                proxy_reference=proxy_reference.strip(),
+                created_by=actor,
+            )
+    except IntegrityError:
+        raise StepRefused(OPEN_REQUEST_EXISTS) from None
+    record_event(
+        request,
+        "create",
+        actor=actor,
+        from_state="",
+        step=1,
+        data={"kind": kind, "requester": request.requester_name, "quality": requester_quality},
+    )
+    return request
+
+
+# --- Step 2 (reprise) ------------------------------------------------------------------------
+
+
+def _successor(data: dict) -> Customer:
+    """The successor: an existing customer found by identity document, or a new one (not saved
+    yet: a preview creates nothing)."""
+    id_type = data["id_document_type"]
+    number = data["id_document_number"].strip()
+    existing = Customer.objects.filter(id_document_type=id_type, id_document_number=number).first()
+    if existing is not None:
+        return existing
+    kind = data.get("kind") or (
+        CustomerKind.COMPANY if id_type == IdDocumentType.RCCM else CustomerKind.PERSON
+    )
+    if kind == CustomerKind.COMPANY and id_type != IdDocumentType.RCCM:
+        raise StepRefused(COMPANY_NEEDS_RCCM, field="successor_id_document_type")
+    if kind == CustomerKind.PERSON and id_type == IdDocumentType.RCCM:
+        raise StepRefused(PERSON_NO_RCCM, field="successor_id_document_type")
+    phone = normalize_phone(data.get("phone", ""))
+    if phone is None:
+        raise StepRefused(PHONE_INVALID, field="successor_phone")
+    return Customer(
+        kind=kind,
+        name=data["name"].strip(),
+        id_document_type=id_type,
+        id_document_number=number,
+        phone=phone,
+        address=data["address"].strip(),
+    )
+
+
+@dataclass(frozen=True)
+class TakeOverPreview:
+    """Step 2's two invoices as drafts, shown before they are validated together."""
+
+    successor: Customer
+    balance: billing.InvoicePreview
+    subscription: billing.InvoicePreview
+    digest: str
+
+
+def _take_over_preview(
+    request: TerminationRequest,
+    contract: Contract,
+    *,
+    successor: dict,
+    mutation_index: int,
+    mutation_date: dt.date,
+    rollover_confirmed: bool,
+    high_consumption_confirmed: bool,
+) -> TakeOverPreview:
+    billing.reading_check(
+        contract,
+        index=mutation_index,
+        read_on=mutation_date,
+        rollover_confirmed=rollover_confirmed,
+        high_consumption_confirmed=high_consumption_confirmed,
+        field="mutation_index",
+    )
+    customer = _successor(successor)
+    if customer.pk is not None and customer.pk == contract.customer_id:
+        raise StepRefused(SUCCESSOR_IS_HOLDER, field="successor_id_document_number")
+    balance = billing.balance_invoice_preview(
+        request, final_index=mutation_index, final_date=mutation_date, rollover=rollover_confirmed
+    )
+    subscription = billing.subscription_invoice_preview(request, start_date=mutation_date)
+    seen = [
+        [customer.pk, customer.kind, customer.name, customer.id_document_type],
+        [customer.id_document_number, customer.phone, customer.address],
+        [mutation_index, str(mutation_date), rollover_confirmed],
+        balance.fingerprint(),
+        subscription.fingerprint(),
+    ]
+    digest = hashlib.sha256(json.dumps(seen, ensure_ascii=False).encode()).hexdigest()
+    return TakeOverPreview(customer, balance, subscription, digest)
+
+
+@transaction.atomic
+def termination_request_preview_take_over(
+    request: TerminationRequest,
+    *,
+    actor: User,
+    successor: dict,
+    mutation_index: int,
+    mutation_date: dt.date,
+    rollover_confirmed: bool = False,
+    high_consumption_confirmed: bool = False,
+) -> TakeOverPreview:
+    """Step 2, first half: both invoices computed as drafts and shown; nothing is written."""
+    request = begin_step(
+        request.pk, actor=actor, role=Role.RECEPTION, states=[RequestState.RECEIVED]
+    )
+    return _take_over_preview(
+        request,
+        request.contract,
+        successor=successor,
+        mutation_index=mutation_index,
+        mutation_date=mutation_date,
+        rollover_confirmed=rollover_confirmed,
+        high_consumption_confirmed=high_consumption_confirmed,
+    )
+
+
+@transaction.atomic
+def termination_request_take_over(
+    request: TerminationRequest,
+    *,
+    actor: User,
+    successor: dict,
+    mutation_index: int,
+    mutation_date: dt.date,
+    preview_digest: str,
+    rollover_confirmed: bool = False,
+    high_consumption_confirmed: bool = False,
+):
+    """Step 2 (reprise): the two invoices shown in the preview are validated together: the
+    outgoing customer's balance invoice and the successor's subscription invoice; the
+    successor's contract opens on the same delivery point and meter, from the mutation index.
+    If anything changed since the preview (the form, the account, a tariff), nothing is
+    validated and the agent sees the new figures."""
+    request = begin_step(
+        request.pk, actor=actor, role=Role.RECEPTION, states=[RequestState.RECEIVED]
+    )
+    contract = Contract.objects.select_for_update().get(pk=request.contract_id)
+    preview = _take_over_preview(
+        request,
+        contract,
+        successor=successor,
+        mutation_index=mutation_index,
+        mutation_date=mutation_date,
+        rollover_confirmed=rollover_confirmed,
+        high_consumption_confirmed=high_consumption_confirmed,
+    )
+    if preview.digest != preview_digest:
+        raise StepRefused(TAKEOVER_CHANGED)
+    customer = preview.successor
+    if customer.pk is None:
+        customer.save()
+    request.successor = customer
+    request.mutation_index = mutation_index
+    request.cut_date = mutation_date
+    apply_transition(
+        request,
+        "take_over",
+        actor=actor,
+        data={"successor": customer.name, "mutation_index": mutation_index},
+    )
+    balance_invoice = billing.invoice_validate(
+        billing.balance_invoice_draft(
+            request,
+            final_index=mutation_index,
+            final_date=mutation_date,
+            rollover=rollover_confirmed,
+        ),
+        actor=actor,
+    )
+    contract.status = ContractStatus.TERMINATED
+    contract.end_date = mutation_date
+    contract.save(update_fields=["status", "end_date"])
+    successor_contract = Contract.objects.create(
+        number=NumberSequence.next("CT", contract.agency, mutation_date.year),
+        agency=contract.agency,
+        customer=customer,
+        delivery_point=contract.delivery_point,
+        meter=contract.meter,
+        tariff_category=contract.tariff_category,
+        subscribed_power_kva=contract.subscribed_power_kva,
+        start_date=mutation_date,
+        last_billed_index=mutation_index,
+        last_billed_date=mutation_date,
+    )
+    request.successor_contract = successor_contract
+    request.save(update_fields=["successor_contract"])
+    subscription = billing.subscription_invoice_create(
+        request, successor_contract=successor_contract, actor=actor
+    )
+    document_enqueue(DocumentKind.SUCCESSOR_CONTRACT, request)
+    record_event(
+        request,
+        "takeover_invoiced",
+        actor=actor,
+        from_state=request.state,
+        step=2,
+        data={
+            "balance_invoice": balance_invoice.number,
+            "subscription_invoice": subscription.number,
+            "successor_contract": successor_contract.number,
+        },
+    )
+    return successor_contract
+
+
+# --- Steps 3 to 5 ----------------------------------------------------------------------------
+
+
+def _field_order(request: TerminationRequest, *, lock: bool = False) -> InterventionOrder:
+    orders = request.orders.filter(kind__in=FIELD_ORDER_KINDS)
+    if lock:
+        orders = orders.select_for_update()
+    return orders.prefetch_related("reports").get()
+
+
+def _removal_order(request: TerminationRequest, *, lock: bool = False) -> InterventionOrder:
+    orders = request.orders.filter(kind__in=REMOVAL_ORDER_KINDS)
+    if lock:
+        orders = orders.select_for_update()
+    return orders.prefetch_related("reports").get()
+
+
+def _visit_order(request: TerminationRequest, *, lock: bool = False) -> InterventionOrder:
+    """The order the field is working on: step 3's while the request waits for its field
+    report, step 8's while it waits for the removal."""
+    if request.state in (RequestState.REMOVAL_ORDERED, RequestState.METER_REMOVED):
+        return _removal_order(request, lock=lock)
+    return _field_order(request, lock=lock)
+
+
+def _visit_step(order: InterventionOrder) -> int:
+    return 4 if order.is_field_order else 8
+
+
+@transaction.atomic
+def termination_request_issue_order(
+    request: TerminationRequest,
+    *,
+    actor: User,
+    timing: str,
+    cut_date: dt.date | None,
+    assignee: User | None = None,
+) -> InterventionOrder:
+    """Step 3: classic or anticipated; the order is issued with the requester's identity, to be
+    printed and signed by the requester (termination_request_record_signature)."""
+    request = begin_step(
+        request.pk, actor=actor, role=Role.RECEPTION, states=[RequestState.RECEIVED]
+    )
+    today = timezone.localdate()
+    if timing == Timing.CLASSIC:
+        cut_date = today
+    elif cut_date is None or cut_date <= today:
+        raise StepRefused(
+            CUT_DATE_PAST if cut_date and cut_date < today else CUT_DATE_ANTICIPATED,
+            field="cut_date",
+        )
+    request.timing = timing
+    request.cut_date = cut_date
+    order = interventions.field_order_issue(request, actor=actor, assignee=assignee)
+    document_enqueue(DocumentKind.ORDER, order)
+    data = {"order": order.number, "timing": timing, "cut_date": cut_date.isoformat()}
+    if assignee is not None:
+        data["assignee"] = assignee.get_full_name() or assignee.username
+    apply_transition(request, "issue_order", actor=actor, data=data)
+    return order
+
+
+@transaction.atomic
+def termination_request_record_signature(
+    request: TerminationRequest, *, actor: User
+) -> InterventionOrder:
+    """Step 3, second half: the requester signed the printed order. Only then does the order
+    reach the reader's queue."""
+    request = begin_step(
+        request.pk, actor=actor, role=Role.RECEPTION, states=[RequestState.ORDER_ISSUED]
+    )
+    order = _field_order(request, lock=True)
+    printed = Document.objects.filter(order=order, prints__isnull=False).exists()
+    interventions.order_record_requester_signature(order, actor=actor, printed=printed)
+    record_event(
+        request,
+        "requester_signed",
+        actor=actor,
+        from_state=request.state,
+        step=3,
+        data={"order": order.number, "requester": request.requester_name},
+    )
+    return order
+
+
+@transaction.atomic
+def termination_request_record_failed_visit(
+    request: TerminationRequest,
+    *,
+    actor: User,
+    visited_on: dt.date,
+    reason: str,
+    reason_detail: str = "",
+) -> VisitAttempt:
+    """A visit that could not be done (step 4 for step 3's order, step 8 for the removal):
+    the order keeps the attempt and waits for a new date, set by reception (step 3's order)
+    or the supervisor (removal)."""
+    request = begin_step(
+        request.pk,
+        actor=actor,
+        role=(Role.READER, Role.ARPNT),
+        states=[RequestState.ORDER_ISSUED, RequestState.REMOVAL_ORDERED],
+    )
+    order = _visit_order(request, lock=True)
+    check_role(actor, interventions.agent_role(order))
+    attempt = interventions.visit_failure_record(
+        order, actor=actor, visited_on=visited_on, reason=reason, reason_detail=reason_detail
+    )
+    record_event(
+        request,
+        "visit_failed",
+        actor=actor,
+        from_state=request.state,
+        step=_visit_step(order),
+        data={
+            "order": order.number,
+            "visited_on": visited_on.isoformat(),
+            "reason": reason,
+            "reason_detail": attempt.reason_detail,
+            "attempt": order.attempts.count(),
+        },
+    )
+    return attempt
+
+
+def rescheduler_role(order: InterventionOrder) -> str:
+    """Reception sets a new date for step 3's order, the supervisor for the removal."""
+    return Role.RECEPTION if order.is_field_order else Role.SUPERVISOR
+
+
+@transaction.atomic
+def termination_request_reschedule_visit(
+    request: TerminationRequest, *, actor: User, due_on: dt.date
+) -> VisitAttempt:
+    """After a failed visit, a new execution date: the same order returns to its agent."""
+    request = begin_step(
+        request.pk,
+        actor=actor,
+        role=(Role.RECEPTION, Role.SUPERVISOR),
+        states=[RequestState.ORDER_ISSUED, RequestState.REMOVAL_ORDERED],
+    )
+    order = _visit_order(request, lock=True)
+    check_role(actor, rescheduler_role(order))
+    attempt = interventions.visit_reschedule(order, actor=actor, due_on=due_on)
+    record_event(
+        request,
+        "visit_rescheduled",
+        actor=actor,
+        from_state=request.state,
+        step=_visit_step(order),
+        data={"order": order.number, "due_on": due_on.isoformat()},
+    )
+    return attempt
+
+
+@transaction.atomic
+def termination_request_reassign_order(
+    request: TerminationRequest, *, actor: User, assignee: User
+) -> InterventionOrder:
+    """The supervisor or the chef d'agence hands the open order to another agent of the agency."""
+    request = begin_step(
+        request.pk,
+        actor=actor,
+        role=(Role.SUPERVISOR, Role.MANAGER),
+        states=[RequestState.ORDER_ISSUED, RequestState.REMOVAL_ORDERED],
+    )
+    order = _visit_order(request, lock=True)
+    previous = interventions.order_reassign(order, assignee=assignee)
+    record_event(
+        request,
+        "order_reassigned",
+        actor=actor,
+        from_state=request.state,
+        step=_visit_step(order),
+        data={
+            "order": order.number,
+            "from": (previous.get_full_name() or previous.username) if previous else "",
+            "to": assignee.get_full_name() or assignee.username,
+        },
+    )
+    return order
+
+
+@transaction.atomic
+def termination_request_report_field(
+    request: TerminationRequest,
+    *,
+    actor: User,
+    index_read: int,
+    read_on: dt.date,
+    cut_done: bool,
+    cut_index: int | None,
+    remarks: list[str],
+    remarks_other: str = "",
+    rollover_confirmed: bool = False,
+    high_consumption_confirmed: bool = False,
+) -> InterventionReport:
+    """Steps 4-5: the reader enters the report of the intervention (the visit is step 4, the
+    report step 5). Classic: the cut order waits for the supervisor's signature; anticipated:
+    the reading report alone."""
+    request = begin_step(
+        request.pk, actor=actor, role=Role.READER, states=[RequestState.ORDER_ISSUED]
+    )
+    order = _field_order(request, lock=True)
+    interventions.field_report_check(
+        order,
+        index_read=index_read,
+        read_on=read_on,
+        cut_done=cut_done,
+        cut_index=cut_index,
+        remarks=remarks,
+        remarks_other=remarks_other,
+    )
+    # The invoice is computed on the cut index when the supply was cut.
+    final_index = cut_index if cut_done and cut_index is not None else index_read
+    kwh = billing.reading_check(
+        request.contract,
+        index=final_index,
+        read_on=read_on,
+        rollover_confirmed=rollover_confirmed,
+        high_consumption_confirmed=high_consumption_confirmed,
+        field="cut_index" if cut_done else "index_read",
+    )
+    corrected = bool(order.superseded_reports)
+    report = interventions.field_report_enter(
+        order,
+        actor=actor,
+        index_read=index_read,
+        read_on=read_on,
+        cut_done=cut_done,
+        cut_index=cut_index,
+        remarks=remarks,
+        remarks_other=remarks_other,
+        rollover_confirmed=rollover_confirmed,
+        high_consumption_confirmed=high_consumption_confirmed,
+    )
+    record_event(
+        request,
+        "field_visit",
+        actor=actor,
+        from_state=request.state,
+        step=4,
+        data={"order": order.number, "visited_on": read_on.isoformat(), "cut_done": cut_done},
+    )
+    data = {
+        "order": order.number,
+        "index_read": index_read,
+        "index": final_index,
+        "consumption": kwh,
+        "cut_done": cut_done,
+        "remarks": remarks,
+    }
+    if corrected:
+        data["corrected"] = True
+    apply_transition(request, "report_field", actor=actor, data=data)
+    return report
+
+
+@transaction.atomic
+def termination_request_approve_report(request: TerminationRequest, *, actor: User):
+    """Step 5: the chef de section recouvrement checks and signs the cut order."""
+    request = begin_step(
+        request.pk, actor=actor, role=Role.SUPERVISOR, states=[RequestState.FIELD_REPORTED]
+    )
+    order = _field_order(request, lock=True)
+    report = interventions.report_sign(order, actor=actor)
+    apply_transition(request, "approve_report", actor=actor, data={"order": order.number})
+    return report
+
+
+@transaction.atomic
+def termination_request_send_back_field_report(
+    request: TerminationRequest, *, actor: User, reason: str
+) -> InterventionReport:
+    """Step 5, instead of signing: the report goes back to its reader for correction. It is
+    kept, marked superseded; the request returns to "order issued"."""
+    request = begin_step(
+        request.pk, actor=actor, role=Role.SUPERVISOR, states=[RequestState.FIELD_REPORTED]
+    )
+    order = _field_order(request, lock=True)
+    report = interventions.report_send_back(order, actor=actor, reason=reason)
+    apply_transition(
+        request,
+        "send_back_field_report",
+        actor=actor,
+        data={"order": order.number, "reason": report.superseded_reason},
+    )
+    return report
+
+
+# --- Step 6 ----------------------------------------------------------------------------------
+
+
+def _field_report(request: TerminationRequest) -> InterventionReport:
+    return _field_order(request).report
+
+
+@transaction.atomic
+def termination_request_compute_invoice(request: TerminationRequest, *, actor: User):
+    """Step 6, first half: compute (or recompute) the balance invoice as a draft to view."""
+    request = begin_step(
+        request.pk, actor=actor, role=Role.RECEPTION, states=[RequestState.REPORT_APPROVED]
+    )
+    report = _field_report(request)
+    return billing.balance_invoice_draft(
+        request,
+        final_index=report.final_index,
+        final_date=report.read_on,
+        rollover=report.rollover_confirmed,
+    )
+
+
+@transaction.atomic
+def termination_request_invoice(request: TerminationRequest, *, actor: User, draft_digest: str):
+    """Step 6: validate the balance invoice the agent was shown. It is recomputed from the
+    report, so that what is validated is what the rules give today; when that differs from the
+    draft shown (`draft_digest`: an advance recorded, an unpaid invoice settled, the deposit, the
+    report, a tariff changed meanwhile), nothing is validated: `DraftChanged`, and the page
+    shows the new draft to be checked again."""
+    request = begin_step(
+        request.pk, actor=actor, role=Role.RECEPTION, states=[RequestState.REPORT_APPROVED]
+    )
+    report = _field_report(request)
+    draft = billing.balance_invoice_draft(
+        request,
+        final_index=report.final_index,
+        final_date=report.read_on,
+        rollover=report.rollover_confirmed,
+    )
+    if billing.invoice_digest(draft) != draft_digest:
+        raise DraftChanged(DRAFT_CHANGED)
+    invoice = billing.invoice_validate(draft, actor=actor)
+    apply_transition(
+        request,
+        "invoice",
+        actor=actor,
+        data={"invoice": invoice.number, "total": invoice.total, "balance": invoice.balance},
+    )
+    return invoice
+
+
+# --- Step 7 ----------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def termination_request_settle(invoice: Invoice, *, actor: User, **settlement) -> Settlement:
+    """Step 7: the cashier collects or refunds the balance. Without reprise the request is
+    settled (and step 8 follows at once if the cut date has come); with reprise it closes once
+    both invoices are settled. A complementary invoice is settled without touching its closed
+    request."""
+    check_role(actor, Role.CASHIER)
+    request = None
+    if invoice.request_id and invoice.kind in (InvoiceKind.BALANCE, InvoiceKind.SUBSCRIPTION):
+        # The request first, then the invoice: every step locks in this order. The invoice's
+        # own checks come first, so that a second cashier hears "already settled".
+        request = lock_request(invoice.request_id)
+        check_agency(actor, request.agency_id)
+    result = billing.invoice_settle(invoice, actor=actor, **settlement)
+    if request is None or getattr(result, "replayed", False):
+        return result  # a form sent twice: the first send did the step
+    data = {
+        "invoice": result.invoice.number,
+        "receipt": result.number,
+        "amount": result.amount,
+        "kind": result.kind,
+    }
+    if request.kind == TerminationKind.WITHOUT_TAKEOVER:
+        apply_transition(request, "settle", actor=actor, data=data)
+        # Settled on or after the cut date: step 8 need not wait for tomorrow morning.
+        if request.removal_due(timezone.localdate()) and needs_field_visit(request):
+            _issue_removal_orders([request])
+        return result
+    pending = request.invoices.filter(state=InvoiceState.VALIDATED).exclude(pk=invoice.pk)
+    if pending.exists():
+        record_event(
+            request, "settle_invoice", actor=actor, from_state=request.state, step=7, data=data
+        )
+    else:
+        attestation = billing.attestation_issue(
+            request, closed_on=request.cut_date, final_index=request.mutation_index
+        )
+        data["attestation"] = attestation.number
+        request.closed_at = timezone.now()
+        apply_transition(request, "close_takeover", actor=actor, data=data)
+        successor = request.successor_contract
+        _tell_billing_system(
+            request,
+            end_date=request.cut_date,
+            final_index=request.mutation_index,
+            attestation=attestation.number,
+            contrat_du_repreneur=successor.number if successor else "",
+        )
+    return result
+
+
+def _tell_billing_system(request, *, end_date, final_index, attestation, **details) -> None:
+    """The closure for the billing system (its "mutation codification"), in the closing
+    transaction: one record per request (handoff)."""
+    contract = request.contract
+    outbox_write(
+        RecordKind.CLOSURE,
+        key=f"closure:{request.pk}",
+        agency_id=request.agency_id,
+        contract_number=contract.number,
+        payload={
+            "demande": request.pk,
+            "contrat": contract.number,
+            "type": request.kind,
+            "date_de_fin": end_date.isoformat(),
+            "index_final": final_index,
+            "attestation": attestation,
+            **details,
+        },
+    )
+
+
+# --- Step 8 ----------------------------------------------------------------------------------
+
+
+def _issue_removal_orders(
+    requests: list[TerminationRequest],
+) -> list[InterventionOrder]:
+    """Step 8 for requests the caller has locked: the removal (BT) or final interruption (MT)
+    order of each, issued by the system."""
+    orders = interventions.removal_orders_create(requests)
+    apply_transition_many(
+        requests, "order_removal", actor=None, data=[{"order": o.number} for o in orders]
+    )
+    documents_enqueue(DocumentKind.ORDER, orders)
+    return orders
+
+
+def due_requests(today: dt.date):
+    """Settled requests whose cut date has come and that still need a crew on site."""
+    return TerminationRequest.objects.filter(
+        state=RequestState.SETTLED, cut_date__lte=today
+    ).exclude(Q(contract__tariff_category__voltage=Voltage.MT) & Q(timing=Timing.CLASSIC))
+
+
+def issue_due_orders(today: dt.date | None = None, *, batch_size: int = 200) -> int:
+    """Step 8, run every morning (and by `manage.py issue_due_orders`): issue the removal or
+    final interruption order of every due request. Several workers may run it at once: each
+    claims a batch with SKIP LOCKED, and the (request, kind) constraint forbids a second order.
+    Returns how many orders this run issued."""
+    today = today or timezone.localdate()
+    issued = 0
+    while True:
+        with transaction.atomic():
+            batch = list(
+                due_requests(today)
+                .select_for_update(of=("self",), skip_locked=True)
+                .select_related("contract__tariff_category", "agency")
+                .order_by("cut_date", "id")[:batch_size]
+            )
+            if batch:
+                _issue_removal_orders(batch)
+            issued += len(batch)
+        if len(batch) < batch_size:
+            break
+    if issued:
+        logger.info("step 8: %s order(s) issued for %s", issued, today)
+    return issued
+
+
+# --- Step 9 ----------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def termination_request_report_removal(
+    request: TerminationRequest,
+    *,
+    actor: User,
+    index_read: int,
+    read_on: dt.date,
+    cut_done: bool,
+    remarks: list[str],
+    remarks_other: str = "",
+    safety_steps_confirmed: list[int] | None = None,
+    seal_number: str = "",
+    rollover_confirmed: bool = False,
+) -> InterventionReport:
+    """Steps 8-9: the ARPNT crew's report of the removal (BT) or of the final interruption (MT,
+    with the seal it put on the cut)."""
+    request = begin_step(
+        request.pk, actor=actor, role=Role.ARPNT, states=[RequestState.REMOVAL_ORDERED]
+    )
+    order = _removal_order(request, lock=True)
+    balance_invoice = _balance_invoice(request)
+    billed = balance_invoice.new_index if balance_invoice else request.contract.last_billed_index
+    corrected = bool(order.superseded_reports)
+    report = interventions.removal_report_enter(
+        order,
+        actor=actor,
+        billed_index=billed,
+        index_read=index_read,
+        read_on=read_on,
+        cut_done=cut_done,
+        remarks=remarks,
+        remarks_other=remarks_other,
+        safety_steps_confirmed=safety_steps_confirmed,
+        seal_number=seal_number,
+        rollover_confirmed=rollover_confirmed,
+    )
+    record_event(
+        request,
+        "removal_visit",
+        actor=actor,
+        from_state=request.state,
+        step=8,
+        data={"order": order.number, "visited_on": read_on.isoformat()},
+    )
+    data = {"order": order.number, "index": report.index_read, "remarks": report.remarks}
+    if report.seal_number:
+        data["seal_number"] = report.seal_number
+    if corrected:
+        data["corrected"] = True
+    apply_transition(request, "report_removal", actor=actor, data=data)
+    return report
+
+
+@transaction.atomic
+def termination_request_sign_removal(request: TerminationRequest, *, actor: User):
+    """Step 9: the responsable hiérarchique checks and signs the removal report."""
+    request = begin_step(
+        request.pk, actor=actor, role=Role.SUPERVISOR, states=[RequestState.METER_REMOVED]
+    )
+    order = _removal_order(request, lock=True)
+    if order.status == OrderStatus.SIGNED:
+        raise StepRefused(ALREADY_SIGNED)
+    report = interventions.report_sign(order, actor=actor)
+    record_event(
+        request,
+        "sign_removal_report",
+        actor=actor,
+        from_state=request.state,
+        step=9,
+        data={"order": order.number},
+    )
+    return report
+
+
+@transaction.atomic
+def termination_request_send_back_removal_report(
+    request: TerminationRequest, *, actor: User, reason: str
+) -> InterventionReport:
+    """Step 9, instead of signing: the removal report goes back to the crew for correction. It
+    is kept, marked superseded; the request returns to "removal ordered"."""
+    request = begin_step(
+        request.pk, actor=actor, role=Role.SUPERVISOR, states=[RequestState.METER_REMOVED]
+    )
+    order = _removal_order(request, lock=True)
+    report = interventions.report_send_back(order, actor=actor, reason=reason)
+    apply_transition(
+        request,
+        "send_back_removal_report",
+        actor=actor,
+        data={"order": order.number, "reason": report.superseded_reason},
+    )
+    return report
+
+
+@transaction.atomic
+def termination_request_declare_removal_impossible(
+    request: TerminationRequest, *, actor: User, reason: str
+) -> InterventionOrder:
+    """Step 9 after repeated failed visits: the supervisor closes the removal (or the final
+    interruption) as impossible, the supply being cut at the connection (coupure au
+    branchement). The ACFF then codifies as usual."""
+    request = begin_step(
+        request.pk, actor=actor, role=Role.SUPERVISOR, states=[RequestState.REMOVAL_ORDERED]
+    )
+    order = _removal_order(request, lock=True)
+    interventions.order_close_impossible(order, actor=actor, reason=reason)
+    apply_transition(
+        request,
+        "declare_removal_impossible",
+        actor=actor,
+        data={
+            "order": order.number,
+            "reason": order.closure_reason,
+            "attempts": order.attempts.count(),
+            "cut_at_connection": True,
+        },
+    )
+    return order
+
+
+def _balance_invoice(request: TerminationRequest) -> Invoice | None:
+    """The balance invoice in force (one cancelled by a credit note stays aside)."""
+    return request.invoices.filter(
+        kind=InvoiceKind.BALANCE, state__in=billing.BILLED_STATES
+    ).first()
+
+
+def _closing_index(request: TerminationRequest) -> int:
+    """The last index billed on the contract: the balance invoice's."""
+    return _balance_invoice(request).new_index
+
+
+def complementary_digest(preview) -> str:
+    return billing.digest_of(preview.fingerprint())
+
+
+def termination_request_codification_preview(request: TerminationRequest):
+    """What the ACFF's confirmation will issue besides the attestation: an anticipated
+    termination's complementary invoice, unsaved (None when there is none, or not yet)."""
+    if not request.is_anticipated or request.state != RequestState.METER_REMOVED:
+        return None
+    report = _removal_order(request).report
+    if report is None:
+        return None
+    return billing.complementary_invoice_preview(
+        request,
+        final_index=report.index_read,
+        final_date=report.read_on,
+        rollover=report.rollover_confirmed,
+    )
+
+
+@transaction.atomic
+def termination_request_confirm_codification(
+    request: TerminationRequest, *, actor: User, shown: str = ""
+):
+    """Step 9, the end: the ACFF confirms the codification. The contract is terminated (no more
+    maintenance invoices), the meter removed (BT) or left in place, and the delivery point
+    freed; the attestation de résiliation is issued. An anticipated termination's complementary
+    invoice, when there is one, is the one the ACFF was shown (`shown`, its digest): computed
+    otherwise now, nothing is written (`DraftChanged`)."""
+    request = begin_step(
+        request.pk,
+        actor=actor,
+        role=Role.ACFF,
+        states=[
+            RequestState.METER_REMOVED,
+            RequestState.REMOVAL_IMPOSSIBLE,
+            RequestState.SETTLED,
+        ],
+    )
+    if request.state == RequestState.SETTLED and not closes_after_settlement(request):
+        raise StepRefused(STEP_NOT_NOW.format(state=request.state_label))
+    contract = (
+        Contract.objects.select_for_update()
+        .select_related("meter", "delivery_point", "tariff_category")
+        .get(pk=request.contract_id)
+    )
+    data: dict = {}
+    meter_status = MeterStatus.REMOVED
+    if request.state == RequestState.SETTLED:
+        action, end_date = "confirm_codification_without_removal", request.cut_date
+        final_index = _closing_index(request)
+    elif request.state == RequestState.REMOVAL_IMPOSSIBLE:
+        action = "confirm_codification"
+        order = _removal_order(request, lock=True)
+        end_date = timezone.localtime(order.closed_at).date()
+        final_index = _closing_index(request)
+        meter_status = MeterStatus.LEFT_IN_PLACE
+        data["cut_at_connection"] = True
+    else:
+        action = "confirm_codification"
+        order = _removal_order(request, lock=True)
+        if order.status != OrderStatus.SIGNED:
+            raise StepRefused(REPORT_NOT_SIGNED)
+        report = order.report
+        end_date, final_index = report.read_on, report.index_read
+        if request.is_anticipated:
+            # BT removal or MT final interruption: what ran since the anticipated reading.
+            preview = billing.complementary_invoice_preview(
+                request,
+                final_index=report.index_read,
+                final_date=report.read_on,
+                rollover=report.rollover_confirmed,
+            )
+            if preview is not None and complementary_digest(preview) != shown:
+                raise DraftChanged(COMPLEMENTARY_CHANGED)
+            extra = billing.complementary_invoice_create(
+                request,
+                final_index=report.index_read,
+                final_date=report.read_on,
+                rollover=report.rollover_confirmed,
+                actor=actor,
+            )
+            if extra is not None:
+                data["complementary_invoice"] = extra.number
+        order.status = OrderStatus.FILED
+        order.save(update_fields=["status"])
+    end_date = max(end_date, contract.start_date)
+    attestation = billing.attestation_issue(request, closed_on=end_date, final_index=final_index)
+    data["attestation"] = attestation.number
+    request.closed_at = timezone.now()
+    apply_transition(request, action, actor=actor, data=data)
+    contract.status = ContractStatus.TERMINATED
+    contract.end_date = end_date
+    contract.save(update_fields=["status", "end_date"])
+    if contract.tariff_category.voltage == Voltage.BT:
+        contract.meter.status = meter_status
+        contract.meter.save(update_fields=["status"])
+    contract.delivery_point.status = DeliveryPointStatus.FREE
+    contract.delivery_point.save(update_fields=["status"])
+    _tell_billing_system(
+        request,
+        end_date=end_date,
+        final_index=final_index,
+        attestation=attestation.number,
+        compteur=contract.meter.serial if contract.meter_id else "",
+        # An MT meter stays where it is (the supply is sealed at the final interruption).
+        compteur_etat=meter_status
+        if contract.tariff_category.voltage == Voltage.BT
+        else MeterStatus.LEFT_IN_PLACE,
+        point_de_livraison=contract.delivery_point.reference,
+        **(
+            {"facture_complementaire": data["complementary_invoice"]}
+            if "complementary_invoice" in data
+            else {}
+        ),
+    )
+    return request
+
+
+# --- Money corrections (DESIGN §9) ----------------------------------------------------------
+
+
+def credit_note_shown(request: TerminationRequest) -> list[Invoice]:
+    """The invoices the credit-note page shows, to be cancelled together."""
+    return list(
+        request.invoices.filter(state=InvoiceState.VALIDATED)
+        .select_related("contract__customer")
+        .prefetch_related("lines")
+        .order_by("id")
+    )
+
+
+def _check_shown(invoices: list[Invoice], shown: str) -> None:
+    """The invoices about to be cancelled or refunded are those the page showed (one no longer
+    validated gets its own refusal further on)."""
+    validated = all(i.state == InvoiceState.VALIDATED for i in invoices)
+    if validated and billing.invoices_digest(invoices) != shown:
+        raise DraftChanged(INVOICES_CHANGED)
+
+
+@transaction.atomic
+def termination_request_cancel_balance_invoice(
+    request: TerminationRequest,
+    *,
+    actor: User,
+    reason: str,
+    shown: str,
+    send_back_report: bool = False,
+) -> CreditNote:
+    """Before settlement, the supervisor cancels the balance invoice by a credit note. The
+    request returns to step 6 (a new balance invoice, under a new number), or, when the report
+    itself was wrong, to the field: the report is sent back to its agent. The invoice cancelled
+    is the one the page showed (`shown`, its digest), never another validated meanwhile."""
+    request = begin_step(
+        request.pk, actor=actor, role=Role.SUPERVISOR, states=[RequestState.INVOICED]
+    )
+    invoice = _balance_invoice(request)
+    _check_shown([invoice], shown)
+    note = billing.credit_note_issue(invoice, actor=actor, reason=reason)
+    data = {"invoice": invoice.number, "credit_note": note.number, "reason": note.reason}
+    if send_back_report:
+        order = _field_order(request, lock=True)
+        interventions.report_reopen(order, actor=actor, reason=note.reason)
+        data["order"] = order.number
+        apply_transition(request, "cancel_balance_invoice_and_send_back", actor=actor, data=data)
+    else:
+        apply_transition(request, "cancel_balance_invoice", actor=actor, data=data)
+    return note
+
+
+@transaction.atomic
+def termination_request_cancel_takeover_invoices(
+    request: TerminationRequest, *, actor: User, reason: str, shown: str
+) -> list[CreditNote]:
+    """Before either is settled, the supervisor cancels the reprise's two invoices by credit
+    notes: the reprise is reopened (the outgoing contract active again, the successor's contract
+    void, never started) and step 2 is done again."""
+    request = begin_step(
+        request.pk, actor=actor, role=Role.SUPERVISOR, states=[RequestState.TAKEOVER_INVOICED]
+    )
+    invoices = list(
+        request.invoices.filter(state__in=billing.BILLED_STATES).select_for_update().order_by("id")
+    )
+    if any(invoice.state != InvoiceState.VALIDATED for invoice in invoices):
+        raise StepRefused(billing.CREDIT_AFTER_SETTLEMENT)
+    _check_shown(invoices, shown)
+    notes = [billing.credit_note_issue(i, actor=actor, reason=reason) for i in invoices]
+    outgoing = Contract.objects.select_for_update().get(pk=request.contract_id)
+    successor = Contract.objects.select_for_update().get(pk=request.successor_contract_id)
+    # The successor's contract never started: it ends on the day it was to begin. Then the
+    # delivery point and the meter are the outgoing contract's again.
+    successor.status = ContractStatus.TERMINATED
+    successor.end_date = successor.start_date
+    successor.save(update_fields=["status", "end_date"])
+    outgoing.status = ContractStatus.ACTIVE
+    outgoing.end_date = None
+    outgoing.save(update_fields=["status", "end_date"])
+    apply_transition(
+        request,
+        "cancel_takeover_invoices",
+        actor=actor,
+        data={
+            "invoices": [i.number for i in invoices],
+            "credit_notes": [n.number for n in notes],
+            "successor_contract": successor.number,
+            "reason": notes[0].reason,
+        },
+    )
+    return notes
+
+
+@transaction.atomic
+def termination_request_authorise_refund(
+    invoice: Invoice, *, actor: User, shown: str, **beneficiary
+) -> RefundAuthorisation:
+    """Step 7, the exception: the presented ID is not the deposit payer's (renewed ID card,
+    heir, company representative) or no payer is recorded; the supervisor names who may be
+    refunded, with a proof. The cashier then pays that beneficiary; the one who authorises
+    never pays. The refund authorised is the one the page showed (`shown`, its digest)."""
+    request = begin_step(
+        invoice.request_id,
+        actor=actor,
+        role=Role.SUPERVISOR,
+        states=[RequestState.INVOICED, RequestState.TAKEOVER_INVOICED],
+    )
+    _check_shown([Invoice.objects.select_for_update().get(pk=invoice.pk)], shown)
+    authorisation = billing.refund_authorise(invoice, actor=actor, **beneficiary)
+    record_event(
+        request,
+        "refund_authorised",
+        actor=actor,
+        from_state=request.state,
+        step=7,
+        data={
+            "invoice": invoice.number,
+            "beneficiary": authorisation.beneficiary_name,
+            "quality": authorisation.quality,
+            "proof": authorisation.proof_reference,
+        },
+    )
+    return authorisation
+
+
+def overdue_balances(today: dt.date):
+    """Balance invoices validated and still unsettled past their délai (settlement for a sum
+    to collect or a zero balance, refund claim for a sum to refund)."""
+    settlement = dt.timedelta(days=Delay.days_on(DelayKind.SETTLEMENT, today))
+    refund = dt.timedelta(days=Delay.days_on(DelayKind.REFUND_CLAIM, today))
+    return TerminationRequest.objects.filter(
+        Q(invoices__balance__gte=0, invoices__issued_on__lte=today - settlement)
+        | Q(invoices__balance__lt=0, invoices__issued_on__lte=today - refund),
+        state=RequestState.INVOICED,
+        invoices__kind=InvoiceKind.BALANCE,
+        invoices__state=InvoiceState.VALIDATED,
+    )
+
+
+def transfer_overdue_balances(today: dt.date | None = None, *, batch_size: int = 200) -> int:
+    """Every morning, before step 8: a balance still to collect after its délai goes to
+    recovery, a refund never claimed stays as a credit on the account; both are listed for the
+    apurement, and the request moves on to step 8. System events. Returns how many."""
+    today = today or timezone.localdate()
+    done = 0
+    while True:
+        with transaction.atomic():
+            batch = list(
+                overdue_balances(today)
+                .select_for_update(of=("self",), skip_locked=True)
+                .select_related("contract__tariff_category", "agency")
+                .order_by("state_since", "id")[:batch_size]
+            )
+            due_now = []
+            for request in batch:
+                invoice = _balance_invoice(request)
+                kind = DelayKind.REFUND_CLAIM if invoice.balance < 0 else DelayKind.SETTLEMENT
+                transfer = billing.balance_transfer(
+                    invoice, today=today, delay_days=Delay.days_on(kind, today)
+                )
+                action = (
+                    "leave_refund_as_credit"
+                    if transfer.kind == TransferKind.CREDIT
+                    else "transfer_to_recovery"
+                )
+                apply_transition(
+                    request,
+                    action,
+                    actor=None,
+                    data={
+                        "invoice": invoice.number,
+                        "amount": transfer.amount,
+                        "since": transfer.since.isoformat(),
+                        "delay": transfer.delay_days,
+                    },
+                )
+                if request.removal_due(today) and needs_field_visit(request):
+                    due_now.append(request)
+            if due_now:
+                _issue_removal_orders(due_now)
+            done += len(batch)
+        if len(batch) < batch_size:
+            break
+    if done:
+        logger.info("%s balance(s) transferred to the apurement on %s", done, today)
+    return done
+
+
+# --- Cancellation ----------------------------------------------------------------------------
+
+
+@transaction.atomic
+def termination_request_cancel(request: TerminationRequest, *, actor: User, reason: str):
+    """Cancellation, with a reason, until the field intervention is reported. Its orders are
+    cancelled too (their reprints say "ANNULÉ")."""
+    request = begin_step(
+        request.pk,
+        actor=actor,
+        role=Role.RECEPTION,
+        states=[RequestState.RECEIVED, RequestState.ORDER_ISSUED],
+    )
+    if not reason.strip():
+        raise StepRefused(REASON_REQUIRED, field="reason")
+    request.cancel_reason = reason.strip()
+    request.closed_at = timezone.now()
+    apply_transition(request, "cancel", actor=actor, data={"reason": reason.strip()})
+    request.orders.exclude(status=OrderStatus.CANCELLED).update(status=OrderStatus.CANCELLED)
+    return request

@@ -1,0 +1,37 @@
+"""The procedure's background work, run by the procrastinate worker
+(`manage.py procrastinate worker`); registered through PROCRASTINATE_IMPORT_PATHS."""
+
+from procrastinate.contrib.django import app
+
+from contracts.audit import anchor_write
+from procedure.services import issue_due_orders, transfer_overdue_balances
+
+
+# Every morning at 06:00 UTC (07:00 in Benin), before the crews collect their orders: first
+# the balances past their délai go to the apurement (their requests move on to step 8), then
+# step 8: "A la date fixée pour la résiliation, Gdo édite automatiquement l'ordre de dépose."
+@app.periodic(cron="0 6 * * *")
+@app.task(name="interventions.issue_due_orders", queueing_lock="issue_due_orders")
+def issue_due_orders_every_morning(timestamp: int) -> int:
+    transfer_overdue_balances()
+    return issue_due_orders()
+
+
+# Every evening at 19:00 UTC, the audit chains' heads go out of the database: to the log and the
+# anchors' file, where `manage.py verify_audit --ancres` finds them (a cut tail shows then).
+@app.periodic(cron="0 19 * * *")
+@app.task(name="contracts.anchor_audit", queueing_lock="anchor_audit")
+def anchor_audit_every_evening(timestamp: int) -> str:
+    return anchor_write().line()
+
+
+# A job left "doing" by a worker that died (killed, its machine restarted, its database gone) is
+# run again: its worker has not beaten for 30 s. Rendering a document twice is harmless (the
+# second run finds it stored); the morning job locks what it issues.
+@app.periodic(cron="* * * * *")
+@app.task(name="procrastinate.retry_stalled_jobs", queueing_lock="retry_stalled_jobs")
+async def retry_stalled_jobs(timestamp: int) -> int:
+    stalled = await app.job_manager.get_stalled_jobs(seconds_since_heartbeat=30)
+    for job in stalled:
+        await app.job_manager.retry_job(job)
+    return len(stalled)

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class SbeeResiliationConfig(AppConfig):
+    name = "sbee_resiliation"
+    verbose_name = "Projet"
