@@ -17,7 +17,17 @@ from billing.enums import (
     TariffItemKind,
     TransferKind,
 )
+from billing.triggers import (
+    CASH_CLOSING_KEPT,
+    DOCUMENT_KEPT,
+    INVOICE_KEPT,
+    INVOICE_LINE_DECLARE,
+    INVOICE_LINE_KEPT,
+    INVOICE_LINE_OPERATIONS,
+    tariff_in_force_frozen,
+)
 from contracts.enums import IdDocumentType, Voltage, Zone
+from contracts.triggers import append_only, kept
 
 
 class TariffCategory(models.Model):
@@ -66,6 +76,7 @@ class TariffItem(models.Model):
     )
 
     class Meta:
+        triggers = [tariff_in_force_frozen()]
         verbose_name = "article tarifaire"
         verbose_name_plural = "articles tarifaires"
         ordering = ["category", "code", "-valid_from"]
@@ -136,6 +147,7 @@ class Invoice(models.Model):
     validated_at = models.DateTimeField("validée le", null=True, blank=True)
 
     class Meta:
+        triggers = kept(INVOICE_KEPT)
         verbose_name = "facture"
         constraints = [
             models.CheckConstraint(
@@ -179,6 +191,9 @@ class InvoiceLine(models.Model):
     )
 
     class Meta:
+        triggers = kept(
+            INVOICE_LINE_KEPT, operation=INVOICE_LINE_OPERATIONS, declare=INVOICE_LINE_DECLARE
+        )
         ordering = ["position"]
         constraints = [
             models.UniqueConstraint(fields=["invoice", "position"], name="invoice_line_position")
@@ -209,6 +224,7 @@ class RefundAuthorisation(models.Model):
     authorised_at = models.DateTimeField("le", auto_now_add=True)
 
     class Meta:
+        triggers = append_only()
         verbose_name = "autorisation de remboursement"
         verbose_name_plural = "autorisations de remboursement"
         ordering = ["authorised_at", "id"]
@@ -265,6 +281,7 @@ class Settlement(models.Model):
     created_at = models.DateTimeField("le", auto_now_add=True)
 
     class Meta:
+        triggers = append_only()
         verbose_name = "règlement"
         indexes = [
             models.Index(fields=["agency", "created_at"], name="settlement_agency_day"),
@@ -349,6 +366,7 @@ class AccountEntry(models.Model):
     source_reference = models.CharField("référence d'origine", max_length=60, blank=True)
 
     class Meta:
+        triggers = append_only()
         verbose_name = "mouvement de compte"
         verbose_name_plural = "mouvements de compte"
         ordering = ["posted_on", "id"]
@@ -396,6 +414,7 @@ class CreditNote(models.Model):
     created_at = models.DateTimeField("le", auto_now_add=True)
 
     class Meta:
+        triggers = append_only()
         verbose_name = "avoir"
         constraints = [
             models.CheckConstraint(condition=Q(total__lte=0), name="credit_note_negative"),
@@ -414,6 +433,7 @@ class CreditNoteLine(models.Model):
     vat_applies = models.BooleanField("soumis à TVA")
 
     class Meta:
+        triggers = append_only()
         ordering = ["position"]
         constraints = [
             models.UniqueConstraint(
@@ -445,6 +465,7 @@ class AccountTransfer(models.Model):
     delay_days = models.PositiveSmallIntegerField("délai appliqué (jours)")
 
     class Meta:
+        triggers = append_only()
         verbose_name = "transfert à l'apurement"
         verbose_name_plural = "transferts à l'apurement"
         indexes = [models.Index(fields=["agency", "transferred_on"], name="transfer_agency_day")]
@@ -484,6 +505,7 @@ class CashClosing(models.Model):
     countersigned_at = models.DateTimeField("contresigné le", null=True, blank=True)
 
     class Meta:
+        triggers = kept(CASH_CLOSING_KEPT)
         verbose_name = "arrêté de caisse"
         verbose_name_plural = "arrêtés de caisse"
         constraints = [
@@ -520,6 +542,7 @@ class Attestation(models.Model):
     final_index = models.PositiveIntegerField("index final")
 
     class Meta:
+        triggers = append_only()
         verbose_name = "attestation de résiliation"
         verbose_name_plural = "attestations de résiliation"
 
@@ -542,6 +565,7 @@ class AttestationCheck(models.Model):
     )
 
     class Meta:
+        triggers = append_only()
         verbose_name = "vérification d'attestation"
         verbose_name_plural = "vérifications d'attestation"
         indexes = [models.Index(fields=["ip_address", "at"], name="attestationcheck_ip_at")]
@@ -601,6 +625,7 @@ class Document(models.Model):
     error = models.TextField("erreur de rendu", blank=True)
 
     class Meta:
+        triggers = kept(DOCUMENT_KEPT)
         verbose_name = "document"
         constraints = [
             models.UniqueConstraint(fields=["kind", "number"], name="document_one_per_number"),
@@ -651,6 +676,7 @@ class DocumentPrint(models.Model):
     printed_at = models.DateTimeField("imprimé le", auto_now_add=True)
 
     class Meta:
+        triggers = append_only()
         verbose_name = "impression"
         ordering = ["printed_at", "id"]
         constraints = [

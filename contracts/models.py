@@ -31,6 +31,7 @@ from contracts.enums import (
     Voltage,
     Zone,
 )
+from contracts.triggers import append_only, counter_only_grows, state_has_event
 
 
 class Normalize(Func):
@@ -388,6 +389,7 @@ class NumberSequence(models.Model):
     last = models.PositiveIntegerField(default=0)
 
     class Meta:
+        triggers = [counter_only_grows()]
         constraints = [
             models.UniqueConstraint(fields=["prefix", "agency", "year"], name="number_sequence_key")
         ]
@@ -518,6 +520,7 @@ class TerminationRequest(ConcurrentTransitionMixin, models.Model):
     state_since = models.DateTimeField("dans cet état depuis", default=timezone.now)
 
     class Meta:
+        triggers = [state_has_event()]
         verbose_name = "demande de résiliation"
         verbose_name_plural = "demandes de résiliation"
         constraints = [
@@ -796,7 +799,7 @@ class TerminationRequest(ConcurrentTransitionMixin, models.Model):
 
 class TerminationEvent(models.Model):
     """The request's audit trail: one row per step, in the step's transaction. Append-only: the
-    database refuses UPDATE and DELETE on this table (migration 0004)."""
+    database refuses UPDATE, DELETE and TRUNCATE on this table (its Meta.triggers)."""
 
     request = models.ForeignKey(TerminationRequest, on_delete=models.PROTECT, related_name="events")
     actor = models.ForeignKey(
@@ -818,6 +821,7 @@ class TerminationEvent(models.Model):
     hash = models.CharField("empreinte", max_length=64, blank=True)
 
     class Meta:
+        triggers = append_only()
         verbose_name = "événement"
         ordering = ["at", "id"]
         indexes = [models.Index(fields=["request", "at"], name="event_request_at")]
@@ -856,6 +860,7 @@ class SecurityEvent(models.Model):
     hash = models.CharField("empreinte", max_length=64, unique=True)
 
     class Meta:
+        triggers = append_only()
         verbose_name = "événement de sécurité"
         verbose_name_plural = "événements de sécurité"
         ordering = ["-at", "-id"]
@@ -928,6 +933,7 @@ class DataChange(models.Model):
     at = models.DateTimeField("le", db_default=Now())
 
     class Meta:
+        triggers = append_only()
         verbose_name = "modification enregistrée par la base"
         verbose_name_plural = "modifications enregistrées par la base"
         ordering = ["-id"]

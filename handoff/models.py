@@ -2,6 +2,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from contracts.triggers import append_only
 from handoff.enums import RecordKind
 
 
@@ -20,6 +21,7 @@ class OutboxRecord(models.Model):
     created_at = models.DateTimeField("écrit le", default=timezone.now)
 
     class Meta:
+        triggers = append_only()
         verbose_name = "enregistrement à transmettre"
         verbose_name_plural = "enregistrements à transmettre"
         ordering = ["id"]
@@ -54,6 +56,7 @@ class Acknowledgement(models.Model):
     at = models.DateTimeField("le", default=timezone.now)
 
     class Meta:
+        triggers = append_only()
         verbose_name = "accusé de réception"
         verbose_name_plural = "accusés de réception"
         indexes = [models.Index(fields=["system", "up_to"], name="ack_system_up_to")]
@@ -75,6 +78,7 @@ class ApiCall(models.Model):
     at = models.DateTimeField("le", default=timezone.now)
 
     class Meta:
+        triggers = append_only()
         verbose_name = "appel de l'API"
         verbose_name_plural = "appels de l'API"
 

@@ -3,7 +3,9 @@ from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from django.db.models import F, Q
 
+from contracts.triggers import kept
 from interventions.enums import OrderKind, OrderStatus, Remark, VisitFailure
+from interventions.triggers import REPORT_KEPT, VISIT_KEPT
 
 
 class InterventionOrder(models.Model):
@@ -134,6 +136,7 @@ class VisitAttempt(models.Model):
     rescheduled_at = models.DateTimeField("reprogrammée le", null=True, blank=True)
 
     class Meta:
+        triggers = kept(VISIT_KEPT)
         verbose_name = "visite infructueuse"
         verbose_name_plural = "visites infructueuses"
         ordering = ["entered_at", "id"]
@@ -210,6 +213,7 @@ class InterventionReport(models.Model):
     superseded_reason = models.CharField("motif du renvoi", max_length=255, blank=True)
 
     class Meta:
+        triggers = kept(REPORT_KEPT)
         verbose_name = "compte-rendu d'intervention"
         verbose_name_plural = "comptes-rendus d'intervention"
         ordering = ["entered_at", "id"]

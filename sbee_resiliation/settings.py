@@ -84,6 +84,7 @@ INSTALLED_APPS = [
     "django.contrib.postgres",
     "django.contrib.humanize",
     "procrastinate.contrib.django",
+    "pgtrigger",
     "axes",
     "django_otp",
     "django_otp.plugins.otp_totp",

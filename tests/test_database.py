@@ -151,6 +151,49 @@ def test_the_application_role_cannot_update_delete_nor_truncate(table, every_pro
     assert "TRUNCATE refused" in attempt(f"TRUNCATE {table} CASCADE", role=None)
 
 
+def test_no_session_can_switch_a_guard_off(every_protected_row):
+    """pgtrigger's own triggers skip themselves for a session that names them in
+    `pgtrigger.ignore`; ours are installed without that check (contracts/triggers.py)."""
+    app = settings.DATABASE_APP_ROLE
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT string_agg(tgname, ',') FROM pg_trigger WHERE tgname LIKE 'pgt%'")
+        names = cursor.fetchone()[0]
+    for table, change in PROTECTED.items():
+        where = CHANGEABLE.get(table, "true")
+        one = f"id = (SELECT min(id) FROM {table} WHERE {where})"
+        refused = attempt(
+            f"SELECT set_config('pgtrigger.ignore', '{{{names}}}', true); "
+            f"UPDATE {table} SET {change} WHERE {one}",
+            role=app,
+        )
+        assert "refused" in refused or "cannot change" in refused, (table, refused)
+
+
+def test_every_declared_guard_is_installed_as_declared():
+    """The triggers come from the models' declarations; the migrations install exactly them
+    (a declaration changed without its migration, or a trigger edited by hand, shows here)."""
+    import pgtrigger
+
+    declared = list(pgtrigger.registered())
+    assert len(declared) >= 40
+    for model, trigger in declared:
+        status, enabled = trigger.get_installation_status(model)
+        assert (status, enabled) == ("INSTALLED", True), (model, trigger.name, status)
+    # And no hand-written trigger function is left but the data-change trail's.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT proname FROM pg_proc p JOIN pg_trigger t ON t.tgfoid = p.oid "
+            "WHERE NOT t.tgisinternal AND proname NOT LIKE 'pgtrigger%' "
+            "AND proname NOT LIKE 'procrastinate%'"
+        )
+        assert {row[0] for row in cursor.fetchall()} == {"sbee_record_change"}
+
+
+def test_no_model_change_is_left_without_its_migration():
+    out = io.StringIO()
+    call_command("makemigrations", "--check", "--dry-run", stdout=out)
+
+
 def test_an_invoice_moves_only_with_the_record_that_explains_it(every_protected_row):
     app = settings.DATABASE_APP_ROLE
     refund_invoice = every_protected_row.invoices.get(kind="balance")  # validated, unpaid
@@ -186,13 +229,13 @@ def test_the_application_role_owns_no_table_and_may_write_rows(every_protected_r
     assert "permission denied" in attempt("CREATE TABLE pirate (id int)", role=app)
 
 
-def tamper(table: str, trigger: str, sql: str) -> None:
-    """Behind the application, as the tables' owner, with the table's trigger off."""
+def tamper(table: str, sql: str) -> None:
+    """Behind the application, as the tables' owner, with the table's triggers off."""
     with connection.cursor() as cursor:
         cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
-        cursor.execute(f"ALTER TABLE {table} DISABLE TRIGGER {trigger}")
+        cursor.execute(f"ALTER TABLE {table} DISABLE TRIGGER USER")
         cursor.execute(sql)
-        cursor.execute(f"ALTER TABLE {table} ENABLE TRIGGER {trigger}")
+        cursor.execute(f"ALTER TABLE {table} ENABLE TRIGGER USER")
 
 
 def test_verify_audit_names_the_first_broken_link_of_each_chain(akpakpa, staff):
@@ -207,13 +250,11 @@ def test_verify_audit_names_the_first_broken_link_of_each_chain(akpakpa, staff):
     second = events[1]
     tamper(
         "contracts_terminationevent",
-        "terminationevent_append_only",
         f"UPDATE contracts_terminationevent SET actor_role = 'supervisor' WHERE id = {second.pk}",
     )
     logout = SecurityEvent.objects.get(kind=SecurityEventKind.LOGOUT)
     tamper(
         "contracts_securityevent",
-        "securityevent_append_only",
         f"DELETE FROM contracts_securityevent WHERE id = {logout.pk}",  # a link removed
     )
     err = io.StringIO()
@@ -244,7 +285,6 @@ def test_an_edit_sealed_again_without_the_key_is_found(akpakpa, staff):
         seal = hashlib.sha256(canonical.encode()).hexdigest()
         tamper(
             "contracts_terminationevent",
-            "terminationevent_append_only",
             f"UPDATE contracts_terminationevent SET actor_role = '{event.actor_role}', "
             f"prev_hash = '{previous}', hash = '{seal}' WHERE id = {event.pk}",
         )
@@ -274,13 +314,11 @@ def test_a_tail_cut_off_leaves_no_broken_link_but_misses_its_anchor(
     last_security = SecurityEvent.objects.order_by("-id").first()
     tamper(
         "contracts_securityevent",
-        "securityevent_append_only",
         f"DELETE FROM contracts_securityevent WHERE id = {last_security.pk}",
     )
     last_event = request.events.order_by("-id").first()
     tamper(
         "contracts_terminationevent",
-        "terminationevent_append_only",
         f"DELETE FROM contracts_terminationevent WHERE id = {last_event.pk}",
     )
     assert verify_chains() == []  # what is left is still a whole chain: hence the anchors

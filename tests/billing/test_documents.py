@@ -197,12 +197,12 @@ def test_a_stored_pdf_whose_bytes_changed_is_not_served(invoiced, staff, client)
     document = Document.objects.get(kind=DocumentKind.INVOICE)
     with connection.cursor() as cursor:  # behind the application, as the tables' owner
         cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
-        cursor.execute("ALTER TABLE billing_document DISABLE TRIGGER document_kept")
+        cursor.execute("ALTER TABLE billing_document DISABLE TRIGGER USER")
         cursor.execute(
             "UPDATE billing_document SET content = %s WHERE id = %s",
             [b"%PDF-1.7 forged", document.pk],
         )
-        cursor.execute("ALTER TABLE billing_document ENABLE TRIGGER document_kept")
+        cursor.execute("ALTER TABLE billing_document ENABLE TRIGGER USER")
     client.force_login(staff.reception)
     response = client.post(reverse("document_print", args=[document.pk]))
     assert response.status_code == 409
