@@ -54,7 +54,7 @@ from interventions.enums import (
     VisitFailure,
 )
 from interventions.models import InterventionOrder, InterventionReport
-from procedure.transitions import STEP_NOT_NOW
+from procedure.rules import act_refusal
 
 # --- Délais ----------------------------------------------------------------------------------
 
@@ -438,8 +438,6 @@ def _current_order(
 
 # --- What a step page waits for --------------------------------------------------------------
 
-WITHOUT_TAKEOVER = "Cette demande est sans reprise : émettez l'ordre d'intervention (étape 3)."
-WITH_TAKEOVER = "Cette demande est une reprise : établissez la reprise (étape 2)."
 NOT_SIGNED_YET = "L'ordre attend la signature du demandeur (accueil) avant d'être exécuté."
 ALREADY_SIGNED_BY_REQUESTER = "Le demandeur a déjà signé l'ordre {order}."
 NO_FAILED_VISIT = "Aucune visite infructueuse n'attend une nouvelle date sur l'ordre {order}."
@@ -465,15 +463,12 @@ NO_REFUND_WAITING = "Aucun remboursement n'attend sur cette demande."
 
 
 def why_not(request: TerminationRequest, page: str) -> str | None:
-    """Why the step page cannot act on this request now, in French; None when it can. The
-    service checks again, under lock, when the form is sent."""
-    states = PAGE_STATES[page]
-    if request.state not in states:
-        return STEP_NOT_NOW.format(state=request.state_label)
-    if page == "request_take_over" and request.kind != TerminationKind.WITH_TAKEOVER:
-        return WITHOUT_TAKEOVER
-    if page == "request_issue_order" and request.kind == TerminationKind.WITH_TAKEOVER:
-        return WITH_TAKEOVER
+    """Why the step page cannot act on this request now, in French; None when it can. Its
+    state and the machine's conditions first (procedure/rules.py), then what the machine does
+    not know: the orders and the invoices. The service checks again, under lock, when the form
+    is sent."""
+    if refusal := act_refusal(request, page):  # the state and the machine's conditions
+        return refusal
     orders = list(request.orders.all())
     field_order = next((o for o in orders if o.kind in FIELD_ORDER_KINDS), None)
     removal_order = next((o for o in orders if o.kind in REMOVAL_ORDER_KINDS), None)
@@ -529,38 +524,9 @@ def why_not(request: TerminationRequest, page: str) -> str | None:
     elif page == "request_refund_authorisation":
         if not request.invoices.filter(state=InvoiceState.VALIDATED, balance__lt=0).exists():
             return NO_REFUND_WAITING
-    elif page == "request_confirm":
-        if request.state == RequestState.SETTLED and not closes_after_settlement(request):
-            return STEP_NOT_NOW.format(state=request.state_label)
-        if request.state == RequestState.METER_REMOVED and removal_order.status != (
-            OrderStatus.SIGNED
-        ):
-            return REMOVAL_NOT_SIGNED
+    elif confirming_removal and removal_order.status != OrderStatus.SIGNED:
+        return REMOVAL_NOT_SIGNED
     return None
-
-
-# The states in which each step page may act (the services check the same).
-PAGE_STATES: dict[str, list[str]] = {
-    "request_take_over": [RequestState.RECEIVED],
-    "request_issue_order": [RequestState.RECEIVED],
-    "request_signature": [RequestState.ORDER_ISSUED],
-    "request_field_report": [RequestState.ORDER_ISSUED],
-    "request_reschedule": [RequestState.ORDER_ISSUED, RequestState.REMOVAL_ORDERED],
-    "request_reassign": [RequestState.ORDER_ISSUED, RequestState.REMOVAL_ORDERED],
-    "request_approve_report": [RequestState.FIELD_REPORTED],
-    "request_invoice": [RequestState.REPORT_APPROVED],
-    "request_removal_report": [RequestState.REMOVAL_ORDERED],
-    "request_sign_removal": [RequestState.METER_REMOVED],
-    "request_removal_impossible": [RequestState.REMOVAL_ORDERED],
-    "request_confirm": [
-        RequestState.METER_REMOVED,
-        RequestState.REMOVAL_IMPOSSIBLE,
-        RequestState.SETTLED,
-    ],
-    "request_cancel": [RequestState.RECEIVED, RequestState.ORDER_ISSUED],
-    "request_credit_note": [RequestState.INVOICED, RequestState.TAKEOVER_INVOICED],
-    "request_refund_authorisation": [RequestState.INVOICED, RequestState.TAKEOVER_INVOICED],
-}
 
 
 # --- The nine steps --------------------------------------------------------------------------

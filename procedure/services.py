@@ -39,7 +39,6 @@ from contracts.models import (
     NumberSequence,
     TerminationRequest,
     User,
-    closes_after_settlement,
     needs_field_visit,
 )
 from contracts.phone import normalize_phone
@@ -48,8 +47,8 @@ from handoff.services import outbox_write
 from interventions import services as interventions
 from interventions.enums import FIELD_ORDER_KINDS, REMOVAL_ORDER_KINDS, OrderStatus
 from interventions.models import InterventionOrder, InterventionReport, VisitAttempt
+from procedure.rules import act_roles
 from procedure.transitions import (
-    STEP_NOT_NOW,
     apply_transition,
     apply_transition_many,
     begin_step,
@@ -239,9 +238,7 @@ def termination_request_preview_take_over(
     high_consumption_confirmed: bool = False,
 ) -> TakeOverPreview:
     """Step 2, first half: both invoices computed as drafts and shown; nothing is written."""
-    request = begin_step(
-        request.pk, actor=actor, role=Role.RECEPTION, states=[RequestState.RECEIVED]
-    )
+    request = begin_step(request.pk, actor=actor, act="request_take_over")
     return _take_over_preview(
         request,
         request.contract,
@@ -270,9 +267,7 @@ def termination_request_take_over(
     successor's contract opens on the same delivery point and meter, from the mutation index.
     If anything changed since the preview (the form, the account, a tariff), nothing is
     validated and the agent sees the new figures."""
-    request = begin_step(
-        request.pk, actor=actor, role=Role.RECEPTION, states=[RequestState.RECEIVED]
-    )
+    request = begin_step(request.pk, actor=actor, act="request_take_over")
     contract = Contract.objects.select_for_update().get(pk=request.contract_id)
     preview = _take_over_preview(
         request,
@@ -382,9 +377,7 @@ def termination_request_issue_order(
 ) -> InterventionOrder:
     """Step 3: classic or anticipated; the order is issued with the requester's identity, to be
     printed and signed by the requester (termination_request_record_signature)."""
-    request = begin_step(
-        request.pk, actor=actor, role=Role.RECEPTION, states=[RequestState.RECEIVED]
-    )
+    request = begin_step(request.pk, actor=actor, act="request_issue_order")
     today = timezone.localdate()
     if timing == Timing.CLASSIC:
         cut_date = today
@@ -410,9 +403,7 @@ def termination_request_record_signature(
 ) -> InterventionOrder:
     """Step 3, second half: the requester signed the printed order. Only then does the order
     reach the reader's queue."""
-    request = begin_step(
-        request.pk, actor=actor, role=Role.RECEPTION, states=[RequestState.ORDER_ISSUED]
-    )
+    request = begin_step(request.pk, actor=actor, act="request_signature")
     order = _field_order(request, lock=True)
     printed = Document.objects.filter(order=order, prints__isnull=False).exists()
     interventions.order_record_requester_signature(order, actor=actor, printed=printed)
@@ -439,12 +430,7 @@ def termination_request_record_failed_visit(
     """A visit that could not be done (step 4 for step 3's order, step 8 for the removal):
     the order keeps the attempt and waits for a new date, set by reception (step 3's order)
     or the supervisor (removal)."""
-    request = begin_step(
-        request.pk,
-        actor=actor,
-        role=(Role.READER, Role.ARPNT),
-        states=[RequestState.ORDER_ISSUED, RequestState.REMOVAL_ORDERED],
-    )
+    request = begin_step(request.pk, actor=actor, act="failed_visit")
     order = _visit_order(request, lock=True)
     check_role(actor, interventions.agent_role(order))
     attempt = interventions.visit_failure_record(
@@ -477,12 +463,7 @@ def termination_request_reschedule_visit(
     request: TerminationRequest, *, actor: User, due_on: dt.date
 ) -> VisitAttempt:
     """After a failed visit, a new execution date: the same order returns to its agent."""
-    request = begin_step(
-        request.pk,
-        actor=actor,
-        role=(Role.RECEPTION, Role.SUPERVISOR),
-        states=[RequestState.ORDER_ISSUED, RequestState.REMOVAL_ORDERED],
-    )
+    request = begin_step(request.pk, actor=actor, act="request_reschedule")
     order = _visit_order(request, lock=True)
     check_role(actor, rescheduler_role(order))
     attempt = interventions.visit_reschedule(order, actor=actor, due_on=due_on)
@@ -502,12 +483,7 @@ def termination_request_reassign_order(
     request: TerminationRequest, *, actor: User, assignee: User
 ) -> InterventionOrder:
     """The supervisor or the chef d'agence hands the open order to another agent of the agency."""
-    request = begin_step(
-        request.pk,
-        actor=actor,
-        role=(Role.SUPERVISOR, Role.MANAGER),
-        states=[RequestState.ORDER_ISSUED, RequestState.REMOVAL_ORDERED],
-    )
+    request = begin_step(request.pk, actor=actor, act="request_reassign")
     order = _visit_order(request, lock=True)
     previous = interventions.order_reassign(order, assignee=assignee)
     record_event(
@@ -542,9 +518,7 @@ def termination_request_report_field(
     """Steps 4-5: the reader enters the report of the intervention (the visit is step 4, the
     report step 5). Classic: the cut order waits for the supervisor's signature; anticipated:
     the reading report alone."""
-    request = begin_step(
-        request.pk, actor=actor, role=Role.READER, states=[RequestState.ORDER_ISSUED]
-    )
+    request = begin_step(request.pk, actor=actor, act="request_field_report")
     order = _field_order(request, lock=True)
     interventions.field_report_check(
         order,
@@ -603,9 +577,7 @@ def termination_request_report_field(
 @transaction.atomic
 def termination_request_approve_report(request: TerminationRequest, *, actor: User):
     """Step 5: the chef de section recouvrement checks and signs the cut order."""
-    request = begin_step(
-        request.pk, actor=actor, role=Role.SUPERVISOR, states=[RequestState.FIELD_REPORTED]
-    )
+    request = begin_step(request.pk, actor=actor, act="approve_report")
     order = _field_order(request, lock=True)
     report = interventions.report_sign(order, actor=actor)
     apply_transition(request, "approve_report", actor=actor, data={"order": order.number})
@@ -618,9 +590,7 @@ def termination_request_send_back_field_report(
 ) -> InterventionReport:
     """Step 5, instead of signing: the report goes back to its reader for correction. It is
     kept, marked superseded; the request returns to "order issued"."""
-    request = begin_step(
-        request.pk, actor=actor, role=Role.SUPERVISOR, states=[RequestState.FIELD_REPORTED]
-    )
+    request = begin_step(request.pk, actor=actor, act="send_back_field_report")
     order = _field_order(request, lock=True)
     report = interventions.report_send_back(order, actor=actor, reason=reason)
     apply_transition(
@@ -642,9 +612,7 @@ def _field_report(request: TerminationRequest) -> InterventionReport:
 @transaction.atomic
 def termination_request_compute_invoice(request: TerminationRequest, *, actor: User):
     """Step 6, first half: compute (or recompute) the balance invoice as a draft to view."""
-    request = begin_step(
-        request.pk, actor=actor, role=Role.RECEPTION, states=[RequestState.REPORT_APPROVED]
-    )
+    request = begin_step(request.pk, actor=actor, act="request_invoice")
     report = _field_report(request)
     return billing.balance_invoice_draft(
         request,
@@ -661,9 +629,7 @@ def termination_request_invoice(request: TerminationRequest, *, actor: User, dra
     draft shown (`draft_digest`: an advance recorded, an unpaid invoice settled, the deposit, the
     report, a tariff changed meanwhile), nothing is validated: `DraftChanged`, and the page
     shows the new draft to be checked again."""
-    request = begin_step(
-        request.pk, actor=actor, role=Role.RECEPTION, states=[RequestState.REPORT_APPROVED]
-    )
+    request = begin_step(request.pk, actor=actor, act="request_invoice")
     report = _field_report(request)
     draft = billing.balance_invoice_draft(
         request,
@@ -692,7 +658,7 @@ def termination_request_settle(invoice: Invoice, *, actor: User, **settlement) -
     settled (and step 8 follows at once if the cut date has come); with reprise it closes once
     both invoices are settled. A complementary invoice is settled without touching its closed
     request."""
-    check_role(actor, Role.CASHIER)
+    check_role(actor, *act_roles("invoice_settle"))
     request = None
     if invoice.request_id and invoice.kind in (InvoiceKind.BALANCE, InvoiceKind.SUBSCRIPTION):
         # The request first, then the invoice: every step locks in this order. The invoice's
@@ -825,9 +791,7 @@ def termination_request_report_removal(
 ) -> InterventionReport:
     """Steps 8-9: the ARPNT crew's report of the removal (BT) or of the final interruption (MT,
     with the seal it put on the cut)."""
-    request = begin_step(
-        request.pk, actor=actor, role=Role.ARPNT, states=[RequestState.REMOVAL_ORDERED]
-    )
+    request = begin_step(request.pk, actor=actor, act="request_removal_report")
     order = _removal_order(request, lock=True)
     balance_invoice = _balance_invoice(request)
     billed = balance_invoice.new_index if balance_invoice else request.contract.last_billed_index
@@ -865,9 +829,7 @@ def termination_request_report_removal(
 @transaction.atomic
 def termination_request_sign_removal(request: TerminationRequest, *, actor: User):
     """Step 9: the responsable hiérarchique checks and signs the removal report."""
-    request = begin_step(
-        request.pk, actor=actor, role=Role.SUPERVISOR, states=[RequestState.METER_REMOVED]
-    )
+    request = begin_step(request.pk, actor=actor, act="request_sign_removal")
     order = _removal_order(request, lock=True)
     if order.status == OrderStatus.SIGNED:
         raise StepRefused(ALREADY_SIGNED)
@@ -889,9 +851,7 @@ def termination_request_send_back_removal_report(
 ) -> InterventionReport:
     """Step 9, instead of signing: the removal report goes back to the crew for correction. It
     is kept, marked superseded; the request returns to "removal ordered"."""
-    request = begin_step(
-        request.pk, actor=actor, role=Role.SUPERVISOR, states=[RequestState.METER_REMOVED]
-    )
+    request = begin_step(request.pk, actor=actor, act="send_back_removal_report")
     order = _removal_order(request, lock=True)
     report = interventions.report_send_back(order, actor=actor, reason=reason)
     apply_transition(
@@ -910,9 +870,7 @@ def termination_request_declare_removal_impossible(
     """Step 9 after repeated failed visits: the supervisor closes the removal (or the final
     interruption) as impossible, the supply being cut at the connection (coupure au
     branchement). The ACFF then codifies as usual."""
-    request = begin_step(
-        request.pk, actor=actor, role=Role.SUPERVISOR, states=[RequestState.REMOVAL_ORDERED]
-    )
+    request = begin_step(request.pk, actor=actor, act="request_removal_impossible")
     order = _removal_order(request, lock=True)
     interventions.order_close_impossible(order, actor=actor, reason=reason)
     apply_transition(
@@ -970,18 +928,7 @@ def termination_request_confirm_codification(
     freed; the attestation de résiliation is issued. An anticipated termination's complementary
     invoice, when there is one, is the one the ACFF was shown (`shown`, its digest): computed
     otherwise now, nothing is written (`DraftChanged`)."""
-    request = begin_step(
-        request.pk,
-        actor=actor,
-        role=Role.ACFF,
-        states=[
-            RequestState.METER_REMOVED,
-            RequestState.REMOVAL_IMPOSSIBLE,
-            RequestState.SETTLED,
-        ],
-    )
-    if request.state == RequestState.SETTLED and not closes_after_settlement(request):
-        raise StepRefused(STEP_NOT_NOW.format(state=request.state_label))
+    request = begin_step(request.pk, actor=actor, act="request_confirm")
     contract = (
         Contract.objects.select_for_update()
         .select_related("meter", "delivery_point", "tariff_category")
@@ -1094,9 +1041,7 @@ def termination_request_cancel_balance_invoice(
     request returns to step 6 (a new balance invoice, under a new number), or, when the report
     itself was wrong, to the field: the report is sent back to its agent. The invoice cancelled
     is the one the page showed (`shown`, its digest), never another validated meanwhile."""
-    request = begin_step(
-        request.pk, actor=actor, role=Role.SUPERVISOR, states=[RequestState.INVOICED]
-    )
+    request = begin_step(request.pk, actor=actor, act="cancel_balance_invoice")
     invoice = _balance_invoice(request)
     _check_shown([invoice], shown)
     note = billing.credit_note_issue(invoice, actor=actor, reason=reason)
@@ -1118,9 +1063,7 @@ def termination_request_cancel_takeover_invoices(
     """Before either is settled, the supervisor cancels the reprise's two invoices by credit
     notes: the reprise is reopened (the outgoing contract active again, the successor's contract
     void, never started) and step 2 is done again."""
-    request = begin_step(
-        request.pk, actor=actor, role=Role.SUPERVISOR, states=[RequestState.TAKEOVER_INVOICED]
-    )
+    request = begin_step(request.pk, actor=actor, act="cancel_takeover_invoices")
     invoices = list(
         request.invoices.filter(state__in=billing.BILLED_STATES).select_for_update().order_by("id")
     )
@@ -1160,12 +1103,7 @@ def termination_request_authorise_refund(
     heir, company representative) or no payer is recorded; the supervisor names who may be
     refunded, with a proof. The cashier then pays that beneficiary; the one who authorises
     never pays. The refund authorised is the one the page showed (`shown`, its digest)."""
-    request = begin_step(
-        invoice.request_id,
-        actor=actor,
-        role=Role.SUPERVISOR,
-        states=[RequestState.INVOICED, RequestState.TAKEOVER_INVOICED],
-    )
+    request = begin_step(invoice.request_id, actor=actor, act="request_refund_authorisation")
     _check_shown([Invoice.objects.select_for_update().get(pk=invoice.pk)], shown)
     authorisation = billing.refund_authorise(invoice, actor=actor, **beneficiary)
     record_event(
@@ -1254,12 +1192,7 @@ def transfer_overdue_balances(today: dt.date | None = None, *, batch_size: int =
 def termination_request_cancel(request: TerminationRequest, *, actor: User, reason: str):
     """Cancellation, with a reason, until the field intervention is reported. Its orders are
     cancelled too (their reprints say "ANNULÉ")."""
-    request = begin_step(
-        request.pk,
-        actor=actor,
-        role=Role.RECEPTION,
-        states=[RequestState.RECEIVED, RequestState.ORDER_ISSUED],
-    )
+    request = begin_step(request.pk, actor=actor, act="request_cancel")
     if not reason.strip():
         raise StepRefused(REASON_REQUIRED, field="reason")
     request.cancel_reason = reason.strip()

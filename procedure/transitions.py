@@ -10,8 +10,7 @@ from django_fsm import can_proceed, has_transition_perm
 from accounts.rules import ROLE_REFUSED, StepRefused, check_agency, check_role
 from contracts.audit import last_event_hashes, seal_event
 from contracts.models import TerminationEvent, TerminationRequest, User
-
-STEP_NOT_NOW = "Cette étape n'est pas possible maintenant : la demande est « {state} »."
+from procedure.rules import STEP_NOT_NOW, act_refusal, act_roles
 
 
 def lock_request(request_id: int) -> TerminationRequest:
@@ -31,21 +30,13 @@ def lock_request(request_id: int) -> TerminationRequest:
     )
 
 
-def step_refusal(request: TerminationRequest, states: list[str]) -> str | None:
-    """Why the step cannot be done now, or None."""
-    if request.state not in states:
-        return STEP_NOT_NOW.format(state=request.state_label)
-    return None
-
-
-def begin_step(
-    request_id: int, *, actor: User, role: str | tuple[str, ...], states: list[str]
-) -> TerminationRequest:
-    """Lock the request and check who acts and when, before a step does anything."""
+def begin_step(request_id: int, *, actor: User, act: str) -> TerminationRequest:
+    """Lock the request and check who acts and when (procedure/rules.py), before a step does
+    anything."""
     request = lock_request(request_id)
-    check_role(actor, *(role if isinstance(role, tuple) else (role,)))
+    check_role(actor, *act_roles(act))
     check_agency(actor, request.agency_id)
-    if refusal := step_refusal(request, states):
+    if refusal := act_refusal(request, act):
         raise StepRefused(refusal)
     return request
 

@@ -55,6 +55,7 @@ from procedure.forms import (
     TakeOverForm,
     TerminationRequestForm,
 )
+from procedure.rules import act_refusal, act_roles
 from procedure.selectors import journal, step_title, timeline, waiting, why_not
 from procedure.selectors import work_queue as select_work_queue
 
@@ -189,86 +190,49 @@ def _with_orders(req: TerminationRequest) -> TerminationRequest:
     return req
 
 
-@dataclass(frozen=True)
-class Action:
-    page: str  # the step page's url name
-    label: str
-    roles: tuple[str, ...]
-    secondary: bool = False
-
-
-def _page_actions(req: TerminationRequest) -> list[Action]:
+# The acts the request page offers, in the order shown: (act, label, secondary). Who may do
+# each, and when, is procedure/rules.py's; the page asks why_not() for the rest.
+def _page_actions(req: TerminationRequest) -> list[tuple[str, str, bool]]:
     removal = "la coupure définitive" if req.is_mt else "la dépose"
     removal_report = "de coupure définitive" if req.is_mt else "de dépose"
-    order = next(
-        (o for o in req.orders.all() if o.kind in REMOVAL_ORDER_KINDS),
-        next((o for o in req.orders.all() if o.kind in FIELD_ORDER_KINDS), None),
-    )
-    reschedule_role = services.rescheduler_role(order) if order else Role.RECEPTION
     return [
-        Action("request_take_over", "Établir la reprise (étape 2)", (Role.RECEPTION,)),
-        Action(
-            "request_issue_order", "Émettre l'ordre d'intervention (étape 3)", (Role.RECEPTION,)
-        ),
-        Action(
-            "request_signature",
-            "Faire signer l'ordre imprimé par le demandeur (étape 3)",
-            (Role.RECEPTION,),
-        ),
-        Action(
-            "request_field_report",
-            "Saisir le compte-rendu d'intervention (étapes 4-5)",
-            (Role.READER,),
-        ),
-        Action(
-            "request_approve_report",
-            "Contrôler et signer l'ordre de coupure (étape 5)",
-            (Role.SUPERVISOR,),
-        ),
-        Action(
-            "request_invoice",
-            "Calculer et valider la facture de solde (étape 6)",
-            (Role.RECEPTION,),
-        ),
-        Action(
-            "request_removal_report",
-            f"Saisir le compte-rendu {removal_report} (étapes 8-9)",
-            (Role.ARPNT,),
-        ),
-        Action(
-            "request_sign_removal",
-            "Contrôler et signer le compte-rendu (étape 9)",
-            (Role.SUPERVISOR,),
-        ),
-        Action("request_confirm", "Confirmer la codification (étape 9)", (Role.ACFF,)),
-        Action(
+        ("request_take_over", "Établir la reprise (étape 2)", False),
+        ("request_issue_order", "Émettre l'ordre d'intervention (étape 3)", False),
+        ("request_signature", "Faire signer l'ordre imprimé par le demandeur (étape 3)", False),
+        ("request_field_report", "Saisir le compte-rendu d'intervention (étapes 4-5)", False),
+        ("request_approve_report", "Contrôler et signer l'ordre de coupure (étape 5)", False),
+        ("request_invoice", "Calculer et valider la facture de solde (étape 6)", False),
+        ("request_removal_report", f"Saisir le compte-rendu {removal_report} (étapes 8-9)", False),
+        ("request_sign_removal", "Contrôler et signer le compte-rendu (étape 9)", False),
+        ("request_confirm", "Confirmer la codification (étape 9)", False),
+        (
             "request_refund_authorisation",
             "Autoriser un autre bénéficiaire du remboursement",
-            (Role.SUPERVISOR,),
             True,
         ),
-        Action(
+        (
             "request_credit_note",
             "Annuler par avoir "
             + ("les factures de la reprise" if req.kind == "with_takeover" else "la facture"),
-            (Role.SUPERVISOR,),
             True,
         ),
-        Action("request_reschedule", "Fixer une nouvelle date de visite", (reschedule_role,), True),
-        Action(
-            "request_removal_impossible",
-            f"Déclarer {removal} impossible",
-            (Role.SUPERVISOR,),
-            True,
-        ),
-        Action(
-            "request_reassign",
-            "Réaffecter l'ordre à un autre agent",
-            (Role.SUPERVISOR, Role.MANAGER),
-            True,
-        ),
-        Action("request_cancel", "Annuler la demande", (Role.RECEPTION,), True),
+        ("request_reschedule", "Fixer une nouvelle date de visite", True),
+        ("request_removal_impossible", f"Déclarer {removal} impossible", True),
+        ("request_reassign", "Réaffecter l'ordre à un autre agent", True),
+        ("request_cancel", "Annuler la demande", True),
     ]
+
+
+def _may(user, req: TerminationRequest, act: str) -> bool:
+    """The user holds a role of the act (the new date: the role of the order's kind)."""
+    roles = act_roles(act)
+    if act == "request_reschedule":
+        order = next(
+            (o for o in req.orders.all() if o.kind in REMOVAL_ORDER_KINDS),
+            next((o for o in req.orders.all() if o.kind in FIELD_ORDER_KINDS), None),
+        )
+        roles = (services.rescheduler_role(order),) if order else roles
+    return user.has_role(*roles)
 
 
 def available_actions(req: TerminationRequest, user) -> list[tuple[str, str, bool]]:
@@ -276,14 +240,11 @@ def available_actions(req: TerminationRequest, user) -> list[tuple[str, str, boo
     if user.agency_id != req.agency_id:
         return []
     actions = [
-        (action.label, reverse(action.page, args=[req.pk]), action.secondary)
-        for action in _page_actions(req)
-        if user.has_role(*action.roles) and why_not(req, action.page) is None
+        (label, reverse(act, args=[req.pk]), secondary)
+        for act, label, secondary in _page_actions(req)
+        if _may(user, req, act) and why_not(req, act) is None
     ]
-    if user.has_role(Role.CASHIER) and req.state in (
-        RequestState.INVOICED,
-        RequestState.TAKEOVER_INVOICED,
-    ):
+    if user.has_role(*act_roles("invoice_settle")) and act_refusal(req, "invoice_settle") is None:
         for invoice in req.invoices.filter(state=InvoiceState.VALIDATED):
             actions.insert(
                 0,
@@ -361,8 +322,8 @@ def _step(
     pk: int,
     *,
     page: str,
-    roles: tuple[str, ...],
     title: str,
+    roles: tuple[str, ...] = (),
     panels: Callable[[TerminationRequest], list[Panel]],
     order_kinds=None,
     extra: dict | None = None,
@@ -370,7 +331,7 @@ def _step(
     """A step's page. If the step cannot be done now, GET says why (no blank form). Otherwise
     each panel is a form; POST runs the one sent, and a refusal stays on the page with what
     was typed."""
-    check_role(request.user, *roles)
+    check_role(request.user, *(roles or act_roles(page)))  # procedure/rules.py
     req = _with_orders(get_request_for_user(request.user, pk))
     refusal = why_not(req, page)
     built = [] if refusal else panels(req)
@@ -412,7 +373,7 @@ def _successor(data: dict) -> dict:
 def request_take_over(request, pk: int):
     """Step 2: compute both invoices as drafts and show them (nothing is written), then
     validate them together, as shown."""
-    check_role(request.user, Role.RECEPTION)
+    check_role(request.user, *act_roles("request_take_over"))
     req = _with_orders(get_request_for_user(request.user, pk))
     refusal = why_not(req, "request_take_over")
     action = request.POST.get("action") if request.method == "POST" else None
@@ -489,7 +450,6 @@ def request_issue_order(request, pk: int):
         request,
         pk,
         page="request_issue_order",
-        roles=(Role.RECEPTION,),
         title="Étape 3 – Ordre d'intervention",
         panels=panels,
     )
@@ -522,7 +482,6 @@ def request_signature(request, pk: int):
         request,
         pk,
         page="request_signature",
-        roles=(Role.RECEPTION,),
         title="Étape 3 – Signature de l'ordre par le demandeur",
         panels=panels,
         order_kinds=FIELD_ORDER_KINDS,
@@ -569,7 +528,6 @@ def request_field_report(request, pk: int):
         request,
         pk,
         page="request_field_report",
-        roles=(Role.READER,),
         title="Étapes 4-5 – Compte-rendu d'intervention",
         panels=panels,
         order_kinds=FIELD_ORDER_KINDS,
@@ -613,7 +571,6 @@ def _sign_or_send_back(request, pk, *, page, title, sign, send_back, button, suc
         request,
         pk,
         page=page,
-        roles=(Role.SUPERVISOR,),
         title=title,
         panels=panels,
         order_kinds=kinds,
@@ -691,7 +648,6 @@ def request_reassign(request, pk: int):
         request,
         pk,
         page="request_reassign",
-        roles=(Role.SUPERVISOR, Role.MANAGER),
         title="Réaffecter l'ordre d'intervention",
         panels=panels,
         order_kinds=REMOVAL_ORDER_KINDS if _after_step_8(req) else FIELD_ORDER_KINDS,
@@ -709,7 +665,7 @@ def _after_step_8(req: TerminationRequest) -> bool:
 @require_http_methods(["GET", "POST"])
 def request_invoice(request, pk: int):
     """Step 6: compute the draft (POST), view it, then validate it (POST, confirmed)."""
-    check_role(request.user, Role.RECEPTION)
+    check_role(request.user, *act_roles("request_invoice"))
     req = _with_orders(get_request_for_user(request.user, pk))
     refusal = why_not(req, "request_invoice")
     form = ConfirmForm(request.POST if request.POST.get("action") == "validate" else None)
@@ -792,7 +748,6 @@ def request_removal_report(request, pk: int):
         request,
         pk,
         page="request_removal_report",
-        roles=(Role.ARPNT,),
         title="Étapes 8-9 – Coupure définitive (MT)" if mt else "Étapes 8-9 – Dépose du compteur",
         panels=panels,
         order_kinds=REMOVAL_ORDER_KINDS,
@@ -840,7 +795,6 @@ def request_removal_impossible(request, pk: int):
         request,
         pk,
         page="request_removal_impossible",
-        roles=(Role.SUPERVISOR,),
         title=f"Étape 9 – {what} impossible",
         panels=panels,
         order_kinds=REMOVAL_ORDER_KINDS,
@@ -880,7 +834,6 @@ def request_confirm(request, pk: int):
         request,
         pk,
         page="request_confirm",
-        roles=(Role.ACFF,),
         title="Étape 9 – Confirmation de la codification",
         panels=panels,
         order_kinds=REMOVAL_ORDER_KINDS,
@@ -907,7 +860,6 @@ def request_cancel(request, pk: int):
         request,
         pk,
         page="request_cancel",
-        roles=(Role.RECEPTION,),
         title="Annuler la demande",
         panels=panels,
     )
@@ -917,7 +869,7 @@ def request_cancel(request, pk: int):
 def invoice_settle(request, pk: int):
     """Step 7 at the cash desk. A form sent twice (a double click, a second tab) settles once
     and shows the first receipt."""
-    check_role(request.user, Role.CASHIER)
+    check_role(request.user, *act_roles("invoice_settle"))
     invoice = invoice_for_user(request.user, pk)
     deposit = getattr(invoice.contract, "deposit", None) if invoice.balance < 0 else None
     authorisation = invoice.refund_authorisations.select_related("authorised_by").last()
@@ -999,7 +951,6 @@ def request_credit_note(request, pk: int):
         request,
         pk,
         page="request_credit_note",
-        roles=(Role.SUPERVISOR,),
         title="Annuler par avoir "
         + ("les factures de la reprise" if takeover else "la facture de solde"),
         panels=panels,
@@ -1037,7 +988,6 @@ def request_refund_authorisation(request, pk: int):
         request,
         pk,
         page="request_refund_authorisation",
-        roles=(Role.SUPERVISOR,),
         title="Étape 7 – Autoriser un autre bénéficiaire du remboursement",
         panels=panels,
         extra={"refund_invoice": invoice, "deposit": deposit},

@@ -10,7 +10,7 @@ from django.urls import reverse
 
 from contracts.enums import RequestState, Role, Timing
 from procedure import selectors, services
-from procedure.transitions import STEP_NOT_NOW
+from procedure.rules import STEP_NOT_NOW
 from tests.factories import UserFactory
 from tests.workflow import (
     TODAY,
