@@ -9,6 +9,9 @@ import datetime as dt
 import hashlib
 import io
 import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from operator import attrgetter
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
@@ -302,115 +305,131 @@ def build_attestation_context(attestation: Attestation) -> dict:
     }
 
 
-def _source(kind: str, pk: int):
-    """(number, request, links, template, context builder, pdf variant) of a document."""
-    if kind == DocumentKind.ORDER:
-        order = InterventionOrder.objects.select_related(
+@dataclass(frozen=True)
+class Source:
+    """What a document of one kind is printed from: the record (`model`, fetched with what its
+    page needs), the Document's field that points at it, its template, its context builder,
+    and its PDF variant (PDF/A-3b for the money documents, which are archived)."""
+
+    model: type
+    related: tuple[str, ...]
+    link: str
+    template: str | Callable
+    build: Callable
+    variant: str | None = None
+    request: Callable = attrgetter("request")  # the request it belongs to, if any
+    number: Callable = attrgetter("number")
+    linked: Callable = lambda record: record  # what the Document points at
+
+
+SOURCES: dict[str, Source] = {
+    DocumentKind.ORDER: Source(
+        InterventionOrder,
+        (
             "request__contract__customer",
             "request__contract__meter",
             "request__contract__delivery_point",
             "request__contract__tariff_category",
             "request__agency",
             "assignee",
-        ).get(pk=pk)
-        return (
-            order.number,
-            order.request,
-            {"order": order},
-            ORDER_TEMPLATES[order.kind],
-            (lambda: build_order_context(order)),
-            None,
-        )
-    if kind == DocumentKind.INVOICE:
-        invoice = Invoice.objects.select_related(
+        ),
+        "order",
+        lambda order: ORDER_TEMPLATES[order.kind],
+        lambda order: build_order_context(order),
+    ),
+    DocumentKind.INVOICE: Source(
+        Invoice,
+        (
             "contract__customer",
             "contract__meter",
             "contract__delivery_point",
             "contract__tariff_category",
             "request__agency",
-        ).get(pk=pk)
-        return (
-            invoice.number,
-            invoice.request,
-            {"invoice": invoice},
-            "documents/invoice.html",
-            (lambda: build_invoice_context(invoice)),
-            "pdf/a-3b",
-        )
-    if kind == DocumentKind.RECEIPT:
-        settlement = Settlement.objects.select_related(
+        ),
+        "invoice",
+        "documents/invoice.html",
+        lambda invoice: build_invoice_context(invoice),
+        "pdf/a-3b",
+    ),
+    DocumentKind.RECEIPT: Source(
+        Settlement,
+        (
             "contract__customer",
             "invoice__request__agency",
             "agency",
             "cashier",
             "refund_authorisation__authorised_by",
-        ).get(pk=pk)
-        return (
-            settlement.number,
-            settlement.invoice.request if settlement.invoice else None,
-            {"settlement": settlement},
-            ("documents/receipt.html"),
-            (lambda: build_receipt_context(settlement)),
-            None,
-        )
-    if kind == DocumentKind.SUCCESSOR_CONTRACT:
-        request = TerminationRequest.objects.select_related(
+        ),
+        "settlement",
+        "documents/receipt.html",
+        lambda settlement: build_receipt_context(settlement),
+        request=lambda settlement: settlement.invoice.request if settlement.invoice_id else None,
+    ),
+    # The successor's contract is printed from its request (the outgoing contract beside it).
+    DocumentKind.SUCCESSOR_CONTRACT: Source(
+        TerminationRequest,
+        (
             "successor_contract__customer",
             "successor_contract__delivery_point",
             "successor_contract__meter",
             "successor_contract__tariff_category",
             "contract__customer",
             "agency",
-        ).get(pk=pk)
-        contract: Contract = request.successor_contract
-        return (
-            contract.number,
-            request,
-            {"contract": contract},
-            ("documents/successor_contract.html"),
-            (lambda: build_successor_contract_context(request)),
-            None,
-        )
-    if kind == DocumentKind.CREDIT_NOTE:
-        note = CreditNote.objects.select_related(
-            "invoice", "contract__customer", "contract__agency", "request__agency", "created_by"
-        ).get(pk=pk)
-        return (
-            note.number,
-            note.request,
-            {"credit_note": note},
-            "documents/credit_note.html",
-            (lambda: build_credit_note_context(note)),
-            "pdf/a-3b",
-        )
-    if kind == DocumentKind.CASH_CLOSING:
-        closing = CashClosing.objects.select_related("agency", "cashier").get(pk=pk)
-        return (
-            closing.number,
-            None,
-            {"cash_closing": closing},
-            "documents/cash_closing.html",
-            (lambda: build_cash_closing_context(closing)),
-            None,
-        )
-    if kind == DocumentKind.ATTESTATION:
-        attestation = Attestation.objects.select_related(
+        ),
+        "contract",
+        "documents/successor_contract.html",
+        lambda request: build_successor_contract_context(request),
+        request=lambda request: request,
+        number=lambda request: request.successor_contract.number,
+        linked=attrgetter("successor_contract"),
+    ),
+    DocumentKind.CREDIT_NOTE: Source(
+        CreditNote,
+        ("invoice", "contract__customer", "contract__agency", "request__agency", "created_by"),
+        "credit_note",
+        "documents/credit_note.html",
+        lambda note: build_credit_note_context(note),
+        "pdf/a-3b",
+    ),
+    DocumentKind.CASH_CLOSING: Source(
+        CashClosing,
+        ("agency", "cashier"),
+        "cash_closing",
+        "documents/cash_closing.html",
+        lambda closing: build_cash_closing_context(closing),
+        request=lambda closing: None,
+    ),
+    DocumentKind.ATTESTATION: Source(
+        Attestation,
+        (
             "request__agency",
             "request__contract__customer",
             "request__contract__delivery_point",
             "request__contract__meter",
             "request__contract__tariff_category",
             "request__successor_contract__customer",
-        ).get(pk=pk)
-        return (
-            attestation.number,
-            attestation.request,
-            {"attestation": attestation},
-            "documents/attestation.html",
-            (lambda: build_attestation_context(attestation)),
-            "pdf/a-3b",
-        )
-    raise ValueError(kind)
+        ),
+        "attestation",
+        "documents/attestation.html",
+        lambda attestation: build_attestation_context(attestation),
+        "pdf/a-3b",
+    ),
+}
+
+
+def _identity(kind: str, record) -> tuple[str, TerminationRequest | None, dict]:
+    """(number, request, links) of the document that `record` issues."""
+    source = SOURCES[kind]
+    return source.number(record), source.request(record), {source.link: source.linked(record)}
+
+
+def _source(kind: str, pk: int):
+    """(number, request, links, template, context builder, pdf variant) of a document."""
+    source = SOURCES[kind]
+    record = source.model.objects.select_related(*source.related).get(pk=pk)
+    number, request, links = _identity(kind, record)
+    template = source.template(record) if callable(source.template) else source.template
+    return number, request, links, template, (lambda: source.build(record)), source.variant
 
 
 def document_issue(kind: str, pk: int) -> Document:
@@ -442,29 +461,6 @@ def document_issue(kind: str, pk: int) -> Document:
         document.error = ""
         document.save(update_fields=["content", "sha256", "issued_at", "status", "error"])
     return document
-
-
-def _identity(kind: str, source) -> tuple[str, TerminationRequest | None, dict]:
-    """(number, request, links) of the document that `source` issues: an order, an invoice, a
-    settlement, a credit note, a cash closing, an attestation, or (for the successor's
-    contract) the request."""
-    if kind == DocumentKind.SUCCESSOR_CONTRACT:
-        return source.successor_contract.number, source, {"contract": source.successor_contract}
-    field = {
-        DocumentKind.ORDER: "order",
-        DocumentKind.INVOICE: "invoice",
-        DocumentKind.RECEIPT: "settlement",
-        DocumentKind.CREDIT_NOTE: "credit_note",
-        DocumentKind.CASH_CLOSING: "cash_closing",
-        DocumentKind.ATTESTATION: "attestation",
-    }[kind]
-    if kind == DocumentKind.RECEIPT:
-        request = source.invoice.request if source.invoice_id else None
-    elif kind == DocumentKind.CASH_CLOSING:
-        request = None
-    else:
-        request = source.request
-    return source.number, request, {field: source}
 
 
 def documents_enqueue(kind: str, sources: list) -> list[Document]:
