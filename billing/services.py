@@ -403,10 +403,9 @@ def invoice_validate(invoice: Invoice, *, actor: User | None) -> Invoice:
             created_by=actor,
         )
     document_enqueue(DocumentKind.INVOICE, invoice)
-    if invoice.kind == InvoiceKind.BALANCE and contract.status == ContractStatus.ACTIVE:
-        # Billing block: from now on the balance invoice is what the customer pays; the
-        # contract is no longer billed and takes no advance.
-        Contract.objects.filter(pk=contract.pk).update(status=ContractStatus.ENDING)
+    if invoice.kind == InvoiceKind.BALANCE:
+        # Billing block: from now on the balance invoice is what the customer pays.
+        contract.stop_billing()
     if invoice.kind == InvoiceKind.BALANCE and invoice.deposit_amount:
         deposit = Deposit.objects.select_for_update().get(contract=contract)
         deposit.status = DepositStatus.APPLIED
@@ -880,8 +879,8 @@ def credit_note_issue(invoice: Invoice, *, actor: User, reason: str) -> CreditNo
             created_by=actor,
         )
     Invoice.objects.filter(pk=invoice.pk).update(state=InvoiceState.CANCELLED)
-    if invoice.kind == InvoiceKind.BALANCE and contract.status == ContractStatus.ENDING:
-        Contract.objects.filter(pk=contract.pk).update(status=ContractStatus.ACTIVE)
+    if invoice.kind == InvoiceKind.BALANCE:
+        contract.resume_billing()
     document_enqueue(DocumentKind.CREDIT_NOTE, note)
     return note
 

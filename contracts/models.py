@@ -315,6 +315,38 @@ class Contract(models.Model):
     def is_ending(self) -> bool:
         return self.status == ContractStatus.ENDING
 
+    # --- Its status changes, each written once. The caller holds the contract's row (or its
+    # request's lock) in the step's transaction; the audit event is the step's.
+
+    def stop_billing(self) -> None:
+        """The balance invoice is validated: the contract is no longer billed and takes no
+        advance (active → ending)."""
+        if self.status == ContractStatus.ACTIVE:
+            Contract.objects.filter(pk=self.pk).update(status=ContractStatus.ENDING)
+            self.status = ContractStatus.ENDING
+
+    def resume_billing(self) -> None:
+        """The balance invoice is cancelled by a credit note: billed again (ending → active)."""
+        if self.status == ContractStatus.ENDING:
+            Contract.objects.filter(pk=self.pk).update(status=ContractStatus.ACTIVE)
+            self.status = ContractStatus.ACTIVE
+
+    def terminate(self, end_date: dt.date) -> None:
+        """Terminated on `end_date` (the codification, or the reprise's mutation)."""
+        self.status = ContractStatus.TERMINATED
+        self.end_date = end_date
+        self.save(update_fields=["status", "end_date"])
+
+    def void(self) -> None:
+        """A successor's contract that never started: it ends on the day it was to begin."""
+        self.terminate(self.start_date)
+
+    def reopen(self) -> None:
+        """The reprise is cancelled: the outgoing contract is active again."""
+        self.status = ContractStatus.ACTIVE
+        self.end_date = None
+        self.save(update_fields=["status", "end_date"])
+
 
 class Deposit(models.Model):
     """The avance sur consommation paid at subscription; refunded only to the person who paid it."""

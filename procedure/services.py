@@ -6,7 +6,7 @@ import datetime as dt
 import hashlib
 import json
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from django.db import IntegrityError, transaction
 from django.db.models import Q
@@ -301,9 +301,7 @@ def termination_request_take_over(
         ),
         actor=actor,
     )
-    contract.status = ContractStatus.TERMINATED
-    contract.end_date = mutation_date
-    contract.save(update_fields=["status", "end_date"])
+    contract.terminate(mutation_date)
     successor_contract = Contract.objects.create(
         number=NumberSequence.next("CT", contract.agency, mutation_date.year),
         agency=contract.agency,
@@ -934,69 +932,24 @@ def termination_request_confirm_codification(
         .select_related("meter", "delivery_point", "tariff_category")
         .get(pk=request.contract_id)
     )
-    data: dict = {}
-    meter_status = MeterStatus.REMOVED
-    if request.state == RequestState.SETTLED:
-        action, end_date = "confirm_codification_without_removal", request.cut_date
-        final_index = _closing_index(request)
-    elif request.state == RequestState.REMOVAL_IMPOSSIBLE:
-        action = "confirm_codification"
-        order = _removal_order(request, lock=True)
-        end_date = timezone.localtime(order.closed_at).date()
-        final_index = _closing_index(request)
-        meter_status = MeterStatus.LEFT_IN_PLACE
-        data["cut_at_connection"] = True
-    else:
-        action = "confirm_codification"
-        order = _removal_order(request, lock=True)
-        if order.status != OrderStatus.SIGNED:
-            raise StepRefused(REPORT_NOT_SIGNED)
-        report = order.report
-        end_date, final_index = report.read_on, report.index_read
-        if request.is_anticipated:
-            # BT removal or MT final interruption: what ran since the anticipated reading.
-            preview = billing.complementary_invoice_preview(
-                request,
-                final_index=report.index_read,
-                final_date=report.read_on,
-                rollover=report.rollover_confirmed,
-            )
-            if preview is not None and complementary_digest(preview) != shown:
-                raise DraftChanged(COMPLEMENTARY_CHANGED)
-            extra = billing.complementary_invoice_create(
-                request,
-                final_index=report.index_read,
-                final_date=report.read_on,
-                rollover=report.rollover_confirmed,
-                actor=actor,
-            )
-            if extra is not None:
-                data["complementary_invoice"] = extra.number
-        order.status = OrderStatus.FILED
-        order.save(update_fields=["status"])
-    end_date = max(end_date, contract.start_date)
-    attestation = billing.attestation_issue(request, closed_on=end_date, final_index=final_index)
-    data["attestation"] = attestation.number
+    closing = _closing(request, actor=actor, shown=shown)
+    end_date = max(closing.end_date, contract.start_date)
+    attestation = billing.attestation_issue(
+        request, closed_on=end_date, final_index=closing.final_index
+    )
+    data = {**closing.data, "attestation": attestation.number}
     request.closed_at = timezone.now()
-    apply_transition(request, action, actor=actor, data=data)
-    contract.status = ContractStatus.TERMINATED
-    contract.end_date = end_date
-    contract.save(update_fields=["status", "end_date"])
-    if contract.tariff_category.voltage == Voltage.BT:
-        contract.meter.status = meter_status
-        contract.meter.save(update_fields=["status"])
-    contract.delivery_point.status = DeliveryPointStatus.FREE
-    contract.delivery_point.save(update_fields=["status"])
+    apply_transition(request, closing.action, actor=actor, data=data)
+    _end_contract(contract, end_date, closing.meter_status)
+    bt = contract.tariff_category.voltage == Voltage.BT
     _tell_billing_system(
         request,
         end_date=end_date,
-        final_index=final_index,
+        final_index=closing.final_index,
         attestation=attestation.number,
         compteur=contract.meter.serial if contract.meter_id else "",
         # An MT meter stays where it is (the supply is sealed at the final interruption).
-        compteur_etat=meter_status
-        if contract.tariff_category.voltage == Voltage.BT
-        else MeterStatus.LEFT_IN_PLACE,
+        compteur_etat=closing.meter_status if bt else MeterStatus.LEFT_IN_PLACE,
         point_de_livraison=contract.delivery_point.reference,
         **(
             {"facture_complementaire": data["complementary_invoice"]}
@@ -1005,6 +958,67 @@ def termination_request_confirm_codification(
         ),
     )
     return request
+
+
+@dataclass(frozen=True)
+class Closing:
+    """How a request ends at its codification: the transition, the contract's end date and
+    final index, what becomes of the meter, and what the event records."""
+
+    action: str
+    end_date: dt.date
+    final_index: int
+    meter_status: str = MeterStatus.REMOVED
+    data: dict = field(default_factory=dict)
+
+
+def _closing(request: TerminationRequest, *, actor: User, shown: str) -> Closing:
+    if request.state == RequestState.SETTLED:  # MT classic: cut at step 5, nothing removed
+        return Closing(
+            "confirm_codification_without_removal", request.cut_date, _closing_index(request)
+        )
+    order = _removal_order(request, lock=True)
+    if request.state == RequestState.REMOVAL_IMPOSSIBLE:  # cut at the connection
+        return Closing(
+            "confirm_codification",
+            timezone.localtime(order.closed_at).date(),
+            _closing_index(request),
+            MeterStatus.LEFT_IN_PLACE,
+            {"cut_at_connection": True},
+        )
+    if order.status != OrderStatus.SIGNED:
+        raise StepRefused(REPORT_NOT_SIGNED)
+    report = order.report
+    data = {}
+    if request.is_anticipated and (extra := _complementary_invoice(request, report, actor, shown)):
+        data["complementary_invoice"] = extra.number
+    order.status = OrderStatus.FILED
+    order.save(update_fields=["status"])
+    return Closing("confirm_codification", report.read_on, report.index_read, data=data)
+
+
+def _complementary_invoice(request, report, actor: User, shown: str):
+    """Anticipated: what ran between the reading and the removal (BT) or the final
+    interruption (MT), invoiced as the ACFF was shown it, or nothing written."""
+    arguments = {
+        "final_index": report.index_read,
+        "final_date": report.read_on,
+        "rollover": report.rollover_confirmed,
+    }
+    preview = billing.complementary_invoice_preview(request, **arguments)
+    if preview is not None and complementary_digest(preview) != shown:
+        raise DraftChanged(COMPLEMENTARY_CHANGED)
+    return billing.complementary_invoice_create(request, actor=actor, **arguments)
+
+
+def _end_contract(contract: Contract, end_date: dt.date, meter_status: str) -> None:
+    """The contract terminated, its meter removed or left (BT), its delivery point freed."""
+    contract.terminate(end_date)
+    if contract.tariff_category.voltage == Voltage.BT:
+        contract.meter.status = meter_status
+        contract.meter.save(update_fields=["status"])
+    contract.delivery_point.status = DeliveryPointStatus.FREE
+    contract.delivery_point.save(update_fields=["status"])
 
 
 # --- Money corrections (DESIGN §9) ----------------------------------------------------------
@@ -1075,12 +1089,8 @@ def termination_request_cancel_takeover_invoices(
     successor = Contract.objects.select_for_update().get(pk=request.successor_contract_id)
     # The successor's contract never started: it ends on the day it was to begin. Then the
     # delivery point and the meter are the outgoing contract's again.
-    successor.status = ContractStatus.TERMINATED
-    successor.end_date = successor.start_date
-    successor.save(update_fields=["status", "end_date"])
-    outgoing.status = ContractStatus.ACTIVE
-    outgoing.end_date = None
-    outgoing.save(update_fields=["status", "end_date"])
+    successor.void()
+    outgoing.reopen()
     apply_transition(
         request,
         "cancel_takeover_invoices",
