@@ -73,7 +73,7 @@ from billing.selectors import (
 )
 from contracts.enums import OPERATIONAL_ROLES, ContractStatus, DepositStatus, IdDocumentType, Role
 from contracts.models import Contract, Deposit, NumberSequence, TerminationRequest, User
-from contracts.templatetags.sbee import format_fcfa
+from contracts.money import format_fcfa
 from handoff.enums import RecordKind
 from handoff.services import outbox_write
 
@@ -627,47 +627,67 @@ def invoice_settle(
     due = abs(invoice.balance)
     if amount != due:
         raise StepRefused(PARTIAL_REFUSED.format(expected=format_fcfa(due)), field="amount")
-    contract = invoice.contract
-    authorisation = None
-    if invoice.balance > 0:
-        kind = SettlementKind.COLLECTION
-    elif invoice.balance < 0:
-        kind = SettlementKind.REFUND
-        beneficiary_name, authorisation = _refund_beneficiary(
-            invoice,
-            actor=actor,
-            id_type=beneficiary_id_document_type,
-            id_number=beneficiary_id_document_number,
-        )
-    else:
-        kind, mode, reference = SettlementKind.ZERO, "", ""
-    if kind != SettlementKind.ZERO:
-        _check_reference(mode, reference)
-    refund = kind == SettlementKind.REFUND
+    terms = _settlement_terms(
+        invoice,
+        actor=actor,
+        mode=mode,
+        reference=reference,
+        beneficiary=(
+            beneficiary_name,
+            beneficiary_id_document_type,
+            beneficiary_id_document_number.strip(),
+        ),
+    )
     try:
         with transaction.atomic():
             settlement = Settlement.objects.create(
                 invoice=invoice,
-                contract=contract,
-                agency=contract.agency,
-                kind=kind,
-                number=_next_receipt_number(contract, today),
+                contract=invoice.contract,
+                agency=invoice.contract.agency,
+                number=_next_receipt_number(invoice.contract, today),
                 amount=due,
-                mode=mode,
-                reference=reference.strip(),
-                beneficiary_name=beneficiary_name if refund else "",
-                beneficiary_id_document_type=beneficiary_id_document_type if refund else "",
-                beneficiary_id_document_number=beneficiary_id_document_number.strip()
-                if refund
-                else "",
-                refund_authorisation=authorisation,
                 cashier=actor,
                 idempotency_key=idempotency_key,
+                **terms,
             )
     except IntegrityError:
         raise StepRefused(ALREADY_SETTLED.format(number="déjà émis")) from None
     document_enqueue(DocumentKind.RECEIPT, settlement)
-    if kind == SettlementKind.COLLECTION:
+    _settlement_post(settlement, actor=actor, today=today)
+    return settlement
+
+
+def _settlement_terms(
+    invoice: Invoice, *, actor: User, mode: str, reference: str, beneficiary: tuple[str, str, str]
+) -> dict:
+    """What kind of settlement the balance makes, and to whom a refund goes: the fields of the
+    Settlement besides its amount and numbers."""
+    if invoice.balance == 0:
+        return {"kind": SettlementKind.ZERO, "mode": "", "reference": ""}
+    terms = {"mode": mode, "reference": reference.strip()}
+    if invoice.balance > 0:
+        _check_reference(mode, reference)
+        return {**terms, "kind": SettlementKind.COLLECTION}
+    _, id_type, id_number = beneficiary  # the name is the payer's or the authorised one's
+    name, authorisation = _refund_beneficiary(
+        invoice, actor=actor, id_type=id_type, id_number=id_number
+    )
+    _check_reference(mode, reference)
+    return {
+        **terms,
+        "kind": SettlementKind.REFUND,
+        "beneficiary_name": name,
+        "beneficiary_id_document_type": id_type,
+        "beneficiary_id_document_number": id_number,
+        "refund_authorisation": authorisation,
+    }
+
+
+def _settlement_post(settlement: Settlement, *, actor: User, today: dt.date) -> None:
+    """The settlement in the customer's account; the invoice (and the unpaid invoices a balance
+    took over) settled; a refunded deposit marked so; a successor's deposit recorded."""
+    invoice, contract = settlement.invoice, settlement.contract
+    if settlement.kind == SettlementKind.COLLECTION:
         AccountEntry.objects.create(
             contract=contract,
             kind=EntryKind.PAYMENT,
@@ -675,18 +695,18 @@ def invoice_settle(
             invoice=invoice,
             settlement=settlement,
             label=f"Encaissement {settlement.number} ({settlement.get_mode_display().lower()})",
-            credit=due,
+            credit=settlement.amount,
             created_by=actor,
         )
-    elif refund:
+    elif settlement.kind == SettlementKind.REFUND:
         AccountEntry.objects.create(
             contract=contract,
             kind=EntryKind.REFUND,
             posted_on=today,
             invoice=invoice,
             settlement=settlement,
-            label=f"Remboursement {settlement.number} à {beneficiary_name}",
-            debit=due,
+            label=f"Remboursement {settlement.number} à {settlement.beneficiary_name}",
+            debit=settlement.amount,
             created_by=actor,
         )
         Deposit.objects.filter(contract=contract).update(status=DepositStatus.REFUNDED)
@@ -696,7 +716,6 @@ def invoice_settle(
         unpaid_invoices(contract).update(state=InvoiceState.SETTLED)
     if invoice.kind == InvoiceKind.SUBSCRIPTION:
         _record_successor_deposit(invoice, today)
-    return settlement
 
 
 def _record_successor_deposit(invoice: Invoice, today: dt.date) -> None:

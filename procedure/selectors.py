@@ -41,8 +41,8 @@ from contracts.models import (
     User,
     closes_after_settlement,
 )
+from contracts.money import format_fcfa
 from contracts.selectors import REQUEST_RELATED, requests_visible_to
-from contracts.templatetags.sbee import format_fcfa
 from interventions.enums import (
     AWAITING_AGENT,
     FIELD_ORDER_KINDS,

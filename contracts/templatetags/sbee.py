@@ -7,20 +7,10 @@ from django import template
 from django.urls import get_script_prefix, reverse
 
 from contracts.enums import Role
+from contracts.money import format_fcfa
 from contracts.phone import format_phone
 
 register = template.Library()
-
-NBSP = "\u00a0"
-
-
-def format_fcfa(amount: int | None) -> str:
-    """12345 -> '12 345 FCFA' (non-breaking spaces, so an amount never splits across lines)."""
-    if amount is None:
-        return ""
-    sign = "-" if amount < 0 else ""
-    grouped = f"{abs(int(amount)):,}".replace(",", NBSP)
-    return f"{sign}{grouped}{NBSP}FCFA"
 
 
 @register.filter

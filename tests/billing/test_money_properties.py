@@ -17,7 +17,7 @@ from billing.models import Invoice
 from billing.selectors import contract_account, tariff_items_in_force
 from contracts.enums import RequestState
 from contracts.models import Contract, Deposit
-from contracts.templatetags.sbee import format_fcfa
+from contracts.money import format_fcfa
 from procedure import services
 from tests.workflow import (
     TODAY,
