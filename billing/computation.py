@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass, field
 
 from billing.enums import TariffItemKind
+from contracts.money import format_fcfa
 
 ROLLOVER_REQUIRED = (
     "L'index relevé ({final}) est inférieur au dernier index facturé ({last}). "
@@ -57,14 +58,6 @@ class Line:
     amount: int
     vat_applies: bool
     basis: str = ""  # what makes the amount, as printed: "500 FCFA × 6 kVA × 29/30 j"
-
-
-NBSP = "\u00a0"
-
-
-def fcfa(amount: int) -> str:
-    """12345 -> '12 345 FCFA' with non-breaking spaces (a line never splits an amount)."""
-    return f"{amount:,}".replace(",", NBSP) + f"{NBSP}FCFA"
 
 
 def base_label(label: str) -> str:
@@ -149,7 +142,7 @@ def compute_consumption_invoice(
                     item.value,
                     quantity * item.value,
                     item.vat_applies,
-                    f"{quantity} kWh × {fcfa(item.value)}",
+                    f"{quantity} kWh × {format_fcfa(item.value)}",
                 )
             )
     for item in items:
@@ -164,7 +157,7 @@ def compute_consumption_invoice(
                     item.value,
                     amount,
                     item.vat_applies,
-                    f"{fcfa(item.value)} × {power_kva} kVA × {days}/30 j",
+                    f"{format_fcfa(item.value)} × {power_kva} kVA × {days}/30 j",
                 )
             )
         elif item.kind == TariffItemKind.FIXED_PER_CONTRACT:
@@ -178,7 +171,7 @@ def compute_consumption_invoice(
                     item.value,
                     amount,
                     item.vat_applies,
-                    f"{fcfa(item.value)} × {days}/30 j",
+                    f"{format_fcfa(item.value)} × {days}/30 j",
                 )
             )
     for item in items:
@@ -192,7 +185,7 @@ def compute_consumption_invoice(
                     item.value,
                     kwh * item.value,
                     False,
-                    f"{kwh} kWh × {fcfa(item.value)}",
+                    f"{kwh} kWh × {format_fcfa(item.value)}",
                 )
             )
     vat_rate = next((i.value for i in items if i.kind == TariffItemKind.VAT_RATE), 0)
@@ -224,7 +217,7 @@ def compute_subscription_invoice(*, items: list[Item], power_kva: int) -> Comput
                     item.value,
                     item.value * power_kva,
                     False,
-                    f"{power_kva} kVA × {fcfa(item.value)}",
+                    f"{power_kva} kVA × {format_fcfa(item.value)}",
                 )
             )
     for item in items:
@@ -238,7 +231,7 @@ def compute_subscription_invoice(*, items: list[Item], power_kva: int) -> Comput
                     item.value,
                     item.value,
                     False,
-                    f"forfait {fcfa(item.value)}",
+                    f"forfait {format_fcfa(item.value)}",
                 )
             )
     return Computation(days=0, consumption=0, lines=lines, total=sum(li.amount for li in lines))

@@ -2,8 +2,8 @@ import datetime as dt
 
 from django.template import Context, Template
 
+from contracts.money import format_fcfa
 from contracts.phone import normalize_phone
-from contracts.templatetags.sbee import format_fcfa
 
 
 def test_amounts_are_written_in_fcfa_with_grouped_thousands():
