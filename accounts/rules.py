@@ -2,9 +2,9 @@
 the procedure and by the billing and interventions records below it."""
 
 from django.core.exceptions import PermissionDenied
-from django.http import Http404
 
 from contracts.enums import OPERATIONAL_ROLES, Role
+from contracts.errors import NotFound
 from contracts.models import User
 
 ROLE_REFUSED = "Votre rôle ne permet pas cette action."
@@ -49,7 +49,7 @@ class DraftChanged(StepRefused):
 def check_agency(actor: User, agency_id: int) -> None:
     """Staff act on their own agency only; another agency's object does not exist for them."""
     if actor.agency_id != agency_id:
-        raise Http404("Introuvable dans votre agence.")
+        raise NotFound("Introuvable dans votre agence.")
 
 
 def forbidden_combination(roles) -> list[str]:

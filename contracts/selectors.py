@@ -2,8 +2,8 @@
 needs in a fixed number of queries."""
 
 from django.db.models import QuerySet, Value
-from django.http import Http404
 
+from contracts.errors import NotFound
 from contracts.models import Contract, Customer, Normalize, TerminationRequest, User
 from contracts.phone import normalize_phone
 
@@ -78,8 +78,8 @@ def search_contracts(user: User, query: str) -> tuple[list[Contract], bool]:
 
 
 def get_contract_for_user(user: User, number: str) -> Contract:
-    """The contract, if the user may see it; otherwise 404 (another agency's contract is not
-    acknowledged to exist)."""
+    """The contract, if the user may see it; otherwise NotFound (another agency's contract is
+    not acknowledged to exist)."""
     try:
         return (
             contracts_visible_to(user)
@@ -89,7 +89,7 @@ def get_contract_for_user(user: User, number: str) -> Contract:
             .get(number=number)
         )
     except Contract.DoesNotExist:
-        raise Http404("Contrat introuvable.") from None
+        raise NotFound("Contrat introuvable.") from None
 
 
 # --- Termination requests -------------------------------------------------------------------
@@ -120,4 +120,4 @@ def get_request_for_user(user: User, pk: int) -> TerminationRequest:
             .get(pk=pk)
         )
     except TerminationRequest.DoesNotExist:
-        raise Http404("Demande introuvable.") from None
+        raise NotFound("Demande introuvable.") from None

@@ -4,8 +4,10 @@
 import logging
 
 from django.conf import settings
-from django.http import JsonResponse
+from django.http import Http404, JsonResponse
 from django.shortcuts import render
+
+from contracts.errors import NotFound
 
 
 class SecurityHeadersMiddleware:
@@ -88,3 +90,19 @@ class BodySizeMiddleware:
             response["Connection"] = "close"
             return response
         return self.get_response(request)
+
+
+class DomainErrorsMiddleware:
+    """The domain's errors, as pages: a record out of the user's reach (contracts.errors.
+    NotFound, raised by selectors and services) is a 404, as Django's own Http404 would be."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_exception(self, request, exception):
+        if isinstance(exception, NotFound):
+            raise Http404(str(exception)) from exception
+        return None

@@ -4,13 +4,13 @@ import pytest
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, transaction
-from django.http import Http404
 
 from accounts.rules import StepRefused
 from billing.documents import document_issue
 from billing.enums import DocumentKind, PaymentMode
 from billing.services import document_print_record
 from contracts.enums import RequestState, Role, TerminationKind, Timing
+from contracts.errors import NotFound
 from contracts.models import Deposit, TerminationEvent, TerminationRequest
 from procedure import services
 from procedure.graph import markdown_table, transition_rows
@@ -281,7 +281,7 @@ def test_only_the_procedures_role_may_act_and_only_in_its_agency(step, akpakpa, 
         with pytest.raises(PermissionDenied):
             act(reload(request), person)
     outsider = people(parakou, "pko")[allowed]
-    with pytest.raises(Http404):
+    with pytest.raises(NotFound):
         act(reload(request), outsider)
     events = request.events.count()
     assert (reload(request).state, request.events.count()) == (state, events)  # nothing changed
@@ -296,7 +296,7 @@ def test_only_the_acff_confirms_the_codification(akpakpa, parakou, staff):
         if role != Role.ACFF:
             with pytest.raises(PermissionDenied):
                 services.termination_request_confirm_codification(request, actor=person)
-    with pytest.raises(Http404):
+    with pytest.raises(NotFound):
         services.termination_request_confirm_codification(
             request, actor=people(parakou, "pko")[Role.ACFF]
         )
@@ -333,9 +333,9 @@ def test_only_reception_takes_a_request_or_a_reprise(akpakpa, parakou, staff):
                     request, actor=person, preview_digest=digest, **reprise
                 )
     outsider = people(parakou, "pko")[Role.RECEPTION]
-    with pytest.raises(Http404):
+    with pytest.raises(NotFound):
         services.termination_request_preview_take_over(request, actor=outsider, **reprise)
-    with pytest.raises(Http404):
+    with pytest.raises(NotFound):
         services.termination_request_take_over(
             request, actor=outsider, preview_digest=digest, **reprise
         )
