@@ -2,8 +2,10 @@
 table, and the application's role, which owns nothing, may read and write rows, and may not
 TRUNCATE. After every migration, the application's role gets its rights on whatever exists."""
 
+import functools
+
 from django.conf import settings
-from django.db import connections
+from django.db import connections, transaction
 from django.db.models.signals import post_migrate
 from django.dispatch import receiver
 
@@ -31,3 +33,21 @@ def grant_application_role(sender, using="default", **kwargs):
         )
         # UPDATE too: loading fixtures sets a sequence past the rows it loaded (setval).
         cursor.execute(f"GRANT USAGE, SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA public TO {quoted}")
+
+
+def in_step_transaction(func):
+    """For a write that relies on its caller's transaction and locks (the step's, which the
+    procedure's service opens after locking the request): called outside one, it fails loudly
+    rather than write half a step. A test's own wrapping transaction does not count."""
+
+    @functools.wraps(func)
+    def within(*args, **kwargs):
+        blocks = transaction.get_connection().atomic_blocks
+        if not any(not block._from_testcase for block in blocks):
+            raise RuntimeError(
+                f"{func.__module__}.{func.__qualname__} runs inside the step's transaction: "
+                "call it from the procedure's service, which holds the request's lock."
+            )
+        return func(*args, **kwargs)
+
+    return within

@@ -1,12 +1,14 @@
 """Writes on intervention orders, their visits and their reports. Each function runs inside the
 step's transaction: the procedure (procedure/services.py) holds the request's lock,
-calls these to keep the orders' own records, then moves the request."""
+calls these to keep the orders' own records, then moves the request. Each says so
+(@in_step_transaction): called outside a transaction, it raises instead of writing."""
 
 import datetime as dt
 
 from django.utils import timezone
 
 from accounts.rules import SOD_REPORT, StepRefused, check_other_person
+from contracts.database import in_step_transaction
 from contracts.enums import Role, Timing, Voltage
 from contracts.models import NumberSequence, TerminationRequest, User
 from interventions.enums import (
@@ -102,6 +104,7 @@ def check_with_agent(order: InterventionOrder) -> None:
 # --- Orders ----------------------------------------------------------------------------------
 
 
+@in_step_transaction
 def order_issue(
     request: TerminationRequest,
     *,
@@ -125,6 +128,7 @@ def order_issue(
     )
 
 
+@in_step_transaction
 def field_order_issue(
     request: TerminationRequest, *, actor: User, assignee: User | None
 ) -> InterventionOrder:
@@ -140,6 +144,7 @@ def field_order_issue(
     )
 
 
+@in_step_transaction
 def removal_orders_create(requests: list[TerminationRequest]) -> list[InterventionOrder]:
     """Step 8's orders for requests the caller has locked: removal (BT) or final interruption
     (MT), numbered in order. The morning run creates thousands at once: one numbering lock per
@@ -166,6 +171,7 @@ def removal_orders_create(requests: list[TerminationRequest]) -> list[Interventi
     return InterventionOrder.objects.bulk_create(orders)
 
 
+@in_step_transaction
 def order_record_requester_signature(
     order: InterventionOrder, *, actor: User, printed: bool
 ) -> InterventionOrder:
@@ -182,6 +188,7 @@ def order_record_requester_signature(
     return order
 
 
+@in_step_transaction
 def order_reassign(order: InterventionOrder, *, assignee: User) -> User | None:
     """Hand an open order to another agent of the agency who holds the order's role. Returns
     the previous agent."""
@@ -201,6 +208,7 @@ def order_reassign(order: InterventionOrder, *, assignee: User) -> User | None:
 # --- Visits ----------------------------------------------------------------------------------
 
 
+@in_step_transaction
 def visit_failure_record(
     order: InterventionOrder,
     *,
@@ -228,6 +236,7 @@ def visit_failure_record(
     return attempt
 
 
+@in_step_transaction
 def visit_reschedule(order: InterventionOrder, *, actor: User, due_on: dt.date) -> VisitAttempt:
     """A new execution date after a failed visit: the order returns to its agent's queue."""
     if order.status != OrderStatus.VISIT_FAILED:
@@ -245,6 +254,7 @@ def visit_reschedule(order: InterventionOrder, *, actor: User, due_on: dt.date) 
     return attempt
 
 
+@in_step_transaction
 def order_close_impossible(order: InterventionOrder, *, actor: User, reason: str) -> None:
     """After repeated failed visits, the removal (or final interruption) is closed as
     impossible: the supply is cut at the connection (coupure au branchement)."""
@@ -298,6 +308,7 @@ def field_report_check(
     _check_remarks(remarks, remarks_other)
 
 
+@in_step_transaction
 def field_report_enter(
     order: InterventionOrder,
     *,
@@ -339,12 +350,14 @@ def field_report_enter(
     return report
 
 
+@in_step_transaction
 def report_in_force(order: InterventionOrder) -> InterventionReport:
     return InterventionReport.objects.select_for_update().get(
         order=order, superseded_at__isnull=True
     )
 
 
+@in_step_transaction
 def report_sign(order: InterventionOrder, *, actor: User) -> InterventionReport:
     """The responsable hiérarchique checks and signs the order's report: never the one who
     entered it."""
@@ -358,6 +371,7 @@ def report_sign(order: InterventionOrder, *, actor: User) -> InterventionReport:
     return report
 
 
+@in_step_transaction
 def report_send_back(order: InterventionOrder, *, actor: User, reason: str) -> InterventionReport:
     """Instead of signing: the report is kept, marked superseded, and the order returns to its
     agent for a corrected report."""
@@ -375,6 +389,7 @@ def report_send_back(order: InterventionOrder, *, actor: User, reason: str) -> I
     return report
 
 
+@in_step_transaction
 def report_reopen(order: InterventionOrder, *, actor: User, reason: str) -> InterventionReport:
     """A report already signed or filed turns out wrong after its invoice (cancelled by a
     credit note): it is kept, marked superseded, and the order returns to its agent."""
@@ -388,6 +403,7 @@ def report_reopen(order: InterventionOrder, *, actor: User, reason: str) -> Inte
     return report
 
 
+@in_step_transaction
 def removal_report_enter(
     order: InterventionOrder,
     *,

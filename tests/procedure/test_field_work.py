@@ -363,3 +363,15 @@ def test_the_mt_final_interruption_report_records_its_seal_and_no_checklist(akpa
         )
     assert (report.seal_number, report.safety_steps_confirmed) == ("SC-0042", [])
     assert reload(request).state_label == "Coupure définitive effectuée"
+
+
+def test_the_orders_records_are_written_only_inside_a_step(akpakpa, staff):
+    """interventions/services.py relies on the step's transaction and lock: called on its own
+    (here, under nothing but the test's own transaction), it refuses to write."""
+    request = advance(create(worked_example_contract(akpakpa), staff), staff, "order_issued")
+    order = request.orders.get()
+    with pytest.raises(RuntimeError, match="inside the step's transaction"):
+        interventions.visit_failure_record(
+            order, actor=staff.reader, visited_on=TODAY, reason="absent"
+        )
+    assert not order.attempts.exists()
