@@ -156,6 +156,7 @@ class Customer(models.Model):
             models.UniqueConstraint(
                 fields=["id_document_type", "id_document_number"],
                 name="customer_unique_id_document",
+                violation_error_message="Un client porte déjà cette pièce d'identité.",
             ),
             models.CheckConstraint(
                 condition=(

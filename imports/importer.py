@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import functools
 import hashlib
 import io
 import re
@@ -21,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import psycopg
+from django.apps import apps
 from django.conf import settings
 from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.utils import timezone
@@ -1008,6 +1010,20 @@ class ContractImport:
             " + (SELECT count(*) FROM t_releves)"
         )
         self.progress.start("Écriture", c.fetchone()[0])
+        self._params = p
+        self._write_customers()
+        self._write_new_contracts()
+        self._take_existing_contracts()
+        self._write_deposits()
+        self._write_unpaid_invoices()
+        self._settle_paid_invoices()
+        self._write_advances()
+        self._write_billed_readings()
+        self._notice_differences()
+        self.progress.close()
+
+    def _write_customers(self) -> None:
+        """The customers, by their identity document (an existing one is kept)."""
         self._count(
             "Clients créés",
             self._sliced(
@@ -1021,7 +1037,9 @@ class ContractImport:
             ),
         )
 
-        # New contracts: their delivery points and meters first (existing free ones reused).
+    def _write_new_contracts(self) -> None:
+        """New contracts: their delivery points and meters first (existing free ones reused)."""
+        c = self.cursor
         c.execute("""CREATE TEMP TABLE t_new_rows ON COMMIT DROP AS
                      SELECT t.* FROM t_contrats t
                      WHERE NOT EXISTS (SELECT 1 FROM contracts_contract c
@@ -1070,8 +1088,12 @@ class ContractImport:
             INSERT INTO t_new SELECT id FROM made""",
             ),
         )
-        # The existing contracts concerned, locked before their requests are looked at: a request
-        # opened meanwhile waits for the import, and one opened before is seen.
+
+    def _take_existing_contracts(self) -> None:
+        """The existing contracts concerned, locked before their requests are looked at (a request
+        opened meanwhile waits for the import, one opened before is seen); those with a request in
+        progress kept as they are and listed; the others' last billed index brought forward."""
+        c = self.cursor
         c.execute(f"""SELECT c.id FROM contracts_contract c WHERE c.number IN ({REFERENCED})
                         AND c.id NOT IN (SELECT id FROM t_new)
                       ORDER BY c.id FOR NO KEY UPDATE""")
@@ -1103,6 +1125,9 @@ class ContractImport:
                        AND t.date_dernier_index > c.last_billed_date""")
         self._count("Contrats mis à jour (dernier index facturé)", c.rowcount)
 
+    def _write_deposits(self) -> None:
+        """The deposits of the contracts that have none yet."""
+        c = self.cursor
         c.execute("""INSERT INTO contracts_deposit (contract_id, amount, paid_on, payer_name,
                          payer_id_document_type, payer_id_document_number, status)
                      SELECT f.id, t.montant, t.verse_le, t.nom_deposant, t.type_piece_deposant,
@@ -1112,8 +1137,10 @@ class ContractImport:
                                        WHERE d.contract_id = f.id)""")
         self._count("Dépôts de garantie créés", c.rowcount)
 
-        # Unpaid invoices: the new ones entered into the account; those of the extraction's
-        # contracts no longer unpaid were settled at the billing system.
+    def _write_unpaid_invoices(self) -> None:
+        """The unpaid invoices not known yet, each entered into the account."""
+        c = self.cursor
+        p = self._params
         c.execute(
             """WITH made AS (
                          INSERT INTO billing_invoice (contract_id, kind, state, number, issued_on,
@@ -1136,6 +1163,12 @@ class ContractImport:
             p,
         )
         self._count("Factures impayées reprises", c.rowcount)
+
+    def _settle_paid_invoices(self) -> None:
+        """The extraction's contracts' invoices no longer unpaid were settled at the billing
+        system: the payment entered into the account, then the invoice settled."""
+        c = self.cursor
+        p = self._params
         c.execute("CREATE INDEX ON t_impayes (numero_facture)")
         c.execute("""CREATE TEMP TABLE t_paid ON COMMIT DROP AS
                      SELECT i.id, i.contract_id, i.number, i.total
@@ -1164,6 +1197,10 @@ class ContractImport:
                      WHERE id IN (SELECT id FROM t_paid)""")
         self._count("Factures réglées au système de facturation", c.rowcount)
 
+    def _write_advances(self) -> None:
+        """The advances not entered yet (by their receipt's reference)."""
+        c = self.cursor
+        p = self._params
         c.execute(
             """INSERT INTO billing_accountentry (contract_id, kind, posted_on, label, debit,
                          credit, invoice_id, created_by_id, created_at, source_reference)
@@ -1178,6 +1215,9 @@ class ContractImport:
         )
         self._count("Avances reprises", c.rowcount)
 
+    def _write_billed_readings(self) -> None:
+        """The billed readings (the usual consumption); one already there is kept, and said."""
+        c = self.cursor
         self._count(
             "Relevés facturés repris",
             self._sliced(
@@ -1199,8 +1239,6 @@ class ContractImport:
             self.report.notices.append(
                 f"{differ} relevé(s) déjà enregistré(s) avec d'autres valeurs : conservé(s)."
             )
-        self._notice_differences()
-        self.progress.close()
 
     def _notice_differences(self):
         """Existing contracts whose other fields differ: kept as they are, said."""
@@ -1229,19 +1267,23 @@ class ContractImport:
             )
 
 
+@functools.cache
+def _constraint_messages() -> dict[str, str]:
+    """The message each model gives its constraints, by the constraint's name (one text for
+    the forms, the admin and this report)."""
+    return {
+        constraint.name: str(constraint.violation_error_message)
+        for model in apps.get_models()
+        for constraint in model._meta.constraints
+        if constraint.violation_error_message != constraint.default_violation_error_message
+    }
+
+
 def _reason(error: Exception) -> str:
     cause = getattr(error, "__cause__", None)
     diag = getattr(cause, "diag", None)
     name = getattr(diag, "constraint_name", None)
-    messages = {
-        "contract_unique_number": "un contrat porte déjà ce numéro",
-        "contract_one_active_per_delivery_point": "deux contrats actifs sur un point de livraison",
-        "contract_one_active_per_meter": "deux contrats actifs sur un compteur",
-        "customer_unique_id_document": "un client porte déjà cette pièce",
-        "deliverypoint_unique_reference": "un point de livraison porte déjà cette référence",
-        "meter_unique_serial": "un compteur porte déjà ce numéro",
-    }
-    return messages.get(name, str(cause or error).splitlines()[0])
+    return _constraint_messages().get(name, str(cause or error).splitlines()[0])
 
 
 def _copy_problem(error: Exception, file_name: str | None) -> Problem | None:

@@ -453,3 +453,23 @@ def test_the_upload_queues_a_job_and_no_web_worker_waits_on_the_import(
 
     page = html.unescape(client.get(sent.url).content.decode())
     assert "L'import attend un worker de tâches" in page
+
+
+def test_a_broken_constraint_is_reported_in_the_models_own_words(akpakpa):
+    """The import's reasons are the messages the models give their constraints."""
+    from django.db import IntegrityError, connection, transaction
+
+    from contracts.models import Contract, Meter
+    from imports.importer import _reason
+    from tests.factories import ContractFactory
+
+    meter = ContractFactory(agency=akpakpa).meter
+    insert = "INSERT INTO contracts_meter (serial, digits, status) VALUES (%s, 6, 'installed')"
+    with (
+        pytest.raises(IntegrityError) as broken,
+        transaction.atomic(),
+        connection.cursor() as cursor,
+    ):
+        cursor.execute(insert, [meter.serial])
+    assert _reason(broken.value) == "Un compteur porte déjà ce numéro de série."
+    assert Meter.objects.count() == Contract.objects.count() == 1
