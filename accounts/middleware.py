@@ -17,6 +17,8 @@ SECOND_FACTOR_FREE = (
     "/favicon",
     "/sante/",
     "/api/",
+    "/sms/rapports/",
+    "/suivi/",
 )
 
 

@@ -8,13 +8,14 @@ import json
 import logging
 from dataclasses import dataclass, field
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from accounts.rules import DraftChanged, StepRefused, check_agency, check_role
 from billing import services as billing
-from billing.documents import document_enqueue, documents_enqueue
+from billing.documents import document_enqueue, documents_enqueue, verification_url
 from billing.enums import DocumentKind, InvoiceKind, InvoiceState, TransferKind
 from billing.models import CreditNote, Document, Invoice, RefundAuthorisation, Settlement
 from contracts.enums import (
@@ -41,12 +42,16 @@ from contracts.models import (
     User,
     needs_field_visit,
 )
+from contracts.money import format_fcfa
 from contracts.phone import normalize_phone
+from contracts.tracking import tracking_code
 from handoff.enums import RecordKind
 from handoff.services import outbox_write
 from interventions import services as interventions
-from interventions.enums import FIELD_ORDER_KINDS, REMOVAL_ORDER_KINDS, OrderStatus
+from interventions.enums import FIELD_ORDER_KINDS, REMOVAL_ORDER_KINDS, OrderKind, OrderStatus
 from interventions.models import InterventionOrder, InterventionReport, VisitAttempt
+from notifications.enums import NotificationKind
+from notifications.services import notify, site_url
 from procedure.rules import act_roles
 from procedure.transitions import (
     apply_transition,
@@ -146,7 +151,82 @@ def termination_request_create(
         step=1,
         data={"kind": kind, "requester": request.requester_name, "quality": requester_quality},
     )
+    _tell_registered(request)
     return request
+
+
+# --- What the customer is told (notifications/): in the step's transaction, once per fact ---
+
+VISIT_WORK = {
+    OrderKind.INTERRUPTION_READING: "relève et coupure",
+    OrderKind.READING: "relève de l'index",
+    OrderKind.REMOVAL: "dépose du compteur",
+    OrderKind.FINAL_INTERRUPTION: "coupure définitive",
+}
+
+
+def _tell_registered(request: TerminationRequest) -> None:
+    notify(
+        request,
+        NotificationKind.REGISTERED,
+        fact=str(request.pk),
+        context={
+            "demande": request.pk,
+            "contrat": request.contract.number,
+            "code": tracking_code(request.pk),
+            "suivi": site_url("/suivi/"),
+        },
+        asked_at_counter=True,  # told at the counter: sent even after hours
+    )
+
+
+def _tell_visit(request: TerminationRequest, order: InterventionOrder) -> None:
+    notify(
+        request,
+        NotificationKind.VISIT,
+        fact=f"{order.number}:{order.due_on:%Y-%m-%d}",
+        context={
+            "contrat": request.contract.number,
+            "date": f"{order.due_on:%d/%m/%Y}",
+            "creneau": settings.VISIT_WINDOW,
+            "travaux": VISIT_WORK[order.kind],
+        },
+    )
+
+
+def _tell_balance(request: TerminationRequest, invoice) -> None:
+    """The balance invoice: what to pay and until when, or what is refunded and until when."""
+    if invoice.balance == 0:
+        return
+    refund = invoice.balance < 0
+    delay = Delay.days_on(
+        DelayKind.REFUND_CLAIM if refund else DelayKind.SETTLEMENT, invoice.issued_on
+    )
+    notify(
+        request,
+        NotificationKind.REFUND_READY if refund else NotificationKind.BALANCE,
+        fact=invoice.number,
+        context={
+            "contrat": request.contract.number,
+            "facture": invoice.number,
+            "montant": format_fcfa(abs(invoice.balance)),
+            "agence": request.agency.name,
+            "limite": f"{invoice.issued_on + dt.timedelta(days=delay):%d/%m/%Y}",
+        },
+    )
+
+
+def _tell_terminated(request: TerminationRequest, attestation) -> None:
+    notify(
+        request,
+        NotificationKind.TERMINATED,
+        fact=str(request.pk),
+        context={
+            "contrat": request.contract.number,
+            "attestation": attestation.number,
+            "verification": verification_url(attestation),
+        },
+    )
 
 
 # --- Step 2 (reprise) ------------------------------------------------------------------------
@@ -392,6 +472,7 @@ def termination_request_issue_order(
     if assignee is not None:
         data["assignee"] = assignee.get_full_name() or assignee.username
     apply_transition(request, "issue_order", actor=actor, data=data)
+    _tell_visit(request, order)
     return order
 
 
@@ -448,6 +529,12 @@ def termination_request_record_failed_visit(
             "attempt": order.attempts.count(),
         },
     )
+    notify(
+        request,
+        NotificationKind.VISIT_FAILED,
+        fact=f"{order.number}:{attempt.pk}",
+        context={"contrat": request.contract.number, "date": f"{visited_on:%d/%m/%Y}"},
+    )
     return attempt
 
 
@@ -473,6 +560,8 @@ def termination_request_reschedule_visit(
         step=_visit_step(order),
         data={"order": order.number, "due_on": due_on.isoformat()},
     )
+    order.refresh_from_db(fields=["due_on"])
+    _tell_visit(request, order)
     return attempt
 
 
@@ -644,6 +733,7 @@ def termination_request_invoice(request: TerminationRequest, *, actor: User, dra
         actor=actor,
         data={"invoice": invoice.number, "total": invoice.total, "balance": invoice.balance},
     )
+    _tell_balance(request, invoice)
     return invoice
 
 
@@ -690,6 +780,7 @@ def termination_request_settle(invoice: Invoice, *, actor: User, **settlement) -
         data["attestation"] = attestation.number
         request.closed_at = timezone.now()
         apply_transition(request, "close_takeover", actor=actor, data=data)
+        _tell_terminated(request, attestation)
         successor = request.successor_contract
         _tell_billing_system(
             request,
@@ -735,6 +826,8 @@ def _issue_removal_orders(
         requests, "order_removal", actor=None, data=[{"order": o.number} for o in orders]
     )
     documents_enqueue(DocumentKind.ORDER, orders)
+    for request, order in zip(requests, orders, strict=True):
+        _tell_visit(request, order)
     return orders
 
 
@@ -941,6 +1034,7 @@ def termination_request_confirm_codification(
     request.closed_at = timezone.now()
     apply_transition(request, closing.action, actor=actor, data=data)
     _end_contract(contract, end_date, closing.meter_status)
+    _tell_terminated(request, attestation)
     bt = contract.tariff_category.voltage == Voltage.BT
     _tell_billing_system(
         request,

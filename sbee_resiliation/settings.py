@@ -93,6 +93,7 @@ INSTALLED_APPS = [
     "contracts",
     "accounts",
     "handoff",
+    "notifications",
     "interventions",
     "billing",
     "procedure",
@@ -285,6 +286,33 @@ STORAGES = {
 }
 
 # Each app's tasks.py (procedure, billing, imports) is found by procrastinate itself.
+
+# The customers' messages (notifications/). The backend: files under var/sms/ in development and
+# in the demo (one JSON file per SMS, shown in the admin), the console otherwise unless set; in
+# production "notifications.backends.InfobipBackend" with its base URL and API key.
+SMS_BACKEND = os.environ.get(
+    "SMS_BACKEND",
+    "notifications.backends.FileBackend" if DEBUG else "notifications.backends.ConsoleBackend",
+)
+SMS_FILE_DIR = Path(os.environ.get("SMS_FILE_DIR") or BASE_DIR / "var" / "sms")
+SMS_SENDER = os.environ.get("SMS_SENDER", "SBEE")
+SMS_MAX_ATTEMPTS = int(os.environ.get("SMS_MAX_ATTEMPTS", "10"))  # about a day of retries
+SMS_RETRY_BASE = int(os.environ.get("SMS_RETRY_BASE", "3"))  # waits 3, 9, 27... seconds
+INFOBIP_BASE_URL = os.environ.get("INFOBIP_BASE_URL", "https://api.infobip.com")
+INFOBIP_API_KEY = os.environ.get("INFOBIP_API_KEY", "")
+# The gateway's delivery reports come to /sms/rapports/<SMS_CALLBACK_TOKEN>/.
+SMS_CALLBACK_TOKEN = (
+    os.environ.get("SMS_CALLBACK_TOKEN")
+    or hmac.new(SECRET_KEY.encode(), b"sms-callback", hashlib.sha256).hexdigest()
+)
+SMS_CALLBACK_URL = f"{SITE_URL.rstrip('/')}/sms/rapports/{SMS_CALLBACK_TOKEN}/"
+# The customer's tracking code is derived from the request's number with this key.
+TRACKING_KEY = (
+    os.environ.get("TRACKING_KEY")
+    or hmac.new(SECRET_KEY.encode(), b"tracking-code", hashlib.sha256).hexdigest()
+)
+# When the crews call, as the customer reads it.
+VISIT_WINDOW = os.environ.get("VISIT_WINDOW", "entre 8h et 17h")
 
 MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
 

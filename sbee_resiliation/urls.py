@@ -38,6 +38,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", handoff_api()),
     path("", include("accounts.urls")),
+    path("", include("notifications.urls")),
     path("", include("supervision.urls")),
     path("", include("procedure.urls")),
     path("", include("billing.urls")),
