@@ -39,6 +39,7 @@ from billing.models import Attestation, CashClosing, CreditNote, Document, Invoi
 from contracts.audit import anchor_write as audit_anchor_write
 from contracts.enums import RequestState
 from contracts.models import Contract, TerminationRequest
+from contracts.tracking import tracking_code
 from interventions.enums import SAFETY_STEPS, OrderKind, OrderStatus
 from interventions.models import InterventionOrder
 
@@ -152,6 +153,8 @@ def build_order_context(order: InterventionOrder) -> dict:
         "order": order,
         "contract": request.contract,
         "safety_steps": SAFETY_STEPS,
+        "tracking_code": tracking_code(request.pk),
+        "tracking_url": settings.SITE_URL.rstrip("/") + reverse("tracking"),
     }
 
 

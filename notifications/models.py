@@ -160,3 +160,25 @@ class Delivery(models.Model):
 
     def __str__(self) -> str:
         return self.get_status_display()
+
+
+class TrackingLookup(models.Model):
+    """One try on the customer's page (/suivi/): the page's throttle, per address and per
+    request number. Append-only."""
+
+    at = models.DateTimeField("le", auto_now_add=True)
+    address = models.GenericIPAddressField("adresse", null=True, blank=True)
+    number = models.BigIntegerField("numéro tapé")
+    found = models.BooleanField("trouvée")
+
+    class Meta:
+        verbose_name = "consultation du suivi"
+        verbose_name_plural = "consultations du suivi"
+        indexes = [
+            models.Index(fields=["address", "at"], name="trackinglookup_address"),
+            models.Index(fields=["number", "at"], name="trackinglookup_number"),
+        ]
+        triggers = append_only()
+
+    def __str__(self) -> str:
+        return f"{self.number} ({'trouvée' if self.found else 'refusée'})"

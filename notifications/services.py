@@ -23,6 +23,7 @@ from notifications.models import (
     Preference,
     QuietHours,
     Template,
+    TrackingLookup,
 )
 from notifications.texts import DEFAULTS, render
 
@@ -240,3 +241,16 @@ def failed_for(agency):
         .select_related("request__contract")
         .order_by("id")
     )
+
+
+def tracking_lookups_recent(*, address: str | None = None, number: int | None = None) -> int:
+    """Tries on the customer's page in the last ten minutes, from an address or on a number."""
+    since = timezone.now() - dt.timedelta(minutes=10)
+    lookups = TrackingLookup.objects.filter(at__gte=since)
+    if number is not None:
+        return lookups.filter(number=number).count()
+    return lookups.filter(address=address).count()
+
+
+def tracking_lookup_record(*, address: str | None, number: int, found: bool) -> None:
+    TrackingLookup.objects.create(address=address, number=number, found=found)

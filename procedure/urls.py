@@ -1,8 +1,9 @@
 from django.urls import path
 
-from procedure import views
+from procedure import tracking, views
 
 urlpatterns = [
+    path("suivi/", tracking.tracking, name="tracking"),
     path("", views.home, name="home"),
     path("contrats/", views.contract_search, name="contract_search"),
     path("contrats/<str:number>/", views.contract_detail, name="contract_detail"),

@@ -39,6 +39,8 @@ from contracts.selectors import get_contract_for_user, get_request_for_user, sea
 from interventions.enums import FIELD_ORDER_KINDS, REMOVAL_ORDER_KINDS, OrderKind
 from interventions.models import InterventionOrder, InterventionReport, VisitAttempt
 from interventions.services import agent_role
+from notifications import services as notifications
+from notifications.enums import DeliveryStatus
 from procedure import services
 from procedure.forms import (
     CancelForm,
@@ -115,6 +117,9 @@ def work_queue(request):
             (invoice, (today - timezone.localtime(invoice.validated_at).date()).days)
             for invoice in invoices_to_settle(request.user.agency)[:50]
         ]
+    unsent = []
+    if request.user.has_role(Role.RECEPTION):
+        unsent = list(notifications.failed_for(request.user.agency)[:50])
     closings = []
     if request.user.has_role(Role.SUPERVISOR):
         closings = list(
@@ -128,7 +133,7 @@ def work_queue(request):
     return render(
         request,
         "procedure/work_queue.html",
-        {"items": items, "invoices": invoices, "closings": closings},
+        {"items": items, "invoices": invoices, "closings": closings, "unsent": unsent},
     )
 
 
@@ -257,6 +262,15 @@ def available_actions(req: TerminationRequest, user) -> list[tuple[str, str, boo
     return sorted(actions, key=lambda a: a[2])
 
 
+def _sms(req: TerminationRequest) -> list:
+    """The messages the customer was sent about the request, with where each stands."""
+    labels = dict(DeliveryStatus.choices)
+    messages_ = list(notifications.with_status(req.notifications.all()).order_by("id"))
+    for message in messages_:
+        message.status_label = labels.get(message.last_status, "En attente d'envoi")
+    return messages_
+
+
 def request_detail(request, pk: int):
     req = _with_orders(get_request_for_user(request.user, pk))
     events = list(req.events.select_related("actor"))
@@ -284,6 +298,7 @@ def request_detail(request, pk: int):
             "invoices": invoices,
             "documents": documents,
             "actions": available_actions(req, request.user),
+            "sms": _sms(req),
             "waiting": waiting(req, timezone.localdate()),
         },
     )

@@ -278,3 +278,27 @@ def test_forty_sends_of_one_fact_write_one_message(akpakpa, staff):
     assert all(outcome == "ok" for outcome, _ in results), results
     assert Notification.objects.filter(kind=NotificationKind.VISIT_FAILED).count() == 1
     assert Delivery.objects.count() == 0
+
+
+def test_the_request_page_and_receptions_queue_show_the_messages(akpakpa, staff, gateway, client):
+    request = create(worked_example_contract(akpakpa), staff)
+    told = request.notifications.get()
+    gateway.down = True
+    notifications.deliver(told.pk, last_attempt=True)
+    client.force_login(staff.reception)
+    page = client.get(reverse("request_detail", args=[request.pk])).content.decode()
+    assert "SMS au client" in page and told.phone in page
+    assert "Échec définitif" in page and "prévenir le client par téléphone" in page
+    queue = client.get(reverse("work_queue")).content.decode()
+    assert "SMS non remis : prévenir le client par téléphone" in queue
+    assert told.phone in queue
+
+
+def test_the_order_carries_the_tracking_code(akpakpa, staff):
+    from billing.documents import document_issue
+    from billing.enums import DocumentKind
+    from tests.billing.test_documents import text_of
+
+    request = advance(create(worked_example_contract(akpakpa), staff), staff, "order_issued")
+    document = document_issue(DocumentKind.ORDER, request.orders.get().pk)
+    assert f"code {tracking_code(request.pk)}" in text_of(bytes(document.content))
