@@ -48,7 +48,13 @@ from contracts.tracking import tracking_code
 from handoff.enums import RecordKind
 from handoff.services import outbox_write
 from interventions import services as interventions
-from interventions.enums import FIELD_ORDER_KINDS, REMOVAL_ORDER_KINDS, OrderKind, OrderStatus
+from interventions.enums import (
+    AWAITING_AGENT,
+    FIELD_ORDER_KINDS,
+    REMOVAL_ORDER_KINDS,
+    OrderKind,
+    OrderStatus,
+)
 from interventions.models import InterventionOrder, InterventionReport, VisitAttempt
 from notifications.enums import NotificationKind
 from notifications.services import notify, site_url
@@ -1304,3 +1310,67 @@ def termination_request_cancel(request: TerminationRequest, *, actor: User, reas
     apply_transition(request, "cancel", actor=actor, data={"reason": reason.strip()})
     request.orders.exclude(status=OrderStatus.CANCELLED).update(status=OrderStatus.CANCELLED)
     return request
+
+
+# --- Reminders, every evening (procedure/tasks.py) -------------------------------------------
+
+REMIND_BEFORE = dt.timedelta(days=7)  # before a balance goes to recovery, a refund expires
+
+
+def send_reminders(today: dt.date | None = None) -> int:
+    """The evening's reminders: a crew's visit tomorrow; a balance a week before it goes to
+    recovery; a refund a week before its délai ends. Each fact is told once (its key), however
+    often this runs. Returns how many messages were written."""
+    today = today or timezone.localdate()
+    tomorrow = today + dt.timedelta(days=1)
+    written = 0
+    visits = InterventionOrder.objects.filter(
+        status__in=AWAITING_AGENT, due_on=tomorrow, request__state__in=OPEN_REQUEST_STATES
+    ).values_list("request_id", "pk")
+    for request_id, order_id in visits:
+        with transaction.atomic():
+            request = lock_request(request_id)
+            order = InterventionOrder.objects.get(pk=order_id)
+            written += len(
+                notify(
+                    request,
+                    NotificationKind.VISIT_REMINDER,
+                    fact=f"{order.number}:{order.due_on:%Y-%m-%d}",
+                    context={
+                        "contrat": request.contract.number,
+                        "date": f"{order.due_on:%d/%m/%Y}",
+                        "creneau": settings.VISIT_WINDOW,
+                    },
+                )
+            )
+    balances = Invoice.objects.filter(
+        kind=InvoiceKind.BALANCE,
+        state=InvoiceState.VALIDATED,
+        request__state=RequestState.INVOICED,
+    ).exclude(balance=0)
+    for invoice in balances.select_related("request"):
+        refund = invoice.balance < 0
+        delay = Delay.days_on(
+            DelayKind.REFUND_CLAIM if refund else DelayKind.SETTLEMENT, invoice.issued_on
+        )
+        limit = invoice.issued_on + dt.timedelta(days=delay)
+        if not limit - REMIND_BEFORE <= today < limit:
+            continue
+        with transaction.atomic():
+            request = lock_request(invoice.request_id)
+            written += len(
+                notify(
+                    request,
+                    NotificationKind.REFUND_REMINDER
+                    if refund
+                    else NotificationKind.RECOVERY_REMINDER,
+                    fact=invoice.number,
+                    context={
+                        "contrat": request.contract.number,
+                        "montant": format_fcfa(abs(invoice.balance)),
+                        "agence": request.agency.name,
+                        "limite": f"{limit:%d/%m/%Y}",
+                    },
+                )
+            )
+    return written

@@ -1,10 +1,9 @@
-"""The procedure's background work, run by the procrastinate worker
-(`manage.py procrastinate worker`); registered through PROCRASTINATE_IMPORT_PATHS."""
+"""The procedure's background work, run by the task worker (`manage.py run_worker`)."""
 
 from procrastinate.contrib.django import app
 
 from contracts.audit import anchor_write
-from procedure.services import issue_due_orders, transfer_overdue_balances
+from procedure.services import issue_due_orders, send_reminders, transfer_overdue_balances
 
 
 # Every morning at 06:00 UTC (07:00 in Benin), before the crews collect their orders: first
@@ -23,6 +22,14 @@ def issue_due_orders_every_morning(timestamp: int) -> int:
 @app.task(name="contracts.anchor_audit", queueing_lock="anchor_audit")
 def anchor_audit_every_evening(timestamp: int) -> str:
     return anchor_write().line()
+
+
+# Every evening at 17:00 UTC (18:00 in Benin, before the quiet hours): the reminders to the
+# customers (a visit tomorrow, a balance or a refund whose délai ends in a week).
+@app.periodic(cron="0 17 * * *")
+@app.task(name="notifications.send_reminders", queueing_lock="send_reminders")
+def send_reminders_every_evening(timestamp: int) -> int:
+    return send_reminders()
 
 
 # A job left "doing" by a worker that died (killed, its machine restarted, its database gone) is

@@ -302,3 +302,24 @@ def test_the_order_carries_the_tracking_code(akpakpa, staff):
     request = advance(create(worked_example_contract(akpakpa), staff), staff, "order_issued")
     document = document_issue(DocumentKind.ORDER, request.orders.get().pk)
     assert f"code {tracking_code(request.pk)}" in text_of(bytes(document.content))
+
+
+def test_the_evening_reminders_are_sent_once(akpakpa, staff):
+    visit = advance(create(worked_example_contract(akpakpa), staff), staff, "order_issued")
+    due_on = visit.orders.get().due_on
+    assert services.send_reminders(due_on - dt.timedelta(days=2)) == 0
+    assert services.send_reminders(due_on - dt.timedelta(days=1)) == 1
+    assert services.send_reminders(due_on - dt.timedelta(days=1)) == 0  # told once
+    reminder = visit.notifications.get(kind=NotificationKind.VISIT_REMINDER)
+    assert f"demain {due_on:%d/%m/%Y}" in reminder.text
+
+    billed = advance(
+        create(worked_example_contract(akpakpa, number="1010000008"), staff),
+        staff,
+        RequestState.INVOICED,
+    )
+    invoice = billed.invoices.get(kind="balance")
+    assert services.send_reminders(invoice.issued_on + dt.timedelta(days=22)) == 0
+    assert services.send_reminders(invoice.issued_on + dt.timedelta(days=23)) == 1
+    recovery = billed.notifications.get(kind=NotificationKind.RECOVERY_REMINDER)
+    assert f"avant le {invoice.issued_on + dt.timedelta(days=30):%d/%m/%Y}" in recovery.text
