@@ -5,6 +5,7 @@ Rendering reads static files and fonts from disk only: the URL fetcher refuses a
 not a data: URI or a file under static/, so a document never depends on a web server (ours
 included) or on the machine's fonts."""
 
+import base64
 import datetime as dt
 import hashlib
 import io
@@ -41,7 +42,7 @@ from contracts.enums import RequestState
 from contracts.models import Contract, TerminationRequest
 from contracts.tracking import tracking_code
 from interventions.enums import SAFETY_STEPS, OrderKind, OrderStatus
-from interventions.models import InterventionOrder
+from interventions.models import InterventionOrder, OrderSignature
 
 logger = logging.getLogger(__name__)
 
@@ -502,16 +503,24 @@ html, body { margin: 0; background: transparent; font-family: "DejaVu Sans"; fon
 .banner { position: absolute; top: 4mm; left: 0; width: 210mm; text-align: center; }
 .banner span { border: 1.2pt solid #000; padding: 0.8mm 3mm; font-size: 10.5pt;
                background: #fff; }
+.signature { position: absolute; bottom: 12mm; right: 12mm; width: 70mm; padding: 1.5mm;
+             border: 0.8pt solid #000; background: #fff; font-size: 6.5pt; font-weight: normal; }
+.signature img { display: block; width: 66mm; height: 22mm; object-fit: contain; }
 .cancelled { position: absolute; top: 125mm; left: 0; width: 210mm; text-align: center;
              font-size: 96pt; color: rgba(0, 0, 0, 0.22); transform: rotate(-35deg); }
 """
 
 
-def render_stamp(*, banner: str = "", cancelled: bool = False) -> bytes:
+def render_stamp(
+    *, banner: str = "", cancelled: bool = False, signature: dict | None = None
+) -> bytes:
     """A one-page transparent A4 PDF carrying a banner in the top margin and/or a large
-    diagonal "ANNULÉ"."""
+    diagonal "ANNULÉ", and/or the requester's signature drawn on the screen (bottom right)."""
     font_config, _, fetcher = _shared()
-    html = render_to_string("documents/stamp.html", {"banner": banner, "cancelled": cancelled})
+    html = render_to_string(
+        "documents/stamp.html",
+        {"banner": banner, "cancelled": cancelled, "signature": signature},
+    )
     return HTML(string=html, base_url=BASE_URL, url_fetcher=fetcher).write_pdf(
         stylesheets=[
             CSS(
@@ -525,11 +534,14 @@ def render_stamp(*, banner: str = "", cancelled: bool = False) -> bytes:
     )
 
 
-def stamp_pdf(original: bytes, *, banner: str = "", cancelled: bool = False) -> bytes:
+def stamp_pdf(
+    original: bytes, *, banner: str = "", cancelled: bool = False, signature: dict | None = None
+) -> bytes:
     """A copy of `original` with the stamp laid over every page."""
-    if not banner and not cancelled:
+    if not banner and not cancelled and not signature:
         return original
-    overlay = PdfReader(io.BytesIO(render_stamp(banner=banner, cancelled=cancelled))).pages[0]
+    stamp = render_stamp(banner=banner, cancelled=cancelled, signature=signature)
+    overlay = PdfReader(io.BytesIO(stamp)).pages[0]
     writer = PdfWriter(clone_from=PdfReader(io.BytesIO(original)))
     for page in writer.pages:
         page.merge_page(overlay, over=True)
@@ -564,7 +576,29 @@ def copy_marks(document: Document, copy: int) -> dict:
             name = order.assignee.get_full_name() or order.assignee.username
             when = timezone.localtime(order.assigned_at)
             banner.append(f"Réaffecté le {when:%d/%m/%Y} à {name}")
-    return {"banner": " · ".join(banner), "cancelled": cancelled}
+    return {
+        "banner": " · ".join(banner),
+        "cancelled": cancelled,
+        "signature": drawn_signature(document),
+    }
+
+
+def drawn_signature(document: Document) -> dict | None:
+    """The requester's signature drawn on the screen, for the copies of the order it signs."""
+    if document.kind != DocumentKind.ORDER:
+        return None
+    signature = OrderSignature.objects.filter(order_id=document.order_id).first()
+    if signature is None:
+        return None
+    witness = signature.witnessed_by.get_full_name() or signature.witnessed_by.username
+    return {
+        "image": "data:image/png;base64," + base64.b64encode(bytes(signature.drawing)).decode(),
+        "caption": (
+            f"Signé à l'écran par {signature.signer_name} le "
+            f"{timezone.localtime(signature.signed_at):%d/%m/%Y %H:%M}, devant {witness} ; "
+            f"ordre signé : SHA-256 {signature.document_sha256[:16]}…"
+        ),
+    }
 
 
 def document_agency_id(document: Document) -> int:

@@ -323,7 +323,12 @@ def document_consultation(request, pk: int):
     banner = " · ".join(
         b for b in ["COPIE DE CONSULTATION – NE VAUT PAS ORIGINAL", marks["banner"]] if b
     )
-    content = stamp_pdf(bytes(document.content), banner=banner, cancelled=marks["cancelled"])
+    content = stamp_pdf(
+        bytes(document.content),
+        banner=banner,
+        cancelled=marks["cancelled"],
+        signature=marks["signature"],
+    )
     return _pdf_response(document, content, suffix="-consultation")
 
 

@@ -3,7 +3,7 @@ from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from django.db.models import F, Q
 
-from contracts.triggers import kept
+from contracts.triggers import append_only, kept
 from interventions.enums import OrderKind, OrderStatus, Remark, VisitFailure
 from interventions.triggers import REPORT_KEPT, VISIT_KEPT
 
@@ -272,3 +272,35 @@ class InterventionReport(models.Model):
     @property
     def is_superseded(self) -> bool:
         return self.superseded_at is not None
+
+
+class OrderSignature(models.Model):
+    """The requester's signature drawn on the agent's screen or a tablet (step 3): the drawing
+    as it was made (PNG), its SHA-256, the SHA-256 of the exact order it signs (the stored PDF),
+    and the agent who witnessed it. Append-only; paper stays possible (no row then)."""
+
+    order = models.OneToOneField(
+        InterventionOrder,
+        on_delete=models.PROTECT,
+        related_name="drawn_signature",
+        verbose_name="ordre",
+    )
+    drawing = models.BinaryField("signature dessinée (PNG)")
+    drawing_sha256 = models.CharField("empreinte de la signature", max_length=64)
+    document_sha256 = models.CharField("empreinte de l'ordre signé", max_length=64)
+    signer_name = models.CharField("signataire", max_length=150)
+    witnessed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name="agent témoin",
+    )
+    signed_at = models.DateTimeField("signé le", auto_now_add=True)
+
+    class Meta:
+        verbose_name = "signature dessinée d'un ordre"
+        verbose_name_plural = "signatures dessinées des ordres"
+        triggers = append_only()
+
+    def __str__(self) -> str:
+        return f"{self.order.number} – {self.signer_name}"

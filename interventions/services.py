@@ -4,6 +4,7 @@ calls these to keep the orders' own records, then moves the request. Each says s
 (@in_step_transaction): called outside a transaction, it raises instead of writing."""
 
 import datetime as dt
+import hashlib
 
 from django.utils import timezone
 
@@ -21,7 +22,12 @@ from interventions.enums import (
     Remark,
     VisitFailure,
 )
-from interventions.models import InterventionOrder, InterventionReport, VisitAttempt
+from interventions.models import (
+    InterventionOrder,
+    InterventionReport,
+    OrderSignature,
+    VisitAttempt,
+)
 
 DATE_IN_FUTURE = "Cette date ne peut pas être dans le futur."
 DATE_BEFORE_ISSUE = "Cette date précède l'émission de l'ordre ({date}) : vérifiez-la."
@@ -186,6 +192,29 @@ def order_record_requester_signature(
     order.requester_signature_recorded_by = actor
     order.save(update_fields=["requester_signed_at", "requester_signature_recorded_by"])
     return order
+
+
+PNG = b"\x89PNG\r\n\x1a\n"
+DRAWING_MAX = 300_000  # bytes: a signature drawn on a screen is a few kilobytes
+DRAWING_INVALID = "La signature dessinée est illisible : effacez-la et signez de nouveau."
+
+
+@in_step_transaction
+def order_signature_record(
+    order: InterventionOrder, *, drawing: bytes, document_sha256: str, signer: str, actor: User
+) -> OrderSignature:
+    """The requester's drawn signature of the order whose stored PDF has `document_sha256`,
+    witnessed by `actor`."""
+    if not drawing.startswith(PNG) or not 100 < len(drawing) <= DRAWING_MAX:
+        raise StepRefused(DRAWING_INVALID)
+    return OrderSignature.objects.create(
+        order=order,
+        drawing=drawing,
+        drawing_sha256=hashlib.sha256(drawing).hexdigest(),
+        document_sha256=document_sha256,
+        signer_name=signer,
+        witnessed_by=actor,
+    )
 
 
 @in_step_transaction

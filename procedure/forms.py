@@ -1,7 +1,11 @@
 """The step forms of the procedure: what each page asks, with French labels and messages."""
 
+import base64
+import binascii
+
 from django import forms
 from django.utils import timezone
+from django.utils.html import format_html
 
 from billing.forms import DigitsField
 from contracts.enums import (
@@ -14,6 +18,7 @@ from contracts.enums import (
 from contracts.forms import DateField
 from contracts.models import User
 from interventions.enums import SAFETY_STEPS, Remark, VisitFailure
+from interventions.services import DRAWING_INVALID
 
 DATE_WIDGET = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 INDEX_WIDGET = forms.NumberInput(attrs={"inputmode": "numeric"})
@@ -313,3 +318,55 @@ class CancelForm(forms.Form):
         widget=forms.TextInput(attrs={"autocomplete": "off"}),
     )
     confirm = ConfirmForm.base_fields["confirm"]
+
+
+class SignaturePad(forms.Widget):
+    """A frame to sign in with a finger, a stylus or the mouse (signature_pad, served from our
+    static files); the drawing travels as a PNG data URL in a hidden field (the form lists it
+    with the hidden fields: no label points at it). Without JavaScript the frame is not shown,
+    and the paper signature stays."""
+
+    input_type = "hidden"
+
+    class Media:
+        js = ("vendor/signature_pad/signature_pad.umd.min.js", "js/signature.js")
+
+    def render(self, name, value, attrs=None, renderer=None):
+        field_id = (attrs or {}).get("id", f"id_{name}")
+        return format_html(
+            '<div class="signature-pad" data-signature-for="{}" hidden>'
+            "<p>Signature du demandeur à l'écran (ou sur l'ordre imprimé) :</p>"
+            '<canvas width="600" height="200" aria-label="Cadre de signature du demandeur">'
+            "</canvas>"
+            '<button type="button" class="secondary" data-signature-clear>Effacer</button>'
+            "</div>"
+            '<input type="hidden" name="{}" id="{}" value="">',
+            field_id,
+            name,
+            field_id,
+        )
+
+    def value_from_datadict(self, data, files, name):
+        return data.get(name, "")
+
+
+class SignatureField(forms.Field):
+    """The drawn signature: a PNG data URL → its bytes (None when nothing was drawn)."""
+
+    widget = SignaturePad
+    PREFIX = "data:image/png;base64,"
+    MAX = 400_000  # characters of base64: about 300 KB of PNG
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("label", "Signature à l'écran (facultatif)")
+        super().__init__(**kwargs)
+
+    def to_python(self, value):
+        if not value:
+            return None
+        if not value.startswith(self.PREFIX) or len(value) > self.MAX:
+            raise forms.ValidationError(DRAWING_INVALID, code="invalid")
+        try:
+            return base64.b64decode(value[len(self.PREFIX) :], validate=True)
+        except (ValueError, binascii.Error):
+            raise forms.ValidationError(DRAWING_INVALID, code="invalid") from None

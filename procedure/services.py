@@ -161,6 +161,12 @@ def termination_request_create(
     return request
 
 
+ORDER_NOT_RENDERED = (
+    "L'ordre n'est pas encore produit : sa signature à l'écran attend son PDF (quelques "
+    "secondes) ; rechargez la page."
+)
+
+
 # --- What the customer is told (notifications/): in the step's transaction, once per fact ---
 
 VISIT_WORK = {
@@ -484,21 +490,38 @@ def termination_request_issue_order(
 
 @transaction.atomic
 def termination_request_record_signature(
-    request: TerminationRequest, *, actor: User
+    request: TerminationRequest, *, actor: User, drawing: bytes | None = None
 ) -> InterventionOrder:
-    """Step 3, second half: the requester signed the printed order. Only then does the order
-    reach the reader's queue."""
+    """Step 3, second half: the requester signed the printed order, on paper or (`drawing`, a
+    PNG) on the agent's screen; a drawn signature is kept with the SHA-256 of the stored order
+    it signs, and both hashes go into the request's audit chain. Only then does the order reach
+    the reader's queue."""
     request = begin_step(request.pk, actor=actor, act="request_signature")
     order = _field_order(request, lock=True)
-    printed = Document.objects.filter(order=order, prints__isnull=False).exists()
-    interventions.order_record_requester_signature(order, actor=actor, printed=printed)
+    document = Document.objects.filter(order=order).first()
+    printed = document is not None and document.prints.exists()
+    # Signed on the screen, the order is read there: it need not be printed first.
+    interventions.order_record_requester_signature(
+        order, actor=actor, printed=printed or drawing is not None
+    )
+    data = {"order": order.number, "requester": request.requester_name, "drawn": False}
+    if drawing is not None:
+        if document is None or not document.sha256:
+            raise StepRefused(ORDER_NOT_RENDERED)
+        signature = interventions.order_signature_record(
+            order,
+            drawing=drawing,
+            document_sha256=document.sha256,
+            signer=request.requester_name,
+            actor=actor,
+        )
+        data.update(
+            drawn=True,
+            drawing_sha256=signature.drawing_sha256,
+            document_sha256=signature.document_sha256,
+        )
     record_event(
-        request,
-        "requester_signed",
-        actor=actor,
-        from_state=request.state,
-        step=3,
-        data={"order": order.number, "requester": request.requester_name},
+        request, "requester_signed", actor=actor, from_state=request.state, step=3, data=data
     )
     return order
 

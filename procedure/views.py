@@ -54,6 +54,7 @@ from procedure.forms import (
     RemovalReportForm,
     RescheduleForm,
     SendBackForm,
+    SignatureField,
     TakeOverForm,
     TerminationRequestForm,
 )
@@ -471,10 +472,17 @@ def request_issue_order(request, pk: int):
 
 
 class SignatureForm(forms.Form):
+    drawing = SignatureField(required=False)
     confirm = forms.BooleanField(
-        label="Le demandeur a signé l'ordre imprimé, devant moi.",
+        label="Le demandeur a signé l'ordre devant moi (sur papier, ou ci-dessus à l'écran).",
         error_messages={"required": "Cochez la case pour confirmer la signature."},
     )
+
+    def clean(self):
+        # The drawing's field is hidden: its error is said above the form.
+        if errors := self.errors.pop("drawing", None):
+            self.add_error(None, errors)
+        return super().clean()
 
 
 @require_http_methods(["GET", "POST"])
@@ -484,12 +492,15 @@ def request_signature(request, pk: int):
             Panel(
                 "sign",
                 SignatureForm,
-                lambda r, d: services.termination_request_record_signature(r, actor=request.user),
+                lambda r, d: services.termination_request_record_signature(
+                    r, actor=request.user, drawing=d["drawing"]
+                ),
                 button="Enregistrer la signature",
                 success="Signature du demandeur enregistrée : l'ordre est transmis à l'agent "
                 "de relève.",
-                intro="Imprimez l'ordre, remettez-le au demandeur pour signature, puis "
-                "confirmez. L'ordre n'est exécuté qu'une fois signé.",
+                intro="Imprimez l'ordre et faites-le signer, ou faites lire l'ordre à l'écran "
+                "et signer le demandeur dans le cadre ci-dessous ; puis confirmez. L'ordre "
+                "n'est exécuté qu'une fois signé.",
             )
         ]
 
