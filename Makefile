@@ -16,7 +16,7 @@ export SITE_URL
 
 .PHONY: help run serve test lint format stop db setup uv sync backup restore manage \
         bench bench-pdf bench-login bench-documents bench-load bench-dashboard \
-        bench-import bench-clear-queue
+        bench-import bench-clear-queue bench-notifications
 
 help:
 	@echo "make run    – démarre l'application avec les données de démonstration (http://$(HOST):$(PORT))"
@@ -136,7 +136,7 @@ restore: db
 # The benchmarks' own packages (locust) come with them: the `bench` dependency group, which
 # `make run` and `make test` do not install.
 bench bench-clear-queue bench-documents bench-dashboard bench-load bench-import bench-pdf \
-  bench-login: SYNC_GROUPS = --group bench
+  bench-login bench-notifications: SYNC_GROUPS = --group bench
 
 # Benchmarks on 1 000 000 contracts, in a separate database of the local cluster (sbee_bench).
 BENCH_CONTRACTS ?= 1000000
@@ -170,6 +170,14 @@ bench-documents: db
 	$(PY) manage.py bench_check bench-documents && \
 	$(PY) manage.py bench_documents --workers $(BENCH_WORKERS); rc=$$?; \
 	$(PY) manage.py bench_check bench-documents --fin; exit $$rc
+
+# The customers' SMS of step 8's 10 000 removal orders, sent by the task workers to a local
+# server speaking Infobip's SMS API (the real backend and its SDK).
+bench-notifications: db
+	@$(BENCH_ENV); \
+	$(PY) manage.py bench_check bench-notifications && \
+	$(PY) manage.py bench_notifications --workers $(BENCH_WORKERS); rc=$$?; \
+	$(PY) manage.py bench_check bench-notifications --fin --vider-la-file; exit $$rc
 
 # Dashboards (national, one DR, one agency) and the export of every request, with 200 000
 # requests in every state on the 1 000 000 contracts (seeded once).

@@ -3,6 +3,7 @@
 SMS API through its maintained SDK (infobip-api-python-client), an SMS gateway that delivers to
 Benin's operators (MTN, Moov) and reports each delivery to a callback."""
 
+import functools
 import json
 import logging
 from pathlib import Path
@@ -95,4 +96,11 @@ class InfobipBackend:
 
 
 def backend():
-    return import_string(settings.SMS_BACKEND)()
+    """The backend in use, made once per process for its settings (the SDK's client keeps its
+    connections to the gateway open between messages)."""
+    return _backend(settings.SMS_BACKEND, settings.INFOBIP_BASE_URL, settings.INFOBIP_API_KEY)
+
+
+@functools.cache
+def _backend(path: str, *settings_it_reads):
+    return import_string(path)()

@@ -6,7 +6,7 @@ from django.conf import settings
 from procrastinate import RetryStrategy
 from procrastinate.contrib.django import app
 
-from notifications.services import deliver
+from notifications.services import SendFailed, deliver
 
 
 @app.task(
@@ -18,6 +18,15 @@ from notifications.services import deliver
         exponential_wait=settings.SMS_RETRY_BASE,
     ),
 )
-def send_notification(context, notification_id: int) -> None:
-    attempts = context.job.attempts  # the attempts made before this one
-    deliver(notification_id, last_attempt=attempts + 1 >= settings.SMS_MAX_ATTEMPTS)
+def send_notifications(context, notification_ids: list[int]) -> None:
+    """The messages one step wrote, each handed over once; when any failed (and may be tried
+    again), the job fails after the others went, and its next run sends only what is left."""
+    last_attempt = context.job.attempts + 1 >= settings.SMS_MAX_ATTEMPTS
+    failed = []
+    for notification_id in notification_ids:
+        try:
+            deliver(notification_id, last_attempt=last_attempt)
+        except SendFailed as error:
+            failed.append(str(error))
+    if failed:
+        raise SendFailed(f"{len(failed)} SMS non remis : {failed[0]}")

@@ -57,7 +57,7 @@ from interventions.enums import (
 )
 from interventions.models import InterventionOrder, InterventionReport, VisitAttempt
 from notifications.enums import NotificationKind
-from notifications.services import notify, site_url
+from notifications.services import notify, notify_many, site_url
 from procedure.rules import act_roles
 from procedure.transitions import (
     apply_transition,
@@ -192,18 +192,22 @@ def _tell_registered(request: TerminationRequest) -> None:
     )
 
 
-def _tell_visit(request: TerminationRequest, order: InterventionOrder) -> None:
-    notify(
+def _visit_fact(request: TerminationRequest, order: InterventionOrder) -> tuple:
+    return (
         request,
         NotificationKind.VISIT,
-        fact=f"{order.number}:{order.due_on:%Y-%m-%d}",
-        context={
+        f"{order.number}:{order.due_on:%Y-%m-%d}",
+        {
             "contrat": request.contract.number,
             "date": f"{order.due_on:%d/%m/%Y}",
             "creneau": settings.VISIT_WINDOW,
             "travaux": VISIT_WORK[order.kind],
         },
     )
+
+
+def _tell_visit(request: TerminationRequest, order: InterventionOrder) -> None:
+    notify_many([_visit_fact(request, order)])
 
 
 def _tell_balance(request: TerminationRequest, invoice) -> None:
@@ -855,8 +859,7 @@ def _issue_removal_orders(
         requests, "order_removal", actor=None, data=[{"order": o.number} for o in orders]
     )
     documents_enqueue(DocumentKind.ORDER, orders)
-    for request, order in zip(requests, orders, strict=True):
-        _tell_visit(request, order)
+    notify_many([_visit_fact(r, o) for r, o in zip(requests, orders, strict=True)])
     return orders
 
 

@@ -97,9 +97,11 @@ def test_the_worker_finds_the_morning_task_where_the_procedure_keeps_it():
 
     app.perform_import_paths()  # what `manage.py procrastinate worker` does first
     assert "interventions.issue_due_orders" in app.tasks
+    assert "notifications.send" in app.tasks
     assert sorted(name for name, _ in app.periodic_registry.periodic_tasks) == [
         "contracts.anchor_audit",
         "interventions.issue_due_orders",
+        "notifications.send_reminders",
         "procrastinate.retry_stalled_jobs",
     ]
 
