@@ -19,6 +19,7 @@ from contracts.forms import DateField
 from contracts.models import User
 from interventions.enums import SAFETY_STEPS, Remark, VisitFailure
 from interventions.services import DRAWING_INVALID
+from notifications.enums import Language
 
 DATE_WIDGET = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 INDEX_WIDGET = forms.NumberInput(attrs={"inputmode": "numeric"})
@@ -370,3 +371,12 @@ class SignatureField(forms.Field):
             return base64.b64decode(value[len(self.PREFIX) :], validate=True)
         except (ValueError, binascii.Error):
             raise forms.ValidationError(DRAWING_INVALID, code="invalid") from None
+
+
+class SmsChoiceForm(forms.Form):
+    language = forms.ChoiceField(
+        label="Langue des SMS", choices=Language.choices, widget=forms.RadioSelect
+    )
+    opted_out = forms.BooleanField(
+        label="Le demandeur ne souhaite pas recevoir de SMS", required=False
+    )

@@ -664,6 +664,8 @@ def _settled(d: dict) -> str:
     )
 
 
+LANGUAGE_LABELS = {"fr": "français", "en": "anglais"}
+
 # Each event's action in a word or two, for the lists and exports (the journal says more).
 ACTION_LABELS = {
     "create": "Demande enregistrée",
@@ -671,6 +673,7 @@ ACTION_LABELS = {
     "takeover_invoiced": "Factures de la reprise validées",
     "issue_order": "Ordre d'interruption émis",
     "requester_signed": "Ordre signé par le demandeur",
+    "sms_choice": "Choix du demandeur pour les SMS",
     "visit_failed": "Visite infructueuse",
     "visit_rescheduled": "Nouvelle date d'exécution",
     "order_reassigned": "Ordre réaffecté",
@@ -729,7 +732,12 @@ def describe(event: TerminationEvent, request: TerminationRequest) -> str:
             )
             return text + (f", confié à {d['assignee']}" if d.get("assignee") else "")
         case "requester_signed":
-            return f"Ordre {order} imprimé signé par le demandeur ({d.get('requester')})"
+            how = "à l'écran" if d.get("drawn") else "sur l'ordre imprimé"
+            return f"Ordre {order} signé par le demandeur {how} ({d.get('requester')})"
+        case "sms_choice":
+            if d.get("opted_out"):
+                return "Le demandeur ne souhaite plus recevoir de SMS"
+            return f"SMS du demandeur en {LANGUAGE_LABELS.get(d.get('language'), '?')}"
         case "visit_failed":
             reason = REASON_LABELS.get(d.get("reason"), d.get("reason", ""))
             detail = f" : {d['reason_detail']}" if d.get("reason_detail") else ""

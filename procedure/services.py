@@ -57,7 +57,7 @@ from interventions.enums import (
 )
 from interventions.models import InterventionOrder, InterventionReport, VisitAttempt
 from notifications.enums import NotificationKind
-from notifications.services import notify, notify_many, site_url
+from notifications.services import notify, notify_many, preference_record, site_url
 from procedure.rules import act_roles
 from procedure.transitions import (
     apply_transition,
@@ -1336,6 +1336,29 @@ def termination_request_cancel(request: TerminationRequest, *, actor: User, reas
     apply_transition(request, "cancel", actor=actor, data={"reason": reason.strip()})
     request.orders.exclude(status=OrderStatus.CANCELLED).update(status=OrderStatus.CANCELLED)
     return request
+
+
+@transaction.atomic
+def termination_request_record_sms_choice(
+    request: TerminationRequest, *, actor: User, language: str, opted_out: bool
+):
+    """At the counter: the requester's language for the SMS, or their refusal of them, recorded
+    with its date for their number (the agence's reception), and in the request's journal."""
+    check_role(actor, Role.RECEPTION)
+    request = lock_request(request.pk)
+    check_agency(actor, request.agency_id)
+    choice = preference_record(
+        request.requester_phone, actor=actor, language=language, opted_out=opted_out
+    )
+    record_event(
+        request,
+        "sms_choice",
+        actor=actor,
+        from_state=request.state,
+        step=1,
+        data={"language": language, "opted_out": opted_out},
+    )
+    return choice
 
 
 # --- Reminders, every evening (procedure/tasks.py) -------------------------------------------

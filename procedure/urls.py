@@ -10,6 +10,7 @@ urlpatterns = [
     path("corbeille/", views.work_queue, name="work_queue"),
     path("contrats/<str:number>/resiliation/", views.request_create, name="request_create"),
     path("demandes/<int:pk>/", views.request_detail, name="request_detail"),
+    path("demandes/<int:pk>/sms/", views.request_sms_choice, name="request_sms_choice"),
     path("demandes/<int:pk>/reprise/", views.request_take_over, name="request_take_over"),
     path("demandes/<int:pk>/ordre/", views.request_issue_order, name="request_issue_order"),
     path(

@@ -55,6 +55,7 @@ from procedure.forms import (
     RescheduleForm,
     SendBackForm,
     SignatureField,
+    SmsChoiceForm,
     TakeOverForm,
     TerminationRequestForm,
 )
@@ -272,6 +273,32 @@ def _sms(req: TerminationRequest) -> list:
     return messages_
 
 
+@require_http_methods(["GET", "POST"])
+def request_sms_choice(request, pk: int):
+    """At the counter: the requester's language for the SMS, or their refusal."""
+    check_role(request.user, Role.RECEPTION)
+    req = get_request_for_user(request.user, pk)
+    chosen = notifications.preference(notifications.e164(req.requester_phone) or "")
+    initial = {
+        "language": chosen.language if chosen else "fr",
+        "opted_out": bool(chosen and chosen.opted_out),
+    }
+    form = SmsChoiceForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.termination_request_record_sms_choice(
+                req, actor=request.user, **form.cleaned_data
+            )
+        except StepRefused as error:
+            error.show_in(form)
+        else:
+            messages.success(request, "Choix du demandeur pour les SMS enregistré.")
+            return redirect("request_detail", pk=req.pk)
+    return render(
+        request, "procedure/sms_choice.html", {"req": req, "form": form, "chosen": chosen}
+    )
+
+
 def request_detail(request, pk: int):
     req = _with_orders(get_request_for_user(request.user, pk))
     events = list(req.events.select_related("actor"))
@@ -300,6 +327,8 @@ def request_detail(request, pk: int):
             "documents": documents,
             "actions": available_actions(req, request.user),
             "sms": _sms(req),
+            "may_choose_sms": request.user.has_role(Role.RECEPTION)
+            and request.user.agency_id == req.agency_id,
             "waiting": waiting(req, timezone.localdate()),
         },
     )

@@ -44,6 +44,14 @@ def test_the_requester_signs_on_the_screen_then_follows_the_request(office, staf
     assert bytes(signature.drawing).startswith(b"\x89PNG")
     assert signature.witnessed_by.username == staff.reception.username
 
+    # The requester prefers English from now on: reception records it at the counter.
+    reception.goto(f"/demandes/{request.pk}/")
+    reception.follow("Langue ou refus des SMS du demandeur")
+    reception.page.check("text=English")
+    reception.submit("Enregistrer le choix")
+    assert "Choix du demandeur pour les SMS enregistré." in reception.text()
+    assert "SMS du demandeur en anglais" in reception.text()
+
     # The customer, at home, with the first SMS.
     first = Notification.objects.get(kind=NotificationKind.REGISTERED)
     code = first.text.split("Code de suivi: ")[1].split(".")[0]

@@ -323,3 +323,25 @@ def test_the_evening_reminders_are_sent_once(akpakpa, staff):
     assert services.send_reminders(invoice.issued_on + dt.timedelta(days=23)) == 1
     recovery = billed.notifications.get(kind=NotificationKind.RECOVERY_REMINDER)
     assert f"avant le {invoice.issued_on + dt.timedelta(days=30):%d/%m/%Y}" in recovery.text
+
+
+def test_reception_records_the_requesters_language_or_refusal_at_the_counter(
+    akpakpa, staff, client
+):
+    request = create(worked_example_contract(akpakpa), staff)
+    client.force_login(staff.reception)
+    page = client.get(reverse("request_detail", args=[request.pk])).content.decode()
+    assert reverse("request_sms_choice", args=[request.pk]) in page
+    response = client.post(
+        reverse("request_sms_choice", args=[request.pk]), {"language": "en", "opted_out": "on"}
+    )
+    assert response.status_code == 302
+    chosen = notifications.preference(notifications.e164(request.requester_phone))
+    assert (chosen.language, chosen.opted_out, chosen.recorded_by) == ("en", True, staff.reception)
+    assert request.events.filter(action="sms_choice").exists()
+    services.termination_request_issue_order(
+        reload(request), actor=staff.reception, timing="classic", cut_date=None
+    )
+    assert not request.notifications.filter(kind=NotificationKind.VISIT).exists()  # refused
+    client.force_login(staff.reader)  # not reception's: refused
+    assert client.get(reverse("request_sms_choice", args=[request.pk])).status_code == 403

@@ -123,7 +123,7 @@ def test_the_request_page_reads_in_french(akpakpa, staff, client):
     for french in (
         "Agent d'accueil d'abonnement",
         "Demande enregistrée (sans reprise)",
-        "imprimé signé par le demandeur",
+        "signé par le demandeur sur l'ordre imprimé",
         "Intervention sur place le 30/11/2026 : coupure effectuée",
         "index relevé 12300, index de coupure 12300, consommation 300 kWh",
         "Facture de solde FAC-AKP-2026-000001 validée : total 49\u00a0417\u00a0FCFA",
