@@ -65,11 +65,6 @@ def preference_record(
     )
 
 
-def enabled(kind: str) -> bool:
-    setting = KindSetting.objects.filter(kind=kind).first()
-    return setting is None or setting.enabled
-
-
 def text_of(kind: str, language: str) -> str:
     template = Template.objects.filter(kind=kind, language=language).first()
     if template is not None:
@@ -252,13 +247,6 @@ def delivery_report(reference: str, *, delivered: bool, detail: str = "") -> Del
             reference=reference,
             detail=detail[:255],
         )
-
-
-def latest_status(notification: Notification) -> Delivery | None:
-    deliveries = getattr(notification, "prefetched_deliveries", None)
-    if deliveries is not None:
-        return deliveries[-1] if deliveries else None
-    return notification.deliveries.order_by("-id").first()
 
 
 def site_url(path: str) -> str:

@@ -210,25 +210,35 @@ def _tell_visit(request: TerminationRequest, order: InterventionOrder) -> None:
     notify_many([_visit_fact(request, order)])
 
 
+def balance_limit(invoice, known: dict | None = None) -> dt.date:
+    """The day after which a balance goes to recovery, or a refund stays as a credit: its
+    issue date plus the délai in force then. `known`: délais already read, for a loop."""
+    kind = DelayKind.REFUND_CLAIM if invoice.balance < 0 else DelayKind.SETTLEMENT
+    known = {} if known is None else known
+    if (kind, invoice.issued_on) not in known:
+        known[kind, invoice.issued_on] = Delay.days_on(kind, invoice.issued_on)
+    return invoice.issued_on + dt.timedelta(days=known[kind, invoice.issued_on])
+
+
+def _balance_context(request: TerminationRequest, invoice, limit: dt.date) -> dict:
+    return {
+        "contrat": request.contract.number,
+        "facture": invoice.number,
+        "montant": format_fcfa(abs(invoice.balance)),
+        "agence": request.agency.name,
+        "limite": f"{limit:%d/%m/%Y}",
+    }
+
+
 def _tell_balance(request: TerminationRequest, invoice) -> None:
     """The balance invoice: what to pay and until when, or what is refunded and until when."""
     if invoice.balance == 0:
         return
-    refund = invoice.balance < 0
-    delay = Delay.days_on(
-        DelayKind.REFUND_CLAIM if refund else DelayKind.SETTLEMENT, invoice.issued_on
-    )
     notify(
         request,
-        NotificationKind.REFUND_READY if refund else NotificationKind.BALANCE,
+        NotificationKind.REFUND_READY if invoice.balance < 0 else NotificationKind.BALANCE,
         fact=invoice.number,
-        context={
-            "contrat": request.contract.number,
-            "facture": invoice.number,
-            "montant": format_fcfa(abs(invoice.balance)),
-            "agence": request.agency.name,
-            "limite": f"{invoice.issued_on + dt.timedelta(days=delay):%d/%m/%Y}",
-        },
+        context=_balance_context(request, invoice, balance_limit(invoice)),
     )
 
 
@@ -1397,29 +1407,24 @@ def send_reminders(today: dt.date | None = None) -> int:
         state=InvoiceState.VALIDATED,
         request__state=RequestState.INVOICED,
     ).exclude(balance=0)
-    for invoice in balances.select_related("request"):
-        refund = invoice.balance < 0
-        delay = Delay.days_on(
-            DelayKind.REFUND_CLAIM if refund else DelayKind.SETTLEMENT, invoice.issued_on
-        )
-        limit = invoice.issued_on + dt.timedelta(days=delay)
+    known: dict = {}  # the délais in force, read once per kind and issue date
+    for invoice in balances.only("id", "request_id", "number", "balance", "issued_on"):
+        limit = balance_limit(invoice, known)
         if not limit - REMIND_BEFORE <= today < limit:
             continue
+        kind = (
+            NotificationKind.REFUND_REMINDER
+            if invoice.balance < 0
+            else NotificationKind.RECOVERY_REMINDER
+        )
         with transaction.atomic():
             request = lock_request(invoice.request_id)
             written += len(
                 notify(
                     request,
-                    NotificationKind.REFUND_REMINDER
-                    if refund
-                    else NotificationKind.RECOVERY_REMINDER,
+                    kind,
                     fact=invoice.number,
-                    context={
-                        "contrat": request.contract.number,
-                        "montant": format_fcfa(abs(invoice.balance)),
-                        "agence": request.agency.name,
-                        "limite": f"{limit:%d/%m/%Y}",
-                    },
+                    context=_balance_context(request, invoice, limit),
                 )
             )
     return written

@@ -4,8 +4,6 @@ what to pay or to collect and until when. Nothing else about the customer (no id
 address, no meter). A wrong code and an unknown number get the same answer, and the page is
 throttled per address and per number. No JavaScript; a few kilobytes."""
 
-import datetime as dt
-
 from django import forms
 from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
@@ -16,11 +14,12 @@ from django.views.decorators.http import require_http_methods
 from billing.enums import InvoiceKind, InvoiceState
 from contracts.audit import client_address
 from contracts.enums import RequestState
-from contracts.models import Delay, DelayKind, TerminationRequest
+from contracts.models import TerminationRequest
 from contracts.money import format_fcfa
 from contracts.tracking import tracking_code_matches
 from interventions.enums import AWAITING_AGENT, REMOVAL_ORDER_KINDS
 from notifications.services import tracking_lookup_record, tracking_lookups_recent
+from procedure.services import balance_limit
 
 NOT_FOUND = (
     "Aucune demande ne correspond à ce numéro et à ce code. Vérifiez-les sur l'ordre "
@@ -72,10 +71,7 @@ def customer_lines(req: TerminationRequest) -> list[str]:
         if invoice.balance == 0:
             continue
         refund = invoice.balance < 0
-        days = Delay.days_on(
-            DelayKind.REFUND_CLAIM if refund else DelayKind.SETTLEMENT, invoice.issued_on
-        )
-        until = invoice.issued_on + dt.timedelta(days=days)
+        until = balance_limit(invoice)
         what = invoice.get_kind_display().lower()
         if refund:
             lines.append(

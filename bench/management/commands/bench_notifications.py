@@ -79,6 +79,8 @@ class Command(BaseCommand):
         issued = issue_due_orders(today)
         issuing = time.perf_counter() - start
         written = Notification.objects.filter(kind=NotificationKind.VISIT).count()
+        if not issued:
+            raise CommandError("La base de mesure est vide : lancez d'abord `make bench`.")
         self.stdout.write(
             f"Étape 8 : {issued} ordres émis en {issuing:.1f} s, avec {written} SMS écrits dans "
             "les mêmes transactions."
