@@ -31,6 +31,7 @@ from contracts.enums import (
     Voltage,
     Zone,
 )
+from contracts.phone import E164_PATTERN, PHONE_E164_MESSAGE
 from contracts.triggers import append_only, counter_only_grows, state_has_event
 
 
@@ -147,7 +148,7 @@ class Customer(models.Model):
         "type de pièce", max_length=16, choices=IdDocumentType.choices
     )
     id_document_number = models.CharField("numéro de pièce", max_length=40)
-    phone = models.CharField("téléphone", max_length=10)
+    phone = models.CharField("téléphone", max_length=16, help_text="format E.164 (+229…)")
     address = models.CharField("adresse", max_length=255)
 
     class Meta:
@@ -170,7 +171,9 @@ class Customer(models.Model):
                 ),
             ),
             models.CheckConstraint(
-                condition=Q(phone__regex=r"^[0-9]{8,10}$"), name="customer_phone_digits"
+                condition=Q(phone__regex=E164_PATTERN),
+                name="customer_phone_e164",
+                violation_error_message=PHONE_E164_MESSAGE,
             ),
         ]
         # One index per searched text column: pattern_ops serves both = and LIKE 'prefix%'
@@ -519,7 +522,9 @@ class TerminationRequest(ConcurrentTransitionMixin, models.Model):
         "pièce du demandeur", max_length=16, choices=IdDocumentType.choices
     )
     requester_id_document_number = models.CharField("numéro de pièce", max_length=40)
-    requester_phone = models.CharField("téléphone du demandeur", max_length=10)
+    requester_phone = models.CharField(
+        "téléphone du demandeur", max_length=16, help_text="format E.164 (+229…)"
+    )
     requester_quality = models.CharField("qualité", max_length=8, choices=RequesterQuality.choices)
     proxy_reference = models.CharField("référence de la procuration", max_length=80, blank=True)
     created_by = models.ForeignKey(
@@ -566,6 +571,11 @@ class TerminationRequest(ConcurrentTransitionMixin, models.Model):
             models.CheckConstraint(
                 condition=~Q(requester_quality=RequesterQuality.PROXY) | ~Q(proxy_reference=""),
                 name="request_proxy_has_reference",
+            ),
+            models.CheckConstraint(
+                condition=Q(requester_phone__regex=E164_PATTERN),
+                name="request_requester_phone_e164",
+                violation_error_message=PHONE_E164_MESSAGE,
             ),
         ]
         indexes = [

@@ -97,9 +97,12 @@ FILE_KINDS = (
             Column(
                 "telephone",
                 "text",
-                "8 à 10 chiffres",
+                "10 chiffres (01…) ; un ancien numéro à 8 chiffres est converti (01 devant)",
                 max_length=10,
-                pattern=(r"^[0-9]{8,10}$", "8 à 10 chiffres, sans espace"),
+                pattern=(
+                    r"^(01)?[0-9]{8}$",
+                    "10 chiffres commençant par 01, ou un ancien numéro à 8 chiffres, sans espace",
+                ),
             ),
             Column("adresse", "text", "quartier, carré, ville", max_length=255),
         ),
@@ -1031,11 +1034,27 @@ class ContractImport:
                 """
             INSERT INTO contracts_customer (kind, name, id_document_type, id_document_number,
                                             phone, address)
-            SELECT t.type_client, t.nom, t.type_piece, t.numero_piece, t.telephone, t.adresse
+            SELECT t.type_client, t.nom, t.type_piece, t.numero_piece,
+                   '+229' || CASE WHEN length(t.telephone) = 8 THEN '01' ELSE '' END
+                          || t.telephone,
+                   t.adresse
             FROM t_clients t WHERE {slice}
             ON CONFLICT (id_document_type, id_document_number) DO NOTHING""",
             ),
         )
+        # Benin's numbers have ten digits since 30 November 2024: "01" before a former one.
+        c = self.cursor
+        c.execute("SELECT count(*) FROM t_clients t WHERE length(t.telephone) = 8")
+        converted = c.fetchone()[0]
+        if converted:
+            c.execute("""SELECT t.telephone FROM t_clients t WHERE length(t.telephone) = 8
+                         ORDER BY t.telephone LIMIT 5""")
+            shown = ", ".join(f"{n} → 01{n}" for (n,) in c.fetchall())
+            self.report.notices.append(
+                f"{converted} numéro(s) de téléphone à 8 chiffres converti(s) au format à "
+                f"10 chiffres (01 devant, depuis le 30 novembre 2024) : {shown}"
+                + (" …" if converted > 5 else "")
+            )
 
     def _write_new_contracts(self) -> None:
         """New contracts: their delivery points and meters first (existing free ones reused)."""

@@ -5,7 +5,6 @@ the quiet hours unless the customer asked for it at the counter. Each delivery s
 import datetime as dt
 import logging
 
-import phonenumbers
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import OuterRef, Subquery
@@ -14,6 +13,7 @@ from django.utils import timezone
 from contracts.database import in_step_transaction
 from contracts.enums import RequesterQuality, TerminationKind
 from contracts.models import TerminationRequest, User
+from contracts.phone import normalize_phone
 from notifications.backends import GatewayError, backend
 from notifications.enums import DONE, DeliveryStatus, Language, NotificationKind
 from notifications.models import (
@@ -34,18 +34,8 @@ TO_SUCCESSOR = {NotificationKind.REGISTERED, NotificationKind.TERMINATED}
 
 
 def e164(phone: str) -> str | None:
-    """A phone number as the gateways want it (+229 01 97 12 34 56 → '+2290197123456'), or None
-    when it is not a valid number. Benin's former eight-digit numbers take '01' in front."""
-    digits = "".join(c for c in phone if c.isdigit() or c == "+")
-    if len(digits) == 8 and digits.isdigit():
-        digits = "01" + digits
-    try:
-        number = phonenumbers.parse(digits, "BJ")
-    except phonenumbers.NumberParseException:
-        return None
-    if not phonenumbers.is_valid_number(number):
-        return None
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    """A number as the gateways want it (E.164), or None; stored numbers already are."""
+    return normalize_phone(phone)
 
 
 def preference(phone: str) -> Preference | None:

@@ -72,7 +72,10 @@ logger = logging.getLogger(__name__)
 CONTRACT_NOT_ACTIVE = "Ce contrat est résilié : il ne peut pas l'être une seconde fois."
 OPEN_REQUEST_EXISTS = "Ce contrat a déjà une demande de résiliation en cours."
 PROXY_REFERENCE_REQUIRED = "Un mandataire doit présenter sa procuration : indiquez sa référence."
-PHONE_INVALID = "Numéro de téléphone béninois attendu (10 chiffres, ex. 01 97 12 34 56)."
+PHONE_INVALID = (
+    "Numéro de téléphone attendu : 10 chiffres (ex. 01 97 12 34 56), un ancien numéro à "
+    "8 chiffres, ou un numéro étranger avec son indicatif (ex. +228 90 12 34 56)."
+)
 CUT_DATE_PAST = "La date de coupure ne peut pas être dans le passé."
 CUT_DATE_ANTICIPATED = (
     "Une résiliation anticipée fixe une date de coupure ultérieure à aujourd'hui."

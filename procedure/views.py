@@ -35,6 +35,7 @@ from contracts.enums import (
 )
 from contracts.forms import ContractSearchForm
 from contracts.models import TerminationRequest
+from contracts.phone import format_phone
 from contracts.selectors import get_contract_for_user, get_request_for_user, search_contracts
 from interventions.enums import FIELD_ORDER_KINDS, REMOVAL_ORDER_KINDS, OrderKind
 from interventions.models import InterventionOrder, InterventionReport, VisitAttempt
@@ -149,7 +150,7 @@ def request_create(request, number: str):
         "requester_name": customer.name,
         "requester_id_document_type": customer.id_document_type,
         "requester_id_document_number": customer.id_document_number,
-        "requester_phone": customer.phone,
+        "requester_phone": format_phone(customer.phone),
     }
     form = TerminationRequestForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():

@@ -47,7 +47,7 @@ class CustomerFactory(factory.django.DjangoModelFactory):
     name = factory.Sequence(lambda n: f"HOUNKPATIN Codjo {n}")
     id_document_type = IdDocumentType.CNI
     id_document_number = factory.Sequence(lambda n: f"{1200000000 + n}")
-    phone = factory.Sequence(lambda n: f"0197{n:06d}")
+    phone = factory.Sequence(lambda n: f"+2290197{n:06d}")
     address = "Quartier Sègbèya, carré 1245, Cotonou"
 
 

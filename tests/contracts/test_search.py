@@ -16,7 +16,7 @@ def search(client, user, q):
 
 @pytest.fixture
 def houngbedji(akpakpa):
-    customer = CustomerFactory(name="HOUNGBÉDJI Sèna Arnaud", phone="0196451278")
+    customer = CustomerFactory(name="HOUNGBÉDJI Sèna Arnaud", phone="+2290196451278")
     return ContractFactory(
         number="1010004512",
         agency=akpakpa,

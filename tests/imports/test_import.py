@@ -160,6 +160,54 @@ def test_one_bad_line_writes_nothing_and_is_reported(akpakpa, tmp_path, frozen_t
     assert event.data["erreurs"] == 1 and event.data["écriture"] is False
 
 
+def edit_clients(tmp_path, **phones_by_line):
+    clients = tmp_path / "clients.csv"
+    lines = clients.read_bytes().decode().split("\r\n")
+    header = lines[0].split(";")
+    for line, phone in phones_by_line.items():
+        n = int(line.removeprefix("line"))
+        cells = lines[n - 1].split(";")
+        cells[header.index("telephone")] = phone
+        lines[n - 1] = ";".join(cells)
+    clients.write_bytes("\r\n".join(lines).encode())
+    return [line.split(";") for line in lines]
+
+
+@pytest.mark.django_db
+def test_numbers_are_stored_in_e164_and_former_eight_digit_ones_converted_and_reported(
+    akpakpa, tmp_path, frozen_today
+):
+    files = copy_samples(tmp_path)
+    rows = edit_clients(tmp_path, line2="97176329", line3="96000001")
+    header = rows[0]
+    report = run(files)
+    assert report.ok and report.committed
+    (notice,) = [n for n in report.notices if "8 chiffres" in n]
+    assert notice.startswith("2 numéro(s) de téléphone à 8 chiffres converti(s)")
+    assert "96000001 → 0196000001" in notice and "97176329 → 0197176329" in notice
+    by_id = {
+        r[header.index("numero_piece")]: r[header.index("telephone")] for r in rows[1:] if r[0]
+    }
+    stored = dict(Customer.objects.values_list("id_document_number", "phone"))
+    for number, phone in by_id.items():
+        expected = "+22901" + phone if len(phone) == 8 else "+229" + phone
+        assert stored[number] == expected
+
+
+@pytest.mark.django_db
+def test_a_number_neither_ten_nor_eight_digits_is_refused(akpakpa, tmp_path, frozen_today):
+    files = copy_samples(tmp_path)
+    edit_clients(tmp_path, line2="971763290", line3="0297176329")
+    report = run(files)
+    assert not report.committed
+    reason = "10 chiffres commençant par 01, ou un ancien numéro à 8 chiffres, sans espace"
+    assert {(p.line, p.column, p.reason) for p in report.errors} == {
+        (2, "telephone", reason),
+        (3, "telephone", reason),
+    }
+    assert not Customer.objects.exists()
+
+
 @pytest.mark.django_db
 def test_every_kind_of_wrong_value_is_named(akpakpa, tmp_path, frozen_today):
     files = copy_samples(tmp_path)

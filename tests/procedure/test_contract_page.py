@@ -13,7 +13,7 @@ def contract(akpakpa):
         name="AGBODJAN Afiavi Bérénice",
         id_document_type="cip",
         id_document_number="4512789630",
-        phone="0161234567",
+        phone="+2290161234567",
         address="Quartier Agbato, carré 812, Cotonou",
     )
     contract = ContractFactory(

@@ -395,7 +395,7 @@ def test_the_database_refuses_a_second_open_request(akpakpa, staff):
             requester_name="X",
             requester_id_document_type="cni",
             requester_id_document_number="1",
-            requester_phone="0197000000",
+            requester_phone="+2290197000000",
             requester_quality="holder",
             created_by=staff.reception,
         )

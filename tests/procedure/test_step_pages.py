@@ -256,7 +256,7 @@ def test_a_request_in_a_state_without_its_order_is_shown_not_a_server_error(
         requester_name="DEMANDEUR 1",
         requester_id_document_type="cni",
         requester_id_document_number="B1",
-        requester_phone="0197000000",
+        requester_phone="+2290197000000",
         requester_quality="holder",
         created_by=staff.reception,
     )

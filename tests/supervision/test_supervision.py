@@ -237,7 +237,7 @@ def test_an_export_read_back_equals_the_search(client, akpakpa, auditor, frozen_
             requester_name=c.customer.name,
             requester_id_document_type="cni",
             requester_id_document_number=f"ID{i:06d}",
-            requester_phone="0197123456",
+            requester_phone="+2290197123456",
             requester_quality="holder",
             created_by=creator,
         )

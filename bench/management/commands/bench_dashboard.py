@@ -65,7 +65,7 @@ INSERT INTO contracts_terminationrequest (
     created_by_id, created_at, cancel_reason, closed_at, state_since)
 SELECT id, agency_id,
     CASE WHEN n %% 7 = 0 THEN 'with_takeover' ELSE 'without_takeover' END,
-    state, 'classic', 'DEMANDEUR ' || n, 'cni', 'B' || n, '0197000000', 'holder', '',
+    state, 'classic', 'DEMANDEUR ' || n, 'cni', 'B' || n, '+2290197000000', 'holder', '',
     %(creator)s, since - interval '9 days', CASE WHEN state = 'cancelled' THEN 'bench' ELSE '' END,
     CASE WHEN state = 'closed' THEN since END, since
 FROM shaped

@@ -25,7 +25,7 @@ INSERT INTO contracts_terminationrequest
    requester_quality, proxy_reference, created_by_id, created_at,
    cancel_reason, state_since)
 SELECT c.id, c.agency_id, 'without_takeover', 'settled', 'classic', %(today)s - 1,
-       'DEMANDEUR ' || c.id, 'cni', (4000000000 + c.id)::text, '0197000000', 'holder', '',
+       'DEMANDEUR ' || c.id, 'cni', (4000000000 + c.id)::text, '+2290197000000', 'holder', '',
        %(user)s, now(), '', now() - (c.id %% 30) * interval '1 hour'
 FROM contracts_contract c
 WHERE c.id %% 97 = 0

@@ -104,7 +104,7 @@ def pages(reception: User, arpnt: User) -> list[tuple[str, User, str]]:
     found = [
         ("recherche : numéro de contrat", reception, f"{search}?q={probe.number}"),
         ("recherche : numéro de compteur", reception, f"{search}?q={probe.meter.serial}"),
-        ("recherche : téléphone", reception, f"{search}?q={probe.customer.phone}"),
+        ("recherche : téléphone", reception, f"{search}?q={probe.customer.phone[4:]}"),
         ("recherche : début de nom", reception, f"{search}?q=dossou"),
         ("corbeille de l'accueil", reception, reverse("work_queue")),
         ("corbeille ARPNT", arpnt, reverse("work_queue")),
@@ -123,7 +123,7 @@ INSERT INTO contracts_terminationrequest
    requester_quality, proxy_reference, created_by_id, created_at,
    cancel_reason, state_since)
 SELECT c.id, c.agency_id, 'without_takeover', 'received', '', NULL,
-       'DEMANDEUR ' || c.id, 'cni', (5000000000 + c.id)::text, '0197000000', 'holder', '',
+       'DEMANDEUR ' || c.id, 'cni', (5000000000 + c.id)::text, '+2290197000000', 'holder', '',
        %(user)s, now(), '', now() - (c.id %% 90) * interval '1 hour'
 FROM contracts_contract c
 WHERE c.id %% 89 = 0 AND c.agency_id = %(agency)s

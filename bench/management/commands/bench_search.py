@@ -119,7 +119,7 @@ SELECT i, 'person',
          || ({sql_array(FIRST_NAMES)})[1 + (i / {len(SURNAMES)}) % {len(FIRST_NAMES)}] || ' '
          || ({sql_array(FIRST_NAMES)})[1 + (i / 7) % {len(FIRST_NAMES)}],
        'cni', (3000000000 + i)::text,
-       '01' || lpad(((i::bigint * 7919) % 100000000)::text, 8, '0'),
+       '+22901' || lpad(((i::bigint * 7919) % 100000000)::text, 8, '0'),
        'Quartier ' || (i % 500) || ', carré ' || (i % 3000)
 FROM generate_series(1, %(n)s) AS i;
 
@@ -164,7 +164,7 @@ class Command(BaseCommand):
         searches = {
             "numéro de contrat": probe.number,
             "numéro de compteur": probe.meter.serial,
-            "téléphone": probe.customer.phone,
+            "téléphone": probe.customer.phone[4:],  # as an agent types it: 0197…
             "nom complet": probe.customer.name,
             "début de nom": probe.customer.name.split()[0][:5].lower(),
             "prénom": " ".join(probe.customer.name.split()[1:]),
