@@ -180,7 +180,9 @@ def notify_many(
                 continue
             written.append(row)
     if written:
-        send_notifications.configure(schedule_at=after).defer(
+        # Held for the morning only in the quiet hours; otherwise sent at once (the database's
+        # clock then decides nothing).
+        send_notifications.configure(schedule_at=after if after > now else None).defer(
             notification_ids=[n.pk for n in written]
         )
     return written

@@ -429,6 +429,8 @@ def termination_request_take_over(
         request, successor_contract=successor_contract, actor=actor
     )
     document_enqueue(DocumentKind.SUCCESSOR_CONTRACT, request)
+    _tell_registered(request)  # the successor now: the request's number and tracking code
+    _tell_balance(request, balance_invoice)
     record_event(
         request,
         "takeover_invoiced",

@@ -8,6 +8,7 @@ import json
 import os
 import re
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -290,3 +291,48 @@ def pytest_terminal_summary(terminalreporter):
             f"Pages vérifiées (axe-core, Nu HTML Checker) : {len(PAGES_CHECKED)} – "
             + " ".join(sorted(PAGES_CHECKED))
         )
+
+
+class Phones:
+    """What the customers' phones received. The SMS queued so far are sent by a real worker
+    (procrastinate's, once over the queue, then it stops) through the file backend, and each
+    file is read in the order the messages were written."""
+
+    def __init__(self, folder: Path):
+        from tests.test_serve import stack_env
+
+        self.folder = folder
+        self.env = stack_env(folder / "static")
+        self.env.update(
+            SMS_BACKEND="notifications.backends.FileBackend", SMS_FILE_DIR=str(folder / "sms")
+        )
+
+    def received(self) -> list[dict]:
+        worker = subprocess.run(
+            [
+                sys.executable,
+                "manage.py",
+                "procrastinate",
+                "worker",
+                "--one-shot",
+                "--queues",
+                "notifications",
+            ],
+            cwd=settings.BASE_DIR,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=600,  # generous: a busy machine, never a timing assertion
+        )
+        assert worker.returncode == 0, worker.stdout + worker.stderr
+        files = sorted((self.folder / "sms").glob("*.json"))
+        return [json.loads(f.read_text(encoding="utf-8")) for f in files]
+
+    def told(self) -> list[tuple[str, str]]:
+        """(kind, number) of each message received, in order."""
+        return [(m["kind"], m["to"]) for m in self.received()]
+
+
+@pytest.fixture
+def phones(tmp_path) -> Phones:
+    return Phones(tmp_path)

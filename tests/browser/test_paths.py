@@ -6,11 +6,14 @@ import io
 
 import pytest
 import time_machine
+from django.conf import settings
 from pypdf import PdfReader
 
+from billing.documents import verification_url
 from billing.models import Document
 from contracts.enums import RequestState
 from contracts.models import Contract, TerminationRequest
+from contracts.tracking import tracking_code
 from procedure.services import issue_due_orders
 from tests.factories import ContractFactory, CustomerFactory, TariffCategoryFactory
 from tests.workflow import FROZEN_NOW, TODAY, worked_example_contract
@@ -23,6 +26,45 @@ def clock():
     # The clock runs, from 30/11/2026 09:00: 30 days after the last billed index.
     with time_machine.travel(FROZEN_NOW, tick=True):
         yield
+
+
+REQUESTER = "+2290197123456"  # typed as 01 97 12 34 56 by reception
+VISIT = "SBEE: un agent passera le {} entre 8h et 17h pour le contrat {} ({}). Soyez présent et \
+laissez le compteur accessible."
+
+
+def told(phones) -> list[tuple[str, str, str]]:
+    """(number, kind, text) of each SMS the customers' phones received, in order."""
+    return [(m["to"], m["kind"], m["text"]) for m in phones.received()]
+
+
+def registered(request, number=REQUESTER) -> tuple[str, str, str]:
+    return (
+        number,
+        "registered",
+        f"SBEE: demande de résiliation {request.pk} du contrat {request.contract.number} "
+        f"enregistrée. Code de suivi: {tracking_code(request.pk)}. Suivez-la sur "
+        f"{settings.SITE_URL}/suivi/",
+    )
+
+
+def balance(contract, invoice: str, amount: str, limit: str) -> tuple[str, str, str]:
+    return (
+        REQUESTER,
+        "balance",
+        f"SBEE: facture de solde {invoice} du contrat {contract.number}: {amount}\u00a0FCFA à "
+        f"payer à l'agence Cotonou Akpakpa avant le {limit}, sinon recouvrement.",
+    )
+
+
+def terminated(request, number=REQUESTER) -> tuple[str, str, str]:
+    attestation = request.attestation
+    return (
+        number,
+        "terminated",
+        f"SBEE: le contrat {request.contract.number} est résilié. Attestation "
+        f"{attestation.number}, vérifiable sur {verification_url(attestation)}",
+    )
 
 
 def the_request(contract) -> TerminationRequest:
@@ -85,7 +127,7 @@ def pdf_numbers(agent) -> dict[str, str]:
     return found
 
 
-def test_bt_classic(office, staff, akpakpa):
+def test_bt_classic(office, staff, akpakpa, phones):
     contract = worked_example_contract(akpakpa)
     reception = start(office, staff, contract)
     issue_order(reception)
@@ -162,10 +204,19 @@ def test_bt_classic(office, staff, akpakpa):
     assert numbers["FAC-AKP-2026-000001"] == (
         'inline; filename="FAC-AKP-2026-000001-consultation.pdf"'
     )
+    # What the requester's phone received, one SMS per fact, in order.
+    request = the_request(contract)
+    assert told(phones) == [
+        registered(request),
+        (REQUESTER, "visit", VISIT.format("30/11/2026", contract.number, "relève et coupure")),
+        balance(contract, "FAC-AKP-2026-000001", "26\u00a0417", "30/12/2026"),
+        (REQUESTER, "visit", VISIT.format("30/11/2026", contract.number, "dépose du compteur")),
+        terminated(request),
+    ]
     office.assert_valid_html()
 
 
-def test_bt_anticipated(office, staff, akpakpa):
+def test_bt_anticipated(office, staff, akpakpa, phones):
     contract = worked_example_contract(akpakpa)
     reception = start(office, staff, contract)
     cut_date = TODAY + dt.timedelta(days=10)
@@ -219,10 +270,18 @@ def test_bt_anticipated(office, staff, akpakpa):
     assert "Clôturée" in text
     assert "Facture complémentaire" in text
     assert Document.objects.filter(kind="invoice").count() == 2
+    request = the_request(contract)
+    assert told(phones) == [
+        registered(request),
+        (REQUESTER, "visit", VISIT.format("30/11/2026", contract.number, "relève de l'index")),
+        balance(contract, "FAC-AKP-2026-000001", "26\u00a0417", "30/12/2026"),
+        (REQUESTER, "visit", VISIT.format("10/12/2026", contract.number, "dépose du compteur")),
+        terminated(request),
+    ]
     office.assert_valid_html()
 
 
-def test_takeover(office, staff, akpakpa):
+def test_takeover(office, staff, akpakpa, phones):
     contract = worked_example_contract(akpakpa)
     reception = start(office, staff, contract, takeover=True)
     reception.follow("Établir la reprise (étape 2)")
@@ -256,10 +315,20 @@ def test_takeover(office, staff, akpakpa):
     auditor.goto(f"/demandes/{the_request(contract).pk}/")
     assert "Clôturée" in auditor.text()
     assert any(n.startswith("CT-AKP-2026-") for n in pdf_numbers(auditor))
+    # The successor is told once the reprise is established, and at its end.
+    request = the_request(contract)
+    successor = "+2290161000000"
+    assert told(phones) == [
+        registered(request),
+        registered(request, successor),
+        balance(contract, "FAC-AKP-2026-000001", "26\u00a0417", "30/12/2026"),
+        terminated(request),
+        terminated(request, successor),
+    ]
     office.assert_valid_html()
 
 
-def test_mt_classic(office, staff, akpakpa):
+def test_mt_classic(office, staff, akpakpa, phones):
     mt = TariffCategoryFactory(code="MT-GEN")
     customer = CustomerFactory(
         kind="company",
@@ -308,10 +377,18 @@ def test_mt_classic(office, staff, akpakpa):
     acff.submit("Confirmer la codification")
     assert the_request(contract).state == RequestState.CLOSED
     assert not the_request(contract).orders.filter(kind="removal").exists()
+    # MT: no removal, so no second visit.
+    request = the_request(contract)
+    assert told(phones) == [
+        registered(request),
+        (REQUESTER, "visit", VISIT.format("30/11/2026", contract.number, "relève et coupure")),
+        balance(contract, "FAC-AKP-2026-000001", "151\u00a0618", "30/12/2026"),
+        terminated(request),
+    ]
     office.assert_valid_html()
 
 
-def test_cancellation(office, staff, akpakpa):
+def test_cancellation(office, staff, akpakpa, phones):
     contract = worked_example_contract(akpakpa)
     reception = start(office, staff, contract)
     issue_order(reception)
@@ -322,4 +399,10 @@ def test_cancellation(office, staff, akpakpa):
     text = reception.text()
     assert "Demande annulée." in text and "Le client renonce à résilier" in text
     assert the_request(contract).orders.get().status == "cancelled"
+    # Cancelled at the requester's own word, at the counter: nothing more is sent.
+    request = the_request(contract)
+    assert told(phones) == [
+        registered(request),
+        (REQUESTER, "visit", VISIT.format("30/11/2026", contract.number, "relève et coupure")),
+    ]
     office.assert_valid_html()
