@@ -195,11 +195,15 @@ def _tell_registered(request: TerminationRequest) -> None:
     )
 
 
-def _visit_fact(request: TerminationRequest, order: InterventionOrder) -> tuple:
+def _visit_fact(
+    request: TerminationRequest, order: InterventionOrder, *, after: VisitAttempt | None = None
+) -> tuple:
+    """The visit's date; after a failed visit, the new date is a new fact even when it is the
+    same day."""
     return (
         request,
         NotificationKind.VISIT,
-        f"{order.number}:{order.due_on:%Y-%m-%d}",
+        f"{order.number}:{order.due_on:%Y-%m-%d}" + (f":après-{after.pk}" if after else ""),
         {
             "contrat": request.contract.number,
             "date": f"{order.due_on:%d/%m/%Y}",
@@ -209,8 +213,10 @@ def _visit_fact(request: TerminationRequest, order: InterventionOrder) -> tuple:
     )
 
 
-def _tell_visit(request: TerminationRequest, order: InterventionOrder) -> None:
-    notify_many([_visit_fact(request, order)])
+def _tell_visit(
+    request: TerminationRequest, order: InterventionOrder, *, after: VisitAttempt | None = None
+) -> None:
+    notify_many([_visit_fact(request, order, after=after)])
 
 
 def balance_limit(invoice, known: dict | None = None) -> dt.date:
@@ -609,7 +615,7 @@ def termination_request_reschedule_visit(
         data={"order": order.number, "due_on": due_on.isoformat()},
     )
     order.refresh_from_db(fields=["due_on"])
-    _tell_visit(request, order)
+    _tell_visit(request, order, after=attempt)
     return attempt
 
 

@@ -8,6 +8,7 @@ from billing.models import Attestation, Document
 from contracts.enums import RequestState, Role
 from contracts.models import TerminationRequest
 from procedure import services
+from tests.browser.test_paths import REQUESTER, VISIT, balance, registered, terminated, told
 from tests.factories import UserFactory
 from tests.workflow import FROZEN_NOW, TODAY, advance, create, worked_example_contract
 
@@ -26,7 +27,9 @@ def no_horizontal_scroll(agent) -> bool:
     return agent.page.evaluate("() => document.scrollingElement.scrollWidth <= window.innerWidth")
 
 
-def test_a_failed_visit_from_a_phone_then_a_new_date_then_the_report(office, staff, akpakpa):
+def test_a_failed_visit_from_a_phone_then_a_new_date_then_the_report(
+    office, staff, akpakpa, phones
+):
     request = advance(
         create(worked_example_contract(akpakpa), staff), staff, RequestState.ORDER_ISSUED
     )
@@ -68,6 +71,19 @@ def test_a_failed_visit_from_a_phone_then_a_new_date_then_the_report(office, sta
     reader.page.check("#id_confirm")
     reader.submit("Enregistrer le compte-rendu")
     assert TerminationRequest.objects.get(pk=request.pk).state == RequestState.FIELD_REPORTED
+    # The customer is told of the failed visit, then of its new date (the same day here).
+    cut = VISIT.format("30/11/2026", "1010004512", "relève et coupure")
+    assert told(phones) == [
+        registered(request),
+        (REQUESTER, "visit", cut),
+        (
+            REQUESTER,
+            "visit_failed",
+            "SBEE: l'agent n'a pas pu intervenir le 30/11/2026 pour le contrat 1010004512. "
+            "Une nouvelle date vous sera envoyée.",
+        ),
+        (REQUESTER, "visit", cut),
+    ]
     office.assert_valid_html()
 
 
@@ -112,7 +128,9 @@ def test_a_report_sent_back_is_corrected_and_invoiced_on_the_corrected_index(
     office.assert_valid_html()
 
 
-def test_a_removal_reassigned_then_declared_impossible_then_codified(office, staff, akpakpa):
+def test_a_removal_reassigned_then_declared_impossible_then_codified(
+    office, staff, akpakpa, phones
+):
     request = advance(
         create(worked_example_contract(akpakpa), staff), staff, RequestState.REMOVAL_ORDERED
     )
@@ -155,6 +173,28 @@ def test_a_removal_reassigned_then_declared_impossible_then_codified(office, sta
     acff.page.check("#id_confirm")
     acff.submit("Confirmer la codification")
     assert "Clôturée" in acff.text()
+    # Three failed visits, each told with its new date; the reassignment is not the
+    # customer's business; the termination is.
+    removal = VISIT.format("30/11/2026", "1010004512", "dépose du compteur")
+    failed = (
+        REQUESTER,
+        "visit_failed",
+        "SBEE: l'agent n'a pas pu intervenir le 30/11/2026 pour le contrat 1010004512. "
+        "Une nouvelle date vous sera envoyée.",
+    )
+    request = TerminationRequest.objects.get(pk=request.pk)
+    assert told(phones) == [
+        registered(request),
+        (REQUESTER, "visit", VISIT.format("30/11/2026", "1010004512", "relève et coupure")),
+        balance(request.contract, "FAC-AKP-2026-000001", "26\u00a0417", "30/12/2026"),
+        (REQUESTER, "visit", removal),
+        failed,
+        (REQUESTER, "visit", removal),
+        failed,
+        (REQUESTER, "visit", removal),
+        failed,
+        terminated(request),
+    ]
     office.assert_valid_html()
 
 

@@ -11,6 +11,7 @@ from billing.models import CreditNote, Settlement
 from contracts.enums import RequestState
 from contracts.models import Deposit, TerminationRequest
 from procedure import services
+from tests.browser.test_paths import REQUESTER, VISIT, balance, registered, told
 from tests.workflow import FROZEN_NOW, TODAY, advance, create, worked_example_contract
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -22,7 +23,7 @@ def clock():
         yield
 
 
-def test_a_credit_note_then_a_corrected_balance_invoice(office, staff, akpakpa):
+def test_a_credit_note_then_a_corrected_balance_invoice(office, staff, akpakpa, phones):
     request = advance(create(worked_example_contract(akpakpa), staff), staff, RequestState.INVOICED)
     chief = office.open_as(staff.supervisor.username)
     chief.goto(f"/demandes/{request.pk}/")
@@ -50,10 +51,15 @@ def test_a_credit_note_then_a_corrected_balance_invoice(office, staff, akpakpa):
     assert note.total == -49417
     reception.goto(f"/factures/{note.invoice_id}/")
     assert "Annulée par l'avoir AV-AKP-2026-000001" in reception.text()
+    # The corrected invoice is told with its own number.
+    assert told(phones)[2:] == [
+        balance(request.contract, "FAC-AKP-2026-000001", "26\u00a0417", "30/12/2026"),
+        balance(request.contract, "FAC-AKP-2026-000002", "26\u00a0417", "30/12/2026"),
+    ]
     office.assert_valid_html()
 
 
-def test_a_refund_paid_to_an_heir_on_the_supervisors_authorisation(office, staff, akpakpa):
+def test_a_refund_paid_to_an_heir_on_the_supervisors_authorisation(office, staff, akpakpa, phones):
     contract = worked_example_contract(akpakpa)
     Deposit.objects.filter(contract=contract).update(
         amount=90000,
@@ -97,11 +103,24 @@ def test_a_refund_paid_to_an_heir_on_the_supervisors_authorisation(office, staff
     assert voucher[:5] == b"%PDF-"
     assert Settlement.objects.get().beneficiary_name == "HOUNKPATIN Afi Rosine"
     assert TerminationRequest.objects.get(pk=request.pk).state == RequestState.REMOVAL_ORDERED
+    # The refund was told when the balance invoice was validated (49 417 of consumption and
+    # 7 000 unpaid, less the 90 000 deposit), with its 90 days.
+    assert told(phones) == [
+        registered(request),
+        (REQUESTER, "visit", VISIT.format("30/11/2026", "1010004512", "relève et coupure")),
+        (
+            REQUESTER,
+            "refund_ready",
+            "SBEE: contrat 1010004512: 33\u00a0583\u00a0FCFA vous sont remboursés à l'agence "
+            "Cotonou Akpakpa (pièce d'identité du déposant), jusqu'au 28/02/2027.",
+        ),
+        (REQUESTER, "visit", VISIT.format("30/11/2026", "1010004512", "dépose du compteur")),
+    ]
     office.assert_valid_html()
 
 
-def test_the_day_closed_countersigned_and_the_balances_to_clear(office, staff, akpakpa):
-    advance(create(worked_example_contract(akpakpa), staff), staff, RequestState.INVOICED)
+def test_the_day_closed_countersigned_and_the_balances_to_clear(office, staff, akpakpa, phones):
+    request = advance(create(worked_example_contract(akpakpa), staff), staff, RequestState.INVOICED)
     cashier = office.open_as(staff.cashier.username)
     cashier.goto("/caisse/")
     cashier.follow("Arrêter ma caisse du 30/11/2026")
@@ -114,6 +133,17 @@ def test_the_day_closed_countersigned_and_the_balances_to_clear(office, staff, a
     chief.submit("Contresigner")
     assert "Arrêté AC-AKP-2026-000001 contresigné." in chief.text()
 
+    # A week before the balance goes to recovery, the evening's reminders tell the customer.
+    with time_machine.travel(dt.datetime(2026, 12, 23, 17, 0, tzinfo=dt.UTC), tick=True):
+        assert services.send_reminders() == 1
+        assert services.send_reminders() == 0  # told once, however often it runs
+    assert told(phones)[-1] == (
+        REQUESTER,
+        "recovery_reminder",
+        "SBEE: rappel, contrat 1010004512: 26\u00a0417\u00a0FCFA à payer à l'agence Cotonou "
+        "Akpakpa avant le 30/12/2026, sinon recouvrement.",
+    )
+    assert request.contract.number == "1010004512"
     with time_machine.travel(FROZEN_NOW + dt.timedelta(days=30), tick=True):
         assert services.transfer_overdue_balances(TODAY + dt.timedelta(days=30)) == 1
         chief = office.open_as(staff.supervisor.username)  # a month later: a new session

@@ -14,7 +14,7 @@ from billing.models import Document
 from contracts.enums import RequestState
 from contracts.models import Contract, TerminationRequest
 from contracts.tracking import tracking_code
-from procedure.services import issue_due_orders
+from procedure.services import issue_due_orders, send_reminders
 from tests.factories import ContractFactory, CustomerFactory, TariffCategoryFactory
 from tests.workflow import FROZEN_NOW, TODAY, worked_example_contract
 
@@ -245,6 +245,9 @@ def test_bt_anticipated(office, staff, akpakpa, phones):
 
     # Step 8 by itself: the morning task's code, run for the cut date.
     assert issue_due_orders(cut_date) == 1
+    # The evening before the removal, the reminder.
+    with time_machine.travel(dt.datetime(2026, 12, 9, 17, 0, tzinfo=dt.UTC), tick=True):
+        assert send_reminders() == 1
     with time_machine.travel(dt.datetime(2026, 12, 10, 9, 0, tzinfo=dt.UTC), tick=True):
         arpnt = office.open_as(staff.arpnt.username)
         arpnt.follow("Déposer le compteur et saisir le compte-rendu")
@@ -276,6 +279,12 @@ def test_bt_anticipated(office, staff, akpakpa, phones):
         (REQUESTER, "visit", VISIT.format("30/11/2026", contract.number, "relève de l'index")),
         balance(contract, "FAC-AKP-2026-000001", "26\u00a0417", "30/12/2026"),
         (REQUESTER, "visit", VISIT.format("10/12/2026", contract.number, "dépose du compteur")),
+        (
+            REQUESTER,
+            "visit_reminder",
+            "SBEE: rappel, un agent passe demain 10/12/2026 entre 8h et 17h pour le contrat "
+            f"{contract.number}. Laissez le compteur accessible.",
+        ),
         terminated(request),
     ]
     office.assert_valid_html()

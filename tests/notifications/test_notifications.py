@@ -280,6 +280,30 @@ def test_forty_sends_of_one_fact_write_one_message(akpakpa, staff):
     assert Delivery.objects.count() == 0
 
 
+@pytest.mark.django_db(transaction=True)
+def test_forty_agents_issuing_the_same_order_at_once_tell_the_customer_once(akpakpa, staff):
+    from django.db import connection
+
+    from tests.test_concurrency import race
+
+    request = create(worked_example_contract(akpakpa), staff)
+
+    def issue():
+        return services.termination_request_issue_order(
+            reload(request), actor=staff.reception, timing="classic", cut_date=None
+        )
+
+    results = race(*[issue for _ in range(40)])
+    assert sorted(outcome for outcome, _ in results) == ["ok"] + ["refused"] * 39
+    assert request.orders.count() == 1
+    assert kinds(request) == [NotificationKind.REGISTERED, NotificationKind.VISIT]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM procrastinate_jobs WHERE task_name = 'notifications.send'"
+        )
+        assert cursor.fetchone()[0] == 2  # the registration's, and the order's
+
+
 def test_the_request_page_and_receptions_queue_show_the_messages(akpakpa, staff, gateway, client):
     request = create(worked_example_contract(akpakpa), staff)
     told = request.notifications.get()
