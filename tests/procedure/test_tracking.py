@@ -5,6 +5,8 @@ a wrong code and an unknown number get the same answer; it is throttled."""
 import re
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from contracts.enums import RequestState
@@ -13,6 +15,10 @@ from procedure.tracking import NOT_FOUND, TOO_MANY
 from tests.workflow import advance, create, worked_example_contract
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("frozen_today")]
+
+
+def shape(sql: str) -> str:
+    return re.sub(r"\b\d+\b|'[^']*'", "?", sql)
 
 
 def look(client, number, code, address="10.0.0.1"):
@@ -43,8 +49,13 @@ def test_the_number_and_its_code_open_the_request_and_nothing_more(akpakpa, staf
 
 def test_a_wrong_code_and_an_unknown_number_answer_alike(akpakpa, staff, client):
     request = create(worked_example_contract(akpakpa), staff)
-    wrong = look(client, request.pk, "00000000")
-    unknown = look(client, request.pk + 1000, tracking_code(request.pk + 1000))
+    with CaptureQueriesContext(connection) as asked_wrong:
+        wrong = look(client, request.pk, "00000000")
+    with CaptureQueriesContext(connection) as asked_unknown:
+        unknown = look(client, request.pk + 1000, tracking_code(request.pk + 1000))
+    # The same statements, whether the number exists or not (the time is measured by
+    # `make bench-tracking`).
+    assert [shape(q["sql"]) for q in asked_wrong] == [shape(q["sql"]) for q in asked_unknown]
 
     def refusal(response):
         return re.search(r'<p class="error" role="alert">(.*?)</p>', response.content.decode())[1]
