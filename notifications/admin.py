@@ -3,10 +3,13 @@ the kinds switched on or off, the quiet hours; the messages written and their de
 only (the demo's file backend shows each SMS here as the customer would read it)."""
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin
 from django.utils.html import format_html, format_html_join
 
 from contracts.admin import ReadOnlyAdmin, RoleAdmin
+from notifications.backends import FileBackend
+from notifications.enums import DeliveryStatus
 from notifications.models import (
     Delivery,
     KindSetting,
@@ -15,6 +18,7 @@ from notifications.models import (
     QuietHours,
     Template,
 )
+from notifications.services import with_status
 from notifications.texts import VARIABLES, render, segments, unknown_variables
 
 EXAMPLE = {
@@ -101,7 +105,45 @@ class DeliveryInline(admin.TabularInline):
 
 @admin.register(Notification)
 class NotificationAdmin(ReadOnlyAdmin):
-    list_display = ["created_at", "request", "kind", "recipient", "phone", "text"]
+    list_display = ["created_at", "request", "kind", "recipient", "phone", "text", "status"]
     list_filter = ["kind"]
     search_fields = ["phone", "request__contract__number"]
+    fields = [
+        "created_at",
+        "request",
+        "kind",
+        "recipient",
+        "role",
+        "phone",
+        "language",
+        "send_after",
+        "text",
+        "received",
+    ]
+    readonly_fields = fields
     inlines = [DeliveryInline]
+
+    def get_queryset(self, request):
+        return with_status(super().get_queryset(request))
+
+    @admin.display(description="état")
+    def status(self, notification) -> str:
+        if notification.last_status is None:
+            return "en attente d'envoi"
+        return DeliveryStatus(notification.last_status).label
+
+    @admin.display(description="reçu par le téléphone")
+    def received(self, notification) -> str:
+        """With the file backend (development, demo): the SMS as the phone received it."""
+        got = FileBackend.received(notification)
+        if got is None:
+            return (
+                "—"
+                if settings.SMS_BACKEND.endswith(".FileBackend")
+                else "voir les remises ci-dessous (passerelle)"
+            )
+        return format_html(
+            '<div class="sms"><strong>À {}</strong><br>{}</div>',
+            got["to"],
+            got["text"],
+        )

@@ -28,6 +28,18 @@ class FileBackend:
     """One file per message under SMS_FILE_DIR, named by its number: what the customer would
     have received."""
 
+    @staticmethod
+    def path(notification) -> Path:
+        return Path(settings.SMS_FILE_DIR) / f"{notification.pk:09d}-{notification.kind}.json"
+
+    @classmethod
+    def received(cls, notification) -> dict | None:
+        """The message as the phone received it, or None when it was not sent here."""
+        try:
+            return json.loads(cls.path(notification).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+
     def send(self, notification) -> str:
         folder = Path(settings.SMS_FILE_DIR)
         folder.mkdir(parents=True, exist_ok=True)
@@ -38,7 +50,7 @@ class FileBackend:
             "text": notification.text,
             "key": notification.key,
         }
-        path = folder / f"{notification.pk:09d}-{notification.kind}.json"
+        path = self.path(notification)
         path.write_text(json.dumps(content, ensure_ascii=False, indent=1), encoding="utf-8")
         return f"file-{notification.pk}"
 

@@ -369,3 +369,40 @@ def test_reception_records_the_requesters_language_or_refusal_at_the_counter(
     assert not request.notifications.filter(kind=NotificationKind.VISIT).exists()  # refused
     client.force_login(staff.reader)  # not reception's: refused
     assert client.get(reverse("request_sms_choice", args=[request.pk])).status_code == 403
+
+
+def test_the_admin_shows_each_sms_as_the_phone_received_it_and_the_texts_cost(
+    akpakpa, staff, client, settings, tmp_path
+):
+    from contracts.enums import Role
+    from tests.factories import UserFactory
+
+    settings.SMS_BACKEND = "notifications.backends.FileBackend"
+    settings.SMS_FILE_DIR = tmp_path
+    request = create(worked_example_contract(akpakpa), staff)
+    told = request.notifications.get()
+    admin = UserFactory(agency=akpakpa, roles=[Role.ADMIN])
+    client.force_login(admin)
+    url = reverse("admin:notifications_notification_change", args=[told.pk])
+    page = client.get(url).content.decode()
+    assert "Reçu par le téléphone" in page and "<strong>À " not in page
+    listing = client.get(reverse("admin:notifications_notification_changelist")).content.decode()
+    assert "en attente d&#x27;envoi" in listing
+    notifications.deliver(told.pk, last_attempt=False)
+    page = client.get(url).content.decode()
+    assert f"<strong>À {told.phone}</strong><br>{told.text}" in page.replace("&#x27;", "'")
+    listing = client.get(reverse("admin:notifications_notification_changelist")).content.decode()
+    assert "Envoyé à l&#x27;opérateur" in listing
+
+    # A text edited in the admin: its preview and its cost, an unknown variable refused.
+    template = Template.objects.get(kind=NotificationKind.VISIT, language="fr")
+    before = template.text
+    change = reverse("admin:notifications_template_change", args=[template.pk])
+    typed = {"kind": NotificationKind.VISIT, "language": "fr"}
+    refused = client.post(change, {**typed, "text": "Passage le {jour}"})
+    assert refused.status_code == 200 and "{jour}" in refused.content.decode()
+    template.refresh_from_db()
+    assert template.text == before
+    assert client.post(change, {**typed, "text": "SBEE: passage le {date}."}).status_code == 302
+    page = client.get(change).content.decode()
+    assert "SBEE: passage le 15/12/2026." in page and "GSM 7 bits, 1 SMS" in page
