@@ -61,3 +61,17 @@ SAFETY_STEPS = [
     "Raccorder les câbles « arrivée » sur les bornes de la boîte de dérivation.",
     "Fermer la boîte de dérivation et la plomber.",
 ]
+
+
+class SubmissionKind(models.TextChoices):
+    """What a field crew sends from the field app (each made on the phone, with its own id)."""
+
+    FIELD_REPORT = "releve", "Compte-rendu de relève ou de coupure (étapes 4-5)"
+    REMOVAL_REPORT = "depose", "Compte-rendu de dépose ou de coupure définitive (étapes 8-9)"
+    FAILED_VISIT = "visite", "Visite infructueuse"
+
+
+class SubmissionOutcome(models.TextChoices):
+    ACCEPTED = "accepted", "Reçu et enregistré"
+    REFUSED = "refused", "Refusé (à corriger sur le téléphone)"
+    CONFLICT = "conflict", "En conflit (l'ordre a changé entre-temps)"

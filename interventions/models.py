@@ -4,7 +4,14 @@ from django.db import models
 from django.db.models import F, Q
 
 from contracts.triggers import append_only, kept
-from interventions.enums import OrderKind, OrderStatus, Remark, VisitFailure
+from interventions.enums import (
+    OrderKind,
+    OrderStatus,
+    Remark,
+    SubmissionKind,
+    SubmissionOutcome,
+    VisitFailure,
+)
 from interventions.triggers import REPORT_KEPT, VISIT_KEPT
 
 
@@ -304,3 +311,114 @@ class OrderSignature(models.Model):
 
     def __str__(self) -> str:
         return f"{self.order.number} – {self.signer_name}"
+
+
+class FieldSubmission(models.Model):
+    """A report sent from the field app, by the identifier the phone made for it (a UUID): the
+    same identifier with the same content is the same submission (its first answer is given
+    again, never a second report); with other content it is refused. What was sent is kept as
+    it came, with its outcome: accepted (the report or visit it made), refused (the reason, to
+    correct on the phone), or in conflict (the order was reassigned, cancelled or reported
+    meanwhile: shown to the crew and the supervisor, never dropped). Append-only."""
+
+    client_id = models.UUIDField("identifiant fait sur le téléphone", unique=True)
+    agent = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name="agent"
+    )
+    order = models.ForeignKey(
+        InterventionOrder,
+        on_delete=models.PROTECT,
+        related_name="submissions",
+        verbose_name="ordre",
+    )
+    kind = models.CharField("nature", max_length=8, choices=SubmissionKind.choices)
+    payload = models.JSONField("contenu envoyé")
+    payload_sha256 = models.CharField("empreinte du contenu", max_length=64)
+    made_at = models.DateTimeField("fait sur le téléphone le", null=True, blank=True)
+    received_at = models.DateTimeField("reçu le", auto_now_add=True)
+    latitude = models.FloatField("latitude", null=True, blank=True)
+    longitude = models.FloatField("longitude", null=True, blank=True)
+    accuracy_m = models.PositiveIntegerField("précision (m)", null=True, blank=True)
+    outcome = models.CharField("résultat", max_length=8, choices=SubmissionOutcome.choices)
+    message = models.CharField("motif", max_length=500, blank=True)
+    report = models.OneToOneField(
+        InterventionReport,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="submission",
+        verbose_name="compte-rendu enregistré",
+    )
+    attempt = models.OneToOneField(
+        VisitAttempt,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="submission",
+        verbose_name="visite infructueuse enregistrée",
+    )
+
+    class Meta:
+        verbose_name = "envoi du terrain"
+        verbose_name_plural = "envois du terrain"
+        triggers = append_only()
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(outcome=SubmissionOutcome.ACCEPTED)
+                | Q(report__isnull=False)
+                | Q(attempt__isnull=False),
+                name="submission_accepted_made_something",
+            ),
+            models.CheckConstraint(
+                condition=(Q(latitude__isnull=True) & Q(longitude__isnull=True))
+                | (Q(latitude__range=(-90, 90)) & Q(longitude__range=(-180, 180))),
+                name="submission_position_on_earth",
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["order", "outcome"],
+                name="submission_conflicts",
+                condition=Q(outcome="conflict"),
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} – {self.order.number} ({self.client_id})"
+
+
+class PhotoRule(models.Model):
+    """Per kind of report sent from the field: whether a photo of the meter's display is
+    required (the admin decides; otherwise the crew may add one)."""
+
+    kind = models.CharField("nature", max_length=8, choices=SubmissionKind.choices, unique=True)
+    required = models.BooleanField("photo de l'index exigée", default=False)
+
+    class Meta:
+        verbose_name = "photo exigée"
+        verbose_name_plural = "photos exigées"
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} : {'exigée' if self.required else 'facultative'}"
+
+
+class IndexPhoto(models.Model):
+    """The photo of the meter's display sent with a report (compressed on the phone, its date
+    and position metadata kept): the bytes as received and their SHA-256. Append-only."""
+
+    submission = models.OneToOneField(
+        FieldSubmission, on_delete=models.PROTECT, related_name="photo", verbose_name="envoi"
+    )
+    content = models.BinaryField("photo")
+    content_type = models.CharField("type", max_length=40)
+    sha256 = models.CharField("empreinte SHA-256", max_length=64)
+    size = models.PositiveIntegerField("taille (octets)")
+    received_at = models.DateTimeField("reçue le", auto_now_add=True)
+
+    class Meta:
+        verbose_name = "photo de l'index"
+        verbose_name_plural = "photos de l'index"
+        triggers = append_only()
+
+    def __str__(self) -> str:
+        return f"Photo {self.sha256[:12]}…"

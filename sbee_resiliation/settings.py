@@ -97,6 +97,7 @@ INSTALLED_APPS = [
     "interventions",
     "billing",
     "procedure",
+    "field",
     "imports",
     "supervision",
     "sbee_resiliation",

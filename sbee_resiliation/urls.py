@@ -40,6 +40,7 @@ urlpatterns = [
     path("", include("accounts.urls")),
     path("", include("notifications.urls")),
     path("", include("supervision.urls")),
+    path("", include("field.urls")),
     path("", include("procedure.urls")),
     path("", include("billing.urls")),
     path("", include("interventions.urls")),

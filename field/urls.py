@@ -1,0 +1,11 @@
+from django.urls import path
+
+from field import views
+
+urlpatterns = [
+    path("terrain/", views.app, name="field_app"),
+    path("terrain/tournee.json", views.day, name="field_day"),
+    path("terrain/envois/", views.send, name="field_send"),
+    path("terrain/sw.js", views.service_worker, name="field_service_worker"),
+    path("terrain/manifest.webmanifest", views.manifest, name="field_manifest"),
+]

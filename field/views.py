@@ -1,0 +1,195 @@
+"""The field app (/terrain/): an installable page for the readers and ARPNT crews that keeps
+the day's orders on the phone, takes the reports without a network and sends them when it
+returns. Its service worker and manifest are served from /terrain/ (their scope); its data
+comes as JSON: the day's orders, then each report sent by its own identifier."""
+
+import hashlib
+import json
+
+from django.contrib.auth.decorators import login_not_required
+from django.http import JsonResponse
+from django.middleware.csrf import get_token
+from django.shortcuts import render
+from django.templatetags.static import static
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_POST
+
+from accounts.rules import StepRefused, check_role
+from contracts.enums import Role
+from field import selectors, services
+from interventions.enums import SAFETY_STEPS, Remark, SubmissionKind, VisitFailure
+
+FIELD_ROLES = (Role.READER, Role.ARPNT)
+# The app's own files, kept on the phone by the service worker (their hashed names).
+APP_FILES = [
+    "css/app.css",
+    "field/queue.js",
+    "field/field.js",
+    "vendor/idb-keyval/idb-keyval.umd.js",
+    "vendor/compressorjs/compressor.min.js",
+    "field/icon.svg",
+]
+
+
+@never_cache
+@require_GET
+def app(request):
+    check_role(request.user, *FIELD_ROLES)
+    return render(
+        request,
+        "field/app.html",
+        {
+            "remarks": Remark.choices,
+            "reasons": VisitFailure.choices,
+            "agent": request.user.username,
+            "safety_steps": SAFETY_STEPS,
+        },
+    )
+
+
+def _order(order) -> dict:
+    contract = order.request.contract
+    return {
+        "numero": order.number,
+        "nature": order.kind,
+        "envoi": (
+            SubmissionKind.REMOVAL_REPORT
+            if order.kind in ("removal", "final_interruption")
+            else SubmissionKind.FIELD_REPORT
+        ),
+        "travail": selectors.WORK[order.kind],
+        "a_executer_le": order.due_on.isoformat(),
+        "contrat": contract.number,
+        "client": contract.customer.name,
+        "adresse": contract.delivery_point.address,
+        "quartier": selectors.neighbourhood(contract.delivery_point.address),
+        "point_de_livraison": contract.delivery_point.reference,
+        "compteur": contract.meter.serial,
+        "chiffres": contract.meter.digits,
+        "dernier_index": contract.last_billed_index,
+        "dernier_index_le": contract.last_billed_date.isoformat(),
+        "renvoye": order.status == "returned",
+    }
+
+
+@never_cache
+@require_GET
+def day(request):
+    """The crew's orders, and what it sent that did not go through."""
+    check_role(request.user, *FIELD_ROLES)
+    return JsonResponse(
+        {
+            "agent": request.user.username,
+            "charge_le": timezone.localtime().strftime("%d/%m/%Y %H:%M"),
+            "jeton": get_token(request),
+            "ordres": [_order(o) for o in selectors.day_orders(request.user)],
+            "envois": [
+                {
+                    "id": str(s.client_id),
+                    "ordre": s.order.number,
+                    "resultat": s.outcome,
+                    "libelle": s.get_outcome_display(),
+                    "message": s.message,
+                }
+                for s in selectors.open_submissions(request.user)
+            ],
+        },
+        json_dumps_params={"ensure_ascii": False, "separators": (",", ":")},
+    )
+
+
+def _position(post) -> tuple[float, float, int | None] | None:
+    try:
+        latitude, longitude = float(post["lat"]), float(post["lon"])
+    except (KeyError, ValueError):
+        return None
+    if not (-90 <= latitude <= 90 and -180 <= longitude <= 180):
+        return None
+    try:
+        accuracy = max(0, min(int(float(post.get("precision", ""))), 100_000))
+    except ValueError:
+        accuracy = None
+    return latitude, longitude, accuracy
+
+
+@never_cache
+@require_POST
+def send(request):
+    """One report from the phone (multipart: its identifier, nature, order, fields as JSON, the
+    phone's time, its position if given, its photo if taken). Answered in JSON: 200 with the
+    outcome (accepted, refused, conflict: final for this identifier), 409 when the identifier
+    was used for other content or by someone else, 400 when nothing can be kept."""
+    check_role(request.user, *FIELD_ROLES)
+    post = request.POST
+    try:
+        fields = json.loads(post.get("champs", "{}"))
+        if not isinstance(fields, dict):
+            raise ValueError
+    except ValueError:
+        return JsonResponse({"id": post.get("id", ""), "message": "Contenu illisible."}, status=400)
+    made_at = parse_datetime(post.get("fait_le", "")) if post.get("fait_le") else None
+    if made_at is not None and timezone.is_naive(made_at):
+        made_at = timezone.make_aware(made_at)
+    upload = request.FILES.get("photo")
+    photo = upload.read(services.PHOTO_MAX + 1) if upload else None
+    try:
+        answer = services.submission_receive(
+            actor=request.user,
+            client_id=post.get("id", ""),
+            kind=post.get("nature", ""),
+            order_number=post.get("ordre", ""),
+            fields=fields,
+            made_at=made_at,
+            position=_position(post),
+            photo=photo,
+        )
+    except StepRefused as refusal:
+        status = 409 if refusal.message.startswith(("Ce compte-rendu", "Cet envoi")) else 400
+        return JsonResponse(
+            {"id": post.get("id", ""), "resultat": "refused", "message": refusal.message},
+            status=status,
+            json_dumps_params={"ensure_ascii": False},
+        )
+    return JsonResponse(answer.as_json(), json_dumps_params={"ensure_ascii": False})
+
+
+@login_not_required  # fetched again by the browser on its own; nothing in it is private
+@never_cache
+@require_GET
+def service_worker(request):
+    """The service worker, from /terrain/ so that its scope is the field app."""
+    return render(
+        request,
+        "field/sw.js",
+        {"files": [static(f) for f in APP_FILES], "version": _version()},
+        content_type="application/javascript; charset=utf-8",
+    )
+
+
+def _version() -> str:
+    """Changes with the app's files (their hashed names): a new worker then."""
+    names = "|".join(static(f) for f in APP_FILES)
+    return hashlib.sha256(names.encode()).hexdigest()[:12]
+
+
+@login_not_required  # browsers fetch the manifest without the session's cookie
+@require_GET
+def manifest(request):
+    data = {
+        "name": "SBEE – Ma tournée",
+        "short_name": "Ma tournée",
+        "lang": "fr",
+        "start_url": "/terrain/",
+        "scope": "/terrain/",
+        "display": "standalone",
+        "background_color": "#ffffff",
+        "theme_color": "#0b4f8a",
+        "icons": [{"src": static("field/icon.svg"), "sizes": "any", "type": "image/svg+xml"}],
+    }
+    return JsonResponse(
+        data,
+        content_type="application/manifest+json",
+        json_dumps_params={"ensure_ascii": False},
+    )

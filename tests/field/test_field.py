@@ -1,0 +1,197 @@
+"""The field app's server side: the day's orders as JSON, each report by the identifier made on
+the phone (the same content once, other content refused), checked like a report typed at the
+agency, a conflict kept when the order changed meanwhile, the photo kept with its hash."""
+
+import hashlib
+import json
+import uuid
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.urls import reverse
+
+from contracts.enums import RequestState, Role
+from interventions.enums import OrderStatus, SubmissionOutcome
+from interventions.models import (
+    FieldSubmission,
+    IndexPhoto,
+    InterventionReport,
+    PhotoRule,
+    VisitAttempt,
+)
+from procedure import services
+from tests.factories import UserFactory
+from tests.workflow import TODAY, advance, create, reload, worked_example_contract
+
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("frozen_today")]
+
+JPEG = b"\xff\xd8\xff\xe0" + b"photo de l'afficheur" * 50
+
+
+@pytest.fixture
+def order(akpakpa, staff):
+    request = advance(
+        create(worked_example_contract(akpakpa), staff), staff, RequestState.ORDER_ISSUED
+    )
+    return request.orders.get()
+
+
+def reading(**changes):
+    fields = {
+        "index_read": 12300,
+        "read_on": TODAY.isoformat(),
+        "cut_done": True,
+        "cut_index": 12300,
+        "remarks": [],
+    }
+    return {**fields, **changes}
+
+
+def send(client, order, *, client_id=None, kind="releve", fields=None, photo=None, **extra):
+    data = {
+        "id": client_id or str(uuid.uuid4()),
+        "nature": kind,
+        "ordre": order.number,
+        "champs": json.dumps(reading() if fields is None else fields),
+        "fait_le": "2026-11-30T10:15:00+01:00",
+        **extra,
+    }
+    if photo is not None:
+        data["photo"] = SimpleUploadedFile("index.jpg", photo, content_type="image/jpeg")
+    return client.post(reverse("field_send"), data)
+
+
+def test_the_day_lists_the_crews_orders_with_what_it_needs(client, staff, order):
+    client.force_login(staff.reader)
+    day = client.get(reverse("field_day")).json()
+    (sent,) = day["ordres"]
+    assert sent["numero"] == order.number and sent["envoi"] == "releve"
+    assert sent["compteur"] == order.request.contract.meter.serial
+    assert sent["dernier_index"] == 12000 and sent["travail"].startswith("Relever l'index")
+    assert day["jeton"] and day["envois"] == []
+    client.force_login(staff.arpnt)  # removal orders only
+    assert client.get(reverse("field_day")).json()["ordres"] == []
+    client.force_login(staff.cashier)
+    assert client.get(reverse("field_day")).status_code == 403
+
+
+def test_a_report_sent_twice_is_entered_once_and_other_content_is_refused(client, staff, order):
+    client.force_login(staff.reader)
+    client_id = str(uuid.uuid4())
+    first = send(client, order, client_id=client_id, photo=JPEG, lat="6.3703", lon="2.4470")
+    assert first.status_code == 200
+    assert first.json()["resultat"] == SubmissionOutcome.ACCEPTED
+    assert first.json()["deja_recu"] is False
+    again = send(client, order, client_id=client_id, photo=JPEG, lat="6.3703", lon="2.4470")
+    assert again.status_code == 200 and again.json()["deja_recu"] is True
+    assert again.json()["resultat"] == SubmissionOutcome.ACCEPTED
+    assert InterventionReport.objects.count() == 1 and FieldSubmission.objects.count() == 1
+    assert reload(order.request).state == RequestState.FIELD_REPORTED
+    edited = send(client, order, client_id=client_id, fields=reading(index_read=12310))
+    assert edited.status_code == 409
+    assert edited.json()["message"].startswith("Ce compte-rendu a déjà été reçu avec un autre")
+    assert InterventionReport.objects.count() == 1
+    submission = FieldSubmission.objects.get()
+    assert submission.report == InterventionReport.objects.get()
+    assert (submission.latitude, submission.longitude) == (6.3703, 2.447)
+    photo = IndexPhoto.objects.get()
+    assert (
+        photo.sha256
+        == hashlib.sha256(JPEG).hexdigest()
+        == hashlib.sha256(bytes(photo.content)).hexdigest()
+    )
+
+
+def test_a_report_is_checked_like_one_typed_at_the_agency(client, staff, order):
+    client.force_login(staff.reader)
+    wrong = send(client, order, fields=reading(cut_index=12290))
+    assert wrong.json()["resultat"] == SubmissionOutcome.REFUSED
+    assert "ne peut pas être inférieur à l'index relevé" in wrong.json()["message"]
+    empty = send(client, order, fields=reading(index_read=""))
+    assert empty.json()["resultat"] == SubmissionOutcome.REFUSED
+    assert "Index relevé" in empty.json()["message"]
+    assert not InterventionReport.objects.exists()
+    assert FieldSubmission.objects.filter(outcome=SubmissionOutcome.REFUSED).count() == 2
+    # Refused ones are listed for the crew, with their reasons.
+    assert len(client.get(reverse("field_day")).json()["envois"]) == 2
+    # Someone else's order, or another agency's: nothing kept.
+    other = UserFactory(agency=order.agency, roles=[Role.ARPNT])
+    client.force_login(other)
+    assert send(client, order).status_code == 400
+
+
+def test_a_failed_visit_from_the_field(client, staff, order):
+    client.force_login(staff.reader)
+    response = send(
+        client,
+        order,
+        kind="visite",
+        fields={"visited_on": TODAY.isoformat(), "reason": "absent", "reason_detail": ""},
+    )
+    assert response.json()["resultat"] == SubmissionOutcome.ACCEPTED
+    assert VisitAttempt.objects.get().submission == FieldSubmission.objects.get()
+    order.refresh_from_db()
+    assert order.status == OrderStatus.VISIT_FAILED
+
+
+def test_an_order_reassigned_meanwhile_keeps_the_report_as_a_conflict(
+    client, staff, order, akpakpa
+):
+    other = UserFactory(username="akp.releve2", agency=akpakpa, roles=[Role.READER])
+    services.termination_request_reassign_order(
+        order.request, actor=staff.supervisor, assignee=other
+    )
+    client.force_login(staff.reader)
+    response = send(client, order)
+    assert response.json()["resultat"] == SubmissionOutcome.CONFLICT
+    assert "a été confié à" in response.json()["message"]
+    assert not InterventionReport.objects.exists()
+    conflict = FieldSubmission.objects.get()
+    assert conflict.outcome == SubmissionOutcome.CONFLICT and conflict.payload["champs"]
+    (listed,) = client.get(reverse("field_day")).json()["envois"]
+    assert listed["resultat"] == SubmissionOutcome.CONFLICT
+
+
+def test_a_photo_required_by_the_admin(client, staff, order):
+    PhotoRule.objects.create(kind="releve", required=True)
+    client.force_login(staff.reader)
+    without = send(client, order)
+    assert without.json()["resultat"] == SubmissionOutcome.REFUSED
+    assert without.json()["message"] == "La photo de l'index est exigée pour ce compte-rendu."
+    not_a_photo = send(client, order, photo=b"%PDF-1.7 ...")
+    assert not_a_photo.status_code == 400
+    assert send(client, order, photo=JPEG).json()["resultat"] == SubmissionOutcome.ACCEPTED
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_same_report_sent_from_ten_connections_at_once_is_entered_once(akpakpa, staff):
+    from django.test import Client
+
+    from tests.test_concurrency import race
+
+    request = advance(
+        create(worked_example_contract(akpakpa), staff), staff, RequestState.ORDER_ISSUED
+    )
+    order = request.orders.get()
+    client_id = str(uuid.uuid4())
+
+    def one():
+        client = Client()
+        client.force_login(staff.reader)
+        return send(client, order, client_id=client_id).json()["resultat"]
+
+    results = race(*[one for _ in range(10)])
+    assert [r for _, r in results] == [SubmissionOutcome.ACCEPTED] * 10
+    assert InterventionReport.objects.count() == 1 and FieldSubmission.objects.count() == 1
+
+
+def test_the_app_its_worker_and_its_manifest(client, staff):
+    client.force_login(staff.reader)
+    page = client.get(reverse("field_app"))
+    assert page.status_code == 200 and "Ma tournée" in page.content.decode()
+    client.logout()
+    worker = client.get(reverse("field_service_worker"))
+    assert worker["Content-Type"].startswith("application/javascript")
+    assert "workbox-precaching" in worker.content.decode()
+    manifest = client.get(reverse("field_manifest")).json()
+    assert manifest["start_url"] == "/terrain/" and manifest["display"] == "standalone"
