@@ -38,7 +38,12 @@ from contracts.models import TerminationRequest
 from contracts.phone import format_phone
 from contracts.selectors import get_contract_for_user, get_request_for_user, search_contracts
 from interventions.enums import FIELD_ORDER_KINDS, REMOVAL_ORDER_KINDS, OrderKind
-from interventions.models import InterventionOrder, InterventionReport, VisitAttempt
+from interventions.models import (
+    FieldSubmission,
+    InterventionOrder,
+    InterventionReport,
+    VisitAttempt,
+)
 from interventions.services import agent_role
 from notifications import services as notifications
 from notifications.enums import DeliveryStatus
@@ -331,6 +336,10 @@ def request_detail(request, pk: int):
             "may_choose_sms": request.user.has_role(Role.RECEPTION)
             and request.user.agency_id == req.agency_id,
             "waiting": waiting(req, timezone.localdate()),
+            "field_sent": FieldSubmission.objects.filter(order__request=req)
+            .select_related("agent", "order", "photo")
+            .defer("photo__content")
+            .order_by("received_at"),
         },
     )
 

@@ -76,7 +76,8 @@
   function open(order, nature) {
     current = {order: order, nature: nature};
     form.reset();
-    var today = new Date().toISOString().slice(0, 10);
+    var now = new Date(), pad = function (n) { return (n < 10 ? "0" : "") + n; };
+    var today = now.getFullYear() + "-" + pad(now.getMonth() + 1) + "-" + pad(now.getDate());
     $("read_on").value = today;
     $("visited_on").value = today;
     var removal = nature === "depose", visit = nature === "visite";

@@ -15,10 +15,17 @@ workbox.precaching.cleanupOutdatedCaches();
 workbox.precaching.precacheAndRoute([{% for f in files %}
   {url: "{{ f }}", revision: "{{ version }}"}{% if not forloop.last %},{% endif %}{% endfor %}
 ]);
-// The page and the day's orders: from the network when it answers, else as last kept.
+// The page and the day's orders: kept at installation, then from the network when it answers,
+// else as last kept. The app opens offline on "Ma tournée".
+self.addEventListener("install", (event) => {
+  event.waitUntil(caches.open("terrain-pages").then((cache) =>
+    cache.addAll(["{% url 'field_app' %}", "{% url 'field_day' %}"]).catch(() => {})));
+});
 workbox.routing.registerRoute(
   ({url}) => url.pathname === "{% url 'field_app' %}" || url.pathname === "{% url 'field_day' %}",
-  new workbox.strategies.NetworkFirst({cacheName: "terrain-pages", networkTimeoutSeconds: 8})
+  new workbox.strategies.NetworkFirst({
+    cacheName: "terrain-pages", networkTimeoutSeconds: 8, matchOptions: {ignoreVary: true}
+  })
 );
 self.addEventListener("sync", (event) => {
   if (event.tag === "envoyer") {

@@ -1,0 +1,190 @@
+"""The field app in Chromium on a phone-sized screen: installed, the day loaded, the network
+cut, three reports taken (one with a photo, one failed visit), the page closed and opened
+again (still queued), the network back: each report arrives once; the queue sent again
+changes nothing; a report edited after it was queued is refused with its reason; an order
+reassigned meanwhile makes a conflict that both the crew and the supervisor see."""
+
+import hashlib
+import io
+import time
+
+import pytest
+import time_machine
+from PIL import Image
+
+from contracts.enums import RequestState, Role
+from interventions.enums import OrderStatus, SubmissionOutcome
+from interventions.models import FieldSubmission, IndexPhoto, InterventionReport, VisitAttempt
+from procedure import services
+from tests.factories import UserFactory
+from tests.workflow import FROZEN_NOW, advance, create, worked_example_contract
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+PHONE = {"width": 390, "height": 844}
+
+
+@pytest.fixture(autouse=True)
+def clock():
+    with time_machine.travel(FROZEN_NOW, tick=True):
+        yield
+
+
+def orders_issued(akpakpa, staff, count):
+    orders = []
+    for n in range(count):
+        contract = worked_example_contract(akpakpa, number=f"10100002{n:02d}")
+        request = advance(create(contract, staff), staff, RequestState.ORDER_ISSUED)
+        orders.append(request.orders.get())
+    return orders
+
+
+def install(office, username):
+    """Open the app, let its service worker take the page and keep the day, as a phone does
+    the first time."""
+    crew = office.open_as(username, viewport=PHONE)
+    crew.context.clock.install(time=FROZEN_NOW)  # the phone's clock: the same day as the server
+    crew.goto("/terrain/")
+    until(crew, "() => !!(navigator.serviceWorker && navigator.serviceWorker.controller)")
+    crew.page.wait_for_selector("#ordres li")
+    return crew
+
+
+def until(crew, script: str, deadline: float = 120) -> None:
+    """Poll a condition in the page (the CSP forbids wait_for_function's eval); a generous
+    deadline, never a timing assertion."""
+    end = time.monotonic() + deadline
+    while not crew.page.evaluate(script):
+        assert time.monotonic() < end, script
+        crew.page.wait_for_timeout(200)
+
+
+def waiting(crew) -> str:
+    return crew.page.inner_text("#attente")
+
+
+def enter_reading(crew, order, index, *, photo=None):
+    item = crew.page.locator("#ordres li", has_text=order.number)
+    item.get_by_role("button", name="Saisir le compte-rendu").click()
+    crew.page.fill("#index_read", str(index))
+    crew.page.check("#cut_done")
+    crew.page.fill("#cut_index", str(index))
+    if photo:
+        crew.page.set_input_files("#photo", photo)
+    crew.page.check("#confirm")
+    crew.page.click("button:has-text('Garder pour l\\'envoi')")
+    crew.page.wait_for_selector("#saisie", state="hidden")
+
+
+def a_photo(tmp_path):
+    # A phone camera's picture: 2400 × 1800, detailed enough to weigh about 1 MB.
+    image = Image.effect_noise((300, 225), 60).convert("RGB").resize((2400, 1800))
+    exif = Image.Exif()
+    exif[0x0132] = "2026:11:30 10:14:00"  # DateTime
+    path = tmp_path / "afficheur.jpg"
+    if path.exists():
+        return path
+    buffer = io.BytesIO()
+    image.save(buffer, "JPEG", quality=95, exif=exif)
+    path.write_bytes(buffer.getvalue())
+    return path
+
+
+def test_three_reports_taken_offline_arrive_once(office, staff, akpakpa, tmp_path):
+    first, second, third = orders_issued(akpakpa, staff, 3)
+    crew = install(office, staff.reader.username)
+    assert crew.page.locator("#ordres li").count() == 3
+
+    crew.context.set_offline(True)
+    crew.page.reload()
+    crew.page.wait_for_selector("#ordres li")
+    assert "Hors connexion" in crew.page.inner_text("#reseau")
+    enter_reading(crew, first, 12300, photo=a_photo(tmp_path))
+    item = crew.page.locator("#ordres li", has_text=second.number)
+    item.get_by_role("button", name="Visite infructueuse").click()
+    crew.page.check("input[name=reason][value=absent]")
+    crew.page.check("#confirm")
+    crew.page.click("button:has-text('Garder pour l\\'envoi')")
+    enter_reading(crew, third, 12310)
+    assert waiting(crew) == "3 comptes-rendus en attente d'envoi"
+    assert not FieldSubmission.objects.exists()
+
+    # Closed, then opened again, still without a network: the reports are still there.
+    crew.page.close()
+    crew._responses.clear()  # the closed page's, not to be read again
+    crew.page = crew.context.new_page()
+    crew.page.goto(office.base_url + "/terrain/")
+    crew.page.wait_for_selector("#ordres li")
+    assert waiting(crew) == "3 comptes-rendus en attente d'envoi"
+
+    crew.context.set_offline(False)
+    crew.page.evaluate("window.dispatchEvent(new Event('online'))")
+    until(crew, "() => document.getElementById('attente').textContent.startsWith('Aucun')")
+    assert FieldSubmission.objects.count() == 3
+    assert set(FieldSubmission.objects.values_list("outcome", flat=True)) == {
+        SubmissionOutcome.ACCEPTED
+    }
+    assert InterventionReport.objects.count() == 2 and VisitAttempt.objects.count() == 1
+    second.refresh_from_db()
+    assert second.status == OrderStatus.VISIT_FAILED
+
+    # The photo: compressed on the phone, its hash the hash of the bytes received.
+    photo = IndexPhoto.objects.get()
+    assert photo.sha256 == hashlib.sha256(bytes(photo.content)).hexdigest()
+    assert photo.size < a_photo(tmp_path).stat().st_size / 2
+    assert max(Image.open(io.BytesIO(bytes(photo.content))).size) <= 1600
+    sent = crew.page.evaluate("""async () => {
+        const r = (await sbeeQueue.all()).find((r) => r.photo);
+        const bytes = await r.photo.arrayBuffer();
+        const digest = await crypto.subtle.digest("SHA-256", bytes);
+        return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
+    }""")
+    assert sent == photo.sha256
+    assert b"2026:11:30 10:14:00" in bytes(photo.content)  # its date kept (EXIF)
+
+    # The same queue sent again: answered as the first time, nothing new.
+    crew.page.evaluate("""async () => {
+        for (const r of await sbeeQueue.all()) {
+            r.etat = sbeeQueue.PENDING;
+            await sbeeQueue.put(r);
+        }
+    }""")
+    crew.page.click("#synchroniser")
+    until(crew, "() => document.getElementById('attente').textContent.startsWith('Aucun')")
+    assert FieldSubmission.objects.count() == 3 and InterventionReport.objects.count() == 2
+
+    # A report changed after it was queued, sent again under its identifier: refused.
+    crew.page.evaluate("""async () => {
+        const r = (await sbeeQueue.all()).find((r) => r.photo);
+        r.champs.index_read = "12399"; r.etat = sbeeQueue.PENDING; await sbeeQueue.put(r);
+    }""")
+    crew.page.click("#synchroniser")
+    refused = crew.page.locator("#envois li.envoi-refused")
+    refused.wait_for(timeout=60000)
+    assert "déjà été reçu avec un autre contenu" in refused.inner_text()
+    assert InterventionReport.objects.count() == 2
+
+
+def test_an_order_reassigned_while_its_report_waits_offline(office, staff, akpakpa):
+    (order,) = orders_issued(akpakpa, staff, 1)
+    crew = install(office, staff.reader.username)
+    crew.context.set_offline(True)
+    enter_reading(crew, order, 12300)
+    assert waiting(crew) == "1 compte-rendu en attente d'envoi"
+    other = UserFactory(username="akp.releve2", agency=akpakpa, roles=[Role.READER])
+    services.termination_request_reassign_order(
+        order.request, actor=staff.supervisor, assignee=other
+    )
+    crew.context.set_offline(False)
+    crew.page.click("#synchroniser")
+    conflict = crew.page.locator("#envois li.envoi-conflict")
+    conflict.wait_for(timeout=60000)
+    assert "a été confié à" in conflict.inner_text()
+    kept = FieldSubmission.objects.get()
+    assert kept.outcome == SubmissionOutcome.CONFLICT and kept.payload["champs"]["index_read"]
+    assert not InterventionReport.objects.exists()
+
+    chief = office.open_as(staff.supervisor.username)
+    chief.goto(f"/demandes/{order.request_id}/")
+    assert "Compte-rendu du terrain en conflit" in chief.text()
+    assert "12300" in chief.text()
