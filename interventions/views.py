@@ -1,8 +1,8 @@
-from django.http import Http404
+from django.http import Http404, HttpResponse
 from django.shortcuts import render
 
 from interventions.enums import SAFETY_STEPS, OrderKind
-from interventions.models import InterventionOrder
+from interventions.models import IndexPhoto, InterventionOrder
 
 
 def order_detail(request, pk: int):
@@ -30,3 +30,16 @@ def order_detail(request, pk: int):
             "is_removal": order.kind == OrderKind.REMOVAL,
         },
     )
+
+
+def index_photo(request, pk: int):
+    """The photo of the meter's display sent with a report from the field, as received."""
+    photos = IndexPhoto.objects.select_related("submission__order")
+    if not request.user.sees_all_agencies:
+        photos = photos.filter(submission__order__agency_id=request.user.agency_id)
+    photo = photos.filter(pk=pk).first()
+    if photo is None:
+        raise Http404("Photo introuvable.")
+    response = HttpResponse(bytes(photo.content), content_type=photo.content_type)
+    response["Cache-Control"] = "private, max-age=86400"
+    return response

@@ -142,6 +142,16 @@ def test_three_reports_taken_offline_arrive_once(office, staff, akpakpa, tmp_pat
     assert sent == photo.sha256
     assert b"2026:11:30 10:14:00" in bytes(photo.content)  # its date kept (EXIF)
 
+    # The supervisor signs off with the photo beside the typed index.
+    chief = office.open_as(staff.supervisor.username)
+    chief.goto(f"/demandes/{first.request_id}/signature-coupure/")
+    image = chief.page.locator("img.index-photo")
+    assert image.evaluate("i => i.complete && i.naturalWidth > 0")
+    assert photo.sha256 in chief.text() and "Index relevé" in chief.text()
+    chief.page.check("#id_confirm")
+    chief.submit("Signer l'ordre de coupure")
+    assert "Ordre de coupure signé." in chief.text()
+
     # The same queue sent again: answered as the first time, nothing new.
     crew.page.evaluate("""async () => {
         for (const r of await sbeeQueue.all()) {

@@ -5,6 +5,7 @@ agency, a conflict kept when the order changed meanwhile, the photo kept with it
 import hashlib
 import json
 import uuid
+from pathlib import Path
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -120,6 +121,22 @@ def test_a_report_is_checked_like_one_typed_at_the_agency(client, staff, order):
     assert send(client, order).status_code == 400
 
 
+def test_the_photo_is_served_to_the_agency_only(client, staff, order, akpakpa):
+    from tests.factories import AgencyFactory
+
+    client.force_login(staff.reader)
+    send(client, order, photo=JPEG)
+    photo = IndexPhoto.objects.get()
+    client.force_login(staff.supervisor)
+    served = client.get(reverse("index_photo", args=[photo.pk]))
+    assert served["Content-Type"] == "image/jpeg" and served.content == JPEG
+    page = client.get(reverse("request_approve_report", args=[order.request_id]))
+    assert reverse("index_photo", args=[photo.pk]) in page.content.decode()
+    outsider = UserFactory(agency=AgencyFactory(code="GBE"), roles=[Role.SUPERVISOR])
+    client.force_login(outsider)
+    assert client.get(reverse("index_photo", args=[photo.pk])).status_code == 404
+
+
 def test_a_failed_visit_from_the_field(client, staff, order):
     client.force_login(staff.reader)
     response = send(
@@ -195,3 +212,43 @@ def test_the_app_its_worker_and_its_manifest(client, staff):
     assert "workbox-precaching" in worker.content.decode()
     manifest = client.get(reverse("field_manifest")).json()
     assert manifest["start_url"] == "/terrain/" and manifest["display"] == "standalone"
+
+
+def test_the_app_is_light_on_first_load_and_a_report_is_small(client, staff, order):
+    """The field app's first load, compressed as gzip would send it (the page, its styles and
+    scripts, the service worker and the manifest) stays under 30 KB; a report sent without its
+    photo stays under 5 KB."""
+    import gzip
+
+    from django.contrib.staticfiles import finders
+    from django.test.client import BOUNDARY, encode_multipart
+
+    from field.views import APP_FILES
+
+    client.force_login(staff.reader)
+    served = [
+        client.get(reverse("field_app")).content,
+        client.get(reverse("field_service_worker")).content,
+        client.get(reverse("field_manifest")).content,
+    ]
+    files = [*APP_FILES] + [
+        f"vendor/workbox/workbox-{m}.prod.js"
+        for m in ("core", "routing", "strategies", "precaching")
+    ]
+    served += [Path(finders.find(f)).read_bytes() for f in files]
+    compressed = sum(len(gzip.compress(body, 9)) for body in served)
+    assert compressed < 30 * 1024, compressed
+    body = encode_multipart(
+        BOUNDARY,
+        {
+            "id": str(uuid.uuid4()),
+            "nature": "releve",
+            "ordre": order.number,
+            "champs": json.dumps(reading(remarks=["rotten_panel"], remarks_other="x" * 100)),
+            "fait_le": "2026-11-30T10:15:00.000Z",
+            "lat": "6.370312",
+            "lon": "2.447031",
+            "precision": "12",
+        },
+    )
+    assert len(body) < 5 * 1024, len(body)
