@@ -7,17 +7,20 @@ import hashlib
 import json
 
 from django.contrib.auth.decorators import login_not_required
-from django.http import JsonResponse
+from django.http import Http404, HttpResponse, JsonResponse
 from django.middleware.csrf import get_token
 from django.shortcuts import render
 from django.templatetags.static import static
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.rules import StepRefused, check_role
+from billing.documents import qr_data_uri, render_pdf
 from contracts.enums import Role
+from contracts.models import User
 from field import selectors, services
 from interventions.enums import SAFETY_STEPS, Remark, SubmissionKind, VisitFailure
 
@@ -193,3 +196,38 @@ def manifest(request):
         content_type="application/manifest+json",
         json_dumps_params={"ensure_ascii": False},
     )
+
+
+# Who may print a crew's route sheet at the agency, besides the crew itself.
+ROUTE_SHEET_READERS = (Role.SUPERVISOR, Role.RECEPTION, Role.MANAGER)
+
+
+@never_cache
+@require_GET
+def route_sheet(request, username: str):
+    """The crew's route sheet for the day: one PDF, printed at the agency or kept on the phone."""
+    agent = User.objects.filter(username=username, agency_id=request.user.agency_id).first()
+    if agent is None or not agent.has_role(*FIELD_ROLES):
+        raise Http404("Agent de terrain introuvable dans votre agence.")
+    if agent != request.user:
+        check_role(request.user, *ROUTE_SHEET_READERS)
+    today = timezone.localdate()
+    url = request.build_absolute_uri(reverse("field_app"))
+    pdf = render_pdf(
+        "documents/route_sheet.html",
+        {
+            "title": "Feuille de route",
+            "number": f"{agent.username} du {today:%d/%m/%Y}",
+            "date": today,
+            "agency": agent.agency,
+            "request_url": url,
+            "footer_url": url,
+            "qr": qr_data_uri(url),
+            "qr_alt": "QR code de l'application de terrain",
+            "agent": agent,
+            "orders": [_order(o) for o in selectors.day_orders(agent)],
+        },
+    )
+    response = HttpResponse(pdf, content_type="application/pdf")
+    response["Content-Disposition"] = f'inline; filename="feuille-de-route-{agent.username}.pdf"'
+    return response

@@ -34,7 +34,7 @@ from contracts.enums import (
     TerminationKind,
 )
 from contracts.forms import ContractSearchForm
-from contracts.models import TerminationRequest
+from contracts.models import TerminationRequest, User
 from contracts.phone import format_phone
 from contracts.selectors import get_contract_for_user, get_request_for_user, search_contracts
 from interventions.enums import FIELD_ORDER_KINDS, REMOVAL_ORDER_KINDS, OrderKind
@@ -138,10 +138,28 @@ def work_queue(request):
             .select_related("cashier")
             .order_by("day", "id")[:50]
         )
+    crews = []
+    if request.user.has_role(Role.SUPERVISOR, Role.RECEPTION, Role.MANAGER):
+        # Their route sheets for the day, to print at the agency.
+        crews = list(
+            User.objects.filter(
+                agency_id=request.user.agency_id,
+                is_active=True,
+                groups__name__in=[Role.READER, Role.ARPNT],
+            )
+            .distinct()
+            .order_by("last_name", "first_name", "username")
+        )
     return render(
         request,
         "procedure/work_queue.html",
-        {"items": items, "invoices": invoices, "closings": closings, "unsent": unsent},
+        {
+            "items": items,
+            "invoices": invoices,
+            "closings": closings,
+            "unsent": unsent,
+            "crews": crews,
+        },
     )
 
 

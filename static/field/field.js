@@ -160,6 +160,18 @@
           "restent sur le téléphone.";
       }
     }).then(render).then(function () {
+      // The route sheet kept on the phone too, once a day (the worker keeps what it fetches).
+      var sheet = $("feuille").href;
+      if (self.caches) {
+        caches.match(sheet).then(function (kept) {
+          var today = new Date().toDateString();
+          if (!kept || localStorage.getItem("feuille") !== today) {
+            fetch(sheet, {credentials: "same-origin"}).then(function (r) {
+              if (r.ok) localStorage.setItem("feuille", today);
+            }).catch(function () {});
+          }
+        });
+      }
       if (navigator.serviceWorker && navigator.serviceWorker.ready) {
         navigator.serviceWorker.ready.then(function (reg) {
           if (reg.sync) return reg.sync.register("envoyer");

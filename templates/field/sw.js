@@ -22,7 +22,8 @@ self.addEventListener("install", (event) => {
     cache.addAll(["{% url 'field_app' %}", "{% url 'field_day' %}"]).catch(() => {})));
 });
 workbox.routing.registerRoute(
-  ({url}) => url.pathname === "{% url 'field_app' %}" || url.pathname === "{% url 'field_day' %}",
+  ({url}) => url.pathname === "{% url 'field_app' %}" || url.pathname === "{% url 'field_day' %}" ||
+    url.pathname.startsWith("/terrain/feuille-de-route/"),
   new workbox.strategies.NetworkFirst({
     cacheName: "terrain-pages", networkTimeoutSeconds: 8, matchOptions: {ignoreVary: true}
   })

@@ -3,6 +3,7 @@ the phone (the same content once, other content refused), checked like a report 
 agency, a conflict kept when the order changed meanwhile, the photo kept with its hash."""
 
 import hashlib
+import io
 import json
 import uuid
 from pathlib import Path
@@ -252,3 +253,25 @@ def test_the_app_is_light_on_first_load_and_a_report_is_small(client, staff, ord
         },
     )
     assert len(body) < 5 * 1024, len(body)
+
+
+def test_the_route_sheet_of_the_day(client, staff, order):
+    from pypdf import PdfReader
+
+    client.force_login(staff.reader)
+    sheet = client.get(reverse("field_route_sheet", args=[staff.reader.username]))
+    assert sheet["Content-Type"] == "application/pdf"
+    text = " ".join(p.extract_text() for p in PdfReader(io.BytesIO(sheet.content)).pages)
+    packed = "".join(text.split())  # a number may wrap in its narrow column
+    assert "Feuille de route" in text and order.number in packed
+    assert order.request.contract.meter.serial in packed
+    # Printed at the agency by the supervisor; refused to a cashier, and for a non-crew.
+    client.force_login(staff.supervisor)
+    queue = client.get(reverse("work_queue")).content.decode()
+    assert reverse("field_route_sheet", args=[staff.reader.username]) in queue
+    assert client.get(reverse("field_route_sheet", args=[staff.reader.username])).status_code == 200
+    client.force_login(staff.cashier)
+    assert client.get(reverse("field_route_sheet", args=[staff.reader.username])).status_code == 403
+    assert (
+        client.get(reverse("field_route_sheet", args=[staff.cashier.username])).status_code == 404
+    )
