@@ -198,3 +198,45 @@ def test_an_order_reassigned_while_its_report_waits_offline(office, staff, akpak
     chief.goto(f"/demandes/{order.request_id}/")
     assert "Compte-rendu du terrain en conflit" in chief.text()
     assert "12300" in chief.text()
+
+
+def test_the_day_and_a_sync_complete_on_slow_3g(office, staff, akpakpa):
+    """Chromium's "Slow 3G" (2 s round trips, 400 kbit/s each way): the first load of the app
+    with its day, then a report sent, complete; the bytes they took are printed (-s)."""
+    orders_issued(akpakpa, staff, 2)
+    crew = office.open_as(staff.reader.username, viewport=PHONE)
+    crew.context.clock.install(time=FROZEN_NOW)
+    cdp = crew.context.new_cdp_session(crew.page)
+    cdp.send("Network.enable")
+    received = {}
+    cdp.on(
+        "Network.loadingFinished",
+        lambda e: received.__setitem__(e["requestId"], e["encodedDataLength"]),
+    )
+    cdp.send(
+        "Network.emulateNetworkConditions",
+        {
+            "offline": False,
+            "latency": 2000,
+            "downloadThroughput": 400 * 1024 / 8,
+            "uploadThroughput": 400 * 1024 / 8,
+        },
+    )
+    crew.page.set_default_timeout(120_000)
+    crew.goto("/terrain/")
+    crew.page.wait_for_selector("#ordres li")
+    first_load = sum(received.values())
+    received.clear()
+    item = crew.page.locator("#ordres li").first
+    item.get_by_role("button", name="Saisir le compte-rendu").click()
+    crew.page.fill("#index_read", "12300")
+    crew.page.check("#cut_done")
+    crew.page.fill("#cut_index", "12300")
+    crew.page.check("#confirm")
+    crew.page.click("button:has-text('Garder pour l\\'envoi')")
+    until(crew, "() => !!document.querySelector('#envois li.envoi-accepted')", 300)
+    assert FieldSubmission.objects.get().outcome == SubmissionOutcome.ACCEPTED
+    print(
+        f"\nSlow 3G : premier chargement {first_load} octets reçus (non compressés par le "
+        f"serveur de test) ; synchronisation {sum(received.values())} octets reçus"
+    )
