@@ -253,6 +253,10 @@ def submission_receive(
         report=report,
         attempt=attempt,
     )
+    if outcome == SubmissionOutcome.CONFLICT:
+        procedure.termination_request_record_field_conflict(
+            order.request, actor=actor, order=order, message=message
+        )
     if photo:
         IndexPhoto.objects.create(
             submission=submission,

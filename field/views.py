@@ -6,23 +6,34 @@ comes as JSON: the day's orders, then each report sent by its own identifier."""
 import hashlib
 import json
 
+from django import forms
+from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
 from django.http import Http404, HttpResponse, JsonResponse
 from django.middleware.csrf import get_token
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.templatetags.static import static
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts.rules import StepRefused, check_role
 from billing.documents import qr_data_uri, render_pdf
 from contracts.enums import Role
 from contracts.models import User
 from field import selectors, services
-from interventions.enums import SAFETY_STEPS, Remark, SubmissionKind, VisitFailure
+from interventions.enums import (
+    SAFETY_STEPS,
+    Remark,
+    SubmissionKind,
+    SubmissionOutcome,
+    VisitFailure,
+)
+from interventions.models import FieldSubmission
+from procedure import services as procedure
+from procedure.forms import ConfirmForm
 
 FIELD_ROLES = (Role.READER, Role.ARPNT)
 # The app's own files, kept on the phone by the service worker (their hashed names).
@@ -231,3 +242,43 @@ def route_sheet(request, username: str):
     response = HttpResponse(pdf, content_type="application/pdf")
     response["Content-Disposition"] = f'inline; filename="feuille-de-route-{agent.username}.pdf"'
     return response
+
+
+class ConflictReviewForm(forms.Form):
+    note = forms.CharField(
+        label="Suite donnée",
+        max_length=500,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="Par exemple : compte-rendu ressaisi par l'agent désigné, ou écarté et pourquoi.",
+    )
+    confirm = ConfirmForm.base_fields["confirm"]
+
+
+@require_http_methods(["GET", "POST"])
+def conflict_review(request, pk: int):
+    """The supervisor reads a report that came in conflict, as it was typed, and says what was
+    done with it."""
+    check_role(request.user, Role.SUPERVISOR)
+    submission = (
+        FieldSubmission.objects.select_related("order__request", "agent")
+        .filter(pk=pk, order__agency_id=request.user.agency_id, outcome=SubmissionOutcome.CONFLICT)
+        .first()
+    )
+    if submission is None:
+        raise Http404("Conflit introuvable dans votre agence.")
+    form = ConflictReviewForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            procedure.termination_request_review_field_conflict(
+                submission, actor=request.user, note=form.cleaned_data["note"]
+            )
+        except StepRefused as refusal:
+            refusal.show_in(form)
+        else:
+            messages.success(request, "Conflit examiné : la suite donnée est au journal.")
+            return redirect("request_detail", pk=submission.order.request_id)
+    return render(
+        request,
+        "field/conflict.html",
+        {"submission": submission, "form": form, "reviewed": hasattr(submission, "review")},
+    )

@@ -422,3 +422,25 @@ class IndexPhoto(models.Model):
 
     def __str__(self) -> str:
         return f"Photo {self.sha256[:12]}…"
+
+
+class ConflictReview(models.Model):
+    """The supervisor has seen a report that came from the field in conflict, and says what was
+    done with it (the report itself stays as it came). Append-only."""
+
+    submission = models.OneToOneField(
+        FieldSubmission, on_delete=models.PROTECT, related_name="review", verbose_name="envoi"
+    )
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name="par"
+    )
+    reviewed_at = models.DateTimeField("le", auto_now_add=True)
+    note = models.CharField("suite donnée", max_length=500)
+
+    class Meta:
+        verbose_name = "conflit du terrain examiné"
+        verbose_name_plural = "conflits du terrain examinés"
+        triggers = append_only()
+
+    def __str__(self) -> str:
+        return f"Conflit {self.submission.order.number} examiné"

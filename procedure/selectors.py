@@ -677,6 +677,8 @@ ACTION_LABELS = {
     "visit_failed": "Visite infructueuse",
     "visit_rescheduled": "Nouvelle date d'exécution",
     "order_reassigned": "Ordre réaffecté",
+    "field_conflict": "Compte-rendu du terrain en conflit",
+    "field_conflict_reviewed": "Conflit du terrain examiné",
     "field_visit": "Intervention sur place",
     "report_field": "Compte-rendu d'intervention saisi",
     "approve_report": "Compte-rendu contrôlé et signé",
@@ -750,6 +752,10 @@ def describe(event: TerminationEvent, request: TerminationRequest) -> str:
         case "order_reassigned":
             before = f" (au lieu de {d['from']})" if d.get("from") else ""
             return f"Ordre {order} confié à {d.get('to')}{before}"
+        case "field_conflict":
+            return f"Compte-rendu du terrain en conflit sur l'ordre {order} : {d.get('message')}"
+        case "field_conflict_reviewed":
+            return f"Conflit du terrain sur l'ordre {order} examiné : {d.get('note')}"
         case "field_visit":
             cut = " : coupure effectuée" if d.get("cut_done") else " : relève de l'index"
             return f"Intervention sur place le {_date(d.get('visited_on'))}{cut}"

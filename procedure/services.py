@@ -54,8 +54,15 @@ from interventions.enums import (
     REMOVAL_ORDER_KINDS,
     OrderKind,
     OrderStatus,
+    SubmissionOutcome,
 )
-from interventions.models import InterventionOrder, InterventionReport, VisitAttempt
+from interventions.models import (
+    ConflictReview,
+    FieldSubmission,
+    InterventionOrder,
+    InterventionReport,
+    VisitAttempt,
+)
 from notifications.enums import NotificationKind
 from notifications.services import notify, notify_many, preference_record, site_url
 from procedure.rules import act_roles
@@ -1439,3 +1446,52 @@ def send_reminders(today: dt.date | None = None) -> int:
                 )
             )
     return written
+
+
+# --- From the field app ----------------------------------------------------------------------
+
+
+@transaction.atomic
+def termination_request_record_field_conflict(
+    request: TerminationRequest, *, actor: User, order: InterventionOrder, message: str
+) -> None:
+    """A report from the field came for an order that had changed meanwhile (reassigned,
+    cancelled, already reported): it is kept as it came (field/), and the request's journal
+    says so."""
+    request = lock_request(request.pk)
+    record_event(
+        request,
+        "field_conflict",
+        actor=actor,
+        from_state=request.state,
+        data={"order": order.number, "message": message},
+    )
+
+
+@transaction.atomic
+def termination_request_review_field_conflict(
+    submission: FieldSubmission, *, actor: User, note: str
+) -> ConflictReview:
+    """The supervisor says what was done with a report that came in conflict (entered again
+    from its content, or set aside, and why)."""
+    if not note.strip():
+        raise StepRefused("Indiquez la suite donnée au compte-rendu.", field="note")
+    request = lock_request(submission.order.request_id)
+    check_role(actor, Role.SUPERVISOR)
+    check_agency(actor, request.agency_id)
+    submission = FieldSubmission.objects.select_for_update().get(pk=submission.pk)
+    if submission.outcome != SubmissionOutcome.CONFLICT:
+        raise StepRefused("Cet envoi n'est pas en conflit.")
+    if ConflictReview.objects.filter(submission=submission).exists():
+        raise StepRefused("Ce conflit a déjà été examiné.")
+    review = ConflictReview.objects.create(
+        submission=submission, reviewed_by=actor, note=note.strip()
+    )
+    record_event(
+        request,
+        "field_conflict_reviewed",
+        actor=actor,
+        from_state=request.state,
+        data={"order": submission.order.number, "note": review.note},
+    )
+    return review

@@ -37,7 +37,12 @@ from contracts.forms import ContractSearchForm
 from contracts.models import TerminationRequest, User
 from contracts.phone import format_phone
 from contracts.selectors import get_contract_for_user, get_request_for_user, search_contracts
-from interventions.enums import FIELD_ORDER_KINDS, REMOVAL_ORDER_KINDS, OrderKind
+from interventions.enums import (
+    FIELD_ORDER_KINDS,
+    REMOVAL_ORDER_KINDS,
+    OrderKind,
+    SubmissionOutcome,
+)
 from interventions.models import (
     FieldSubmission,
     InterventionOrder,
@@ -138,6 +143,17 @@ def work_queue(request):
             .select_related("cashier")
             .order_by("day", "id")[:50]
         )
+    conflicts = []
+    if request.user.has_role(Role.SUPERVISOR):
+        conflicts = list(
+            FieldSubmission.objects.filter(
+                order__agency_id=request.user.agency_id,
+                outcome=SubmissionOutcome.CONFLICT,
+                review__isnull=True,
+            )
+            .select_related("order", "agent")
+            .order_by("received_at")[:50]
+        )
     crews = []
     if request.user.has_role(Role.SUPERVISOR, Role.RECEPTION, Role.MANAGER):
         # Their route sheets for the day, to print at the agency.
@@ -159,6 +175,7 @@ def work_queue(request):
             "closings": closings,
             "unsent": unsent,
             "crews": crews,
+            "conflicts": conflicts,
         },
     )
 

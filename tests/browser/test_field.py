@@ -198,6 +198,17 @@ def test_an_order_reassigned_while_its_report_waits_offline(office, staff, akpak
     chief.goto(f"/demandes/{order.request_id}/")
     assert "Compte-rendu du terrain en conflit" in chief.text()
     assert "12300" in chief.text()
+    # In the supervisor's queue until examined; what was done with it goes to the journal.
+    chief.goto("/corbeille/")
+    assert "Comptes-rendus du terrain en conflit" in chief.text()
+    chief.follow(f"Ordre {order.number}")
+    chief.page.fill("#id_note", "Ressaisi par l'agent désigné, même index constaté.")
+    chief.page.check("#id_confirm")
+    chief.submit("Enregistrer la suite donnée")
+    assert "Conflit examiné" in chief.text()
+    assert "Conflit du terrain sur l'ordre" in chief.text()
+    chief.goto("/corbeille/")
+    assert "Comptes-rendus du terrain en conflit" not in chief.text()
 
 
 def test_the_day_and_a_sync_complete_on_slow_3g(office, staff, akpakpa):

@@ -9,6 +9,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+from django.core.exceptions import PermissionDenied
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
@@ -168,6 +169,25 @@ def test_an_order_reassigned_meanwhile_keeps_the_report_as_a_conflict(
     assert conflict.outcome == SubmissionOutcome.CONFLICT and conflict.payload["champs"]
     (listed,) = client.get(reverse("field_day")).json()["envois"]
     assert listed["resultat"] == SubmissionOutcome.CONFLICT
+    assert order.request.events.filter(action="field_conflict").count() == 1
+
+    # The supervisor says what was done with it, once; nobody else does.
+    from accounts.rules import StepRefused
+
+    with pytest.raises(StepRefused, match="Indiquez la suite donnée"):
+        services.termination_request_review_field_conflict(
+            conflict, actor=staff.supervisor, note=" "
+        )
+    with pytest.raises(PermissionDenied):
+        services.termination_request_review_field_conflict(conflict, actor=staff.reader, note="vu")
+    services.termination_request_review_field_conflict(
+        conflict, actor=staff.supervisor, note="Ressaisi par l'agent désigné."
+    )
+    with pytest.raises(StepRefused, match="déjà été examiné"):
+        services.termination_request_review_field_conflict(
+            conflict, actor=staff.supervisor, note="encore"
+        )
+    assert order.request.events.filter(action="field_conflict_reviewed").count() == 1
 
 
 def test_a_photo_required_by_the_admin(client, staff, order):
