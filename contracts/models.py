@@ -202,6 +202,9 @@ class DeliveryPoint(models.Model):
         choices=DeliveryPointStatus.choices,
         default=DeliveryPointStatus.ACTIVE,
     )
+    # Where it is, when known (the field app's reports are shown with their distance to it).
+    latitude = models.FloatField("latitude", null=True, blank=True)
+    longitude = models.FloatField("longitude", null=True, blank=True)
 
     class Meta:
         verbose_name = "point de livraison"

@@ -1,3 +1,5 @@
+import math
+
 from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.db import models
@@ -385,6 +387,22 @@ class FieldSubmission(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} – {self.order.number} ({self.client_id})"
+
+    @property
+    def distance_m(self) -> int | None:
+        """How far from the delivery point the report was made (great-circle), when both
+        positions are known."""
+        point = self.order.request.contract.delivery_point
+        if None in (self.latitude, self.longitude, point.latitude, point.longitude):
+            return None
+        lat1, lon1, lat2, lon2 = map(
+            math.radians, (self.latitude, self.longitude, point.latitude, point.longitude)
+        )
+        a = (
+            math.sin((lat2 - lat1) / 2) ** 2
+            + math.cos(lat1) * math.cos(lat2) * math.sin((lon2 - lon1) / 2) ** 2
+        )
+        return round(2 * 6_371_000 * math.asin(math.sqrt(a)))
 
 
 class PhotoRule(models.Model):

@@ -372,7 +372,7 @@ def request_detail(request, pk: int):
             and request.user.agency_id == req.agency_id,
             "waiting": waiting(req, timezone.localdate()),
             "field_sent": FieldSubmission.objects.filter(order__request=req)
-            .select_related("agent", "order", "photo")
+            .select_related("agent", "order__request__contract__delivery_point", "photo")
             .defer("photo__content")
             .order_by("received_at"),
         },

@@ -97,6 +97,13 @@ def test_a_report_sent_twice_is_entered_once_and_other_content_is_refused(client
     submission = FieldSubmission.objects.get()
     assert submission.report == InterventionReport.objects.get()
     assert (submission.latitude, submission.longitude) == (6.3703, 2.447)
+    # Where it was made, against the delivery point's position when known (100 m north).
+    point = order.request.contract.delivery_point
+    type(point).objects.filter(pk=point.pk).update(latitude=6.3712, longitude=2.4470)
+    assert FieldSubmission.objects.get().distance_m == 100
+    client.force_login(staff.supervisor)
+    page = client.get(reverse("request_detail", args=[order.request_id])).content.decode()
+    assert "à 100 m du point de livraison" in page
     photo = IndexPhoto.objects.get()
     assert (
         photo.sha256
