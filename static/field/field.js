@@ -81,9 +81,11 @@
     $("read_on").value = today;
     $("visited_on").value = today;
     var removal = nature === "depose", visit = nature === "visite";
-    show(".releve,.depose,.coupure,.bt-depose,.mt-depose,.visite", false);
+    var cutting = nature === "releve" && order.nature === "interruption_reading";
+    show(".releve,.depose,.coupure,.coupure-faite,.bt-depose,.mt-depose,.visite", false);
     show(visit ? ".visite" : removal ? ".depose" : ".releve", true);
-    show(".coupure", nature === "releve" && order.nature === "interruption_reading");
+    show(".coupure", cutting);
+    show(".coupure-faite", cutting || removal);
     show(".bt-depose", removal && order.nature === "removal");
     show(".mt-depose", removal && order.nature === "final_interruption");
     $("saisie-ordre").textContent = (visit ? "Visite infructueuse" : order.travail) +

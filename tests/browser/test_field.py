@@ -16,6 +16,7 @@ from contracts.enums import RequestState, Role
 from interventions.enums import OrderStatus, SubmissionOutcome
 from interventions.models import FieldSubmission, IndexPhoto, InterventionReport, VisitAttempt
 from procedure import services
+from tests.browser.conftest import PASSWORD
 from tests.factories import UserFactory
 from tests.workflow import FROZEN_NOW, advance, create, worked_example_contract
 
@@ -251,3 +252,44 @@ def test_the_day_and_a_sync_complete_on_slow_3g(office, staff, akpakpa):
         f"\nSlow 3G : premier chargement {first_load} octets reçus (non compressés par le "
         f"serveur de test) ; synchronisation {sum(received.values())} octets reçus"
     )
+
+
+def test_a_removal_taken_offline_and_a_session_ended_meanwhile(office, staff, akpakpa):
+    """The ARPNT crew's removal report, with the eight safety steps, taken offline; the session
+    ends before the network returns: the report stays queued until the crew logs in again."""
+    contract = worked_example_contract(akpakpa)
+    request = advance(create(contract, staff), staff, RequestState.REMOVAL_ORDERED)
+    removal = request.orders.get(kind="removal")
+    crew = install(office, staff.arpnt.username)
+    crew.context.set_offline(True)
+    item = crew.page.locator("#ordres li", has_text=removal.number)
+    item.get_by_role("button", name="Saisir le compte-rendu").click()
+    assert crew.page.locator("#cut_index").is_hidden()  # a removal has no cut index
+    crew.page.fill("#index_read", "12300")
+    crew.page.check("#cut_done")
+    for step in crew.page.locator("input[name=safety_steps_confirmed]").all():
+        step.check()
+    crew.page.check("input[name=remarks][value=rotten_panel]")
+    crew.page.check("#confirm")
+    crew.page.click("button:has-text('Garder pour l\\'envoi')")
+    crew.page.wait_for_selector("#saisie", state="hidden")
+    assert waiting(crew) == "1 compte-rendu en attente d'envoi"
+
+    crew.context.clear_cookies()  # the session ended while the crew was out
+    crew.context.set_offline(False)
+    crew.page.click("#synchroniser")
+    until(crew, "() => document.getElementById('reseau').textContent.includes('reconnectez')")
+    assert waiting(crew) == "1 compte-rendu en attente d'envoi"
+    assert not FieldSubmission.objects.exists()
+
+    crew.goto("/connexion/")
+    crew.page.fill("#id_username", staff.arpnt.username)
+    crew.page.fill("#id_password", PASSWORD)
+    crew.click("button:has-text('Se connecter')")
+    crew.goto("/terrain/")
+    until(crew, "() => !!document.querySelector('#envois li.envoi-accepted')")
+    submission = FieldSubmission.objects.get()
+    assert submission.outcome == SubmissionOutcome.ACCEPTED
+    report = submission.report
+    assert report.safety_steps_confirmed == list(range(1, 9))
+    assert report.remarks == ["rotten_panel"] and report.index_read == 12300
