@@ -4,6 +4,7 @@ again (still queued), the network back: each report arrives once; the queue sent
 changes nothing; a report edited after it was queued is refused with its reason; an order
 reassigned meanwhile makes a conflict that both the crew and the supervisor see."""
 
+import datetime as dt
 import hashlib
 import io
 import time
@@ -12,13 +13,22 @@ import pytest
 import time_machine
 from PIL import Image
 
-from contracts.enums import RequestState, Role
+from contracts.enums import RequestState, Role, Timing
 from interventions.enums import OrderStatus, SubmissionOutcome
 from interventions.models import FieldSubmission, IndexPhoto, InterventionReport, VisitAttempt
 from procedure import services
+from procedure.services import issue_due_orders
 from tests.browser.conftest import PASSWORD
 from tests.factories import UserFactory
-from tests.workflow import FROZEN_NOW, advance, create, worked_example_contract
+from tests.workflow import (
+    FROZEN_NOW,
+    TODAY,
+    advance,
+    create,
+    mt_example_contract,
+    mt_until_settled,
+    worked_example_contract,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -40,11 +50,11 @@ def orders_issued(akpakpa, staff, count):
     return orders
 
 
-def install(office, username):
+def install(office, username, now=FROZEN_NOW):
     """Open the app, let its service worker take the page and keep the day, as a phone does
     the first time."""
     crew = office.open_as(username, viewport=PHONE)
-    crew.context.clock.install(time=FROZEN_NOW)  # the phone's clock: the same day as the server
+    crew.context.clock.install(time=now)  # the phone's clock: the same day as the server
     crew.goto("/terrain/")
     until(crew, "() => !!(navigator.serviceWorker && navigator.serviceWorker.controller)")
     crew.page.wait_for_selector("#ordres li")
@@ -293,3 +303,37 @@ def test_a_removal_taken_offline_and_a_session_ended_meanwhile(office, staff, ak
     report = submission.report
     assert report.safety_steps_confirmed == list(range(1, 9))
     assert report.remarks == ["rotten_panel"] and report.index_read == 12300
+
+
+def test_an_mt_final_interruption_taken_offline_with_its_seal(office, staff, akpakpa):
+    """MT, anticipated: on the cut date, the ARPNT crew's final interruption report (the meter
+    stays; the seal put on the cut), taken offline."""
+    request = mt_until_settled(
+        mt_example_contract(akpakpa), staff, Timing.ANTICIPATED, TODAY + dt.timedelta(days=1)
+    )
+    cut_day = dt.datetime(2026, 12, 1, 9, 0, tzinfo=dt.UTC)
+    with time_machine.travel(cut_day, tick=True):
+        assert issue_due_orders() == 1
+        final = request.orders.get(kind="final_interruption")
+        crew = install(office, staff.arpnt.username, now=cut_day)
+        crew.context.set_offline(True)
+        item = crew.page.locator("#ordres li", has_text=final.number)
+        assert "Coupure définitive (MT)" in item.inner_text()
+        item.get_by_role("button", name="Saisir le compte-rendu").click()
+        assert crew.page.locator("input[name=safety_steps_confirmed]").first.is_hidden()
+        crew.page.fill("#index_read", "510100")
+        crew.page.check("#cut_done")
+        crew.page.fill("#seal_number", "SC-0042")
+        crew.page.check("#confirm")
+        crew.page.click("button:has-text('Garder pour l\\'envoi')")
+        crew.page.wait_for_selector("#saisie", state="hidden")
+        assert waiting(crew) == "1 compte-rendu en attente d'envoi"
+        crew.context.set_offline(False)
+        crew.page.click("#synchroniser")
+        until(crew, "() => !!document.querySelector('#envois li.envoi-accepted')")
+    report = FieldSubmission.objects.get().report
+    assert (report.seal_number, report.index_read, report.safety_steps_confirmed) == (
+        "SC-0042",
+        510100,
+        [],
+    )
