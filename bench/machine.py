@@ -129,3 +129,19 @@ class CpuMeter:
     def spent(self) -> tuple[float, float]:
         web = (tree_cpu(self.web_root) - self.web) if self.web_root else 0.0
         return web, postgres_cpu() - self.pg
+
+
+class _Rollback(Exception):
+    pass
+
+
+def rolled_back(measure) -> None:
+    """Run `measure()` in a transaction rolled back afterwards: a benchmark leaves no trace."""
+    from django.db import transaction
+
+    try:
+        with transaction.atomic():
+            measure()
+            raise _Rollback
+    except _Rollback:
+        pass

@@ -62,6 +62,17 @@ FORMS = {
 }
 
 
+class ReplayRefused(StepRefused):
+    """An identifier already used, for other content or by another agent (answered 409)."""
+
+
+def report_kind(order: InterventionOrder) -> str:
+    """The report an order takes from the field (besides a failed visit)."""
+    if order.kind in FIELD_ORDER_KINDS:
+        return SubmissionKind.FIELD_REPORT
+    return SubmissionKind.REMOVAL_REPORT
+
+
 @dataclasses.dataclass(frozen=True)
 class Answer:
     """What the phone is told about one of its reports."""
@@ -170,10 +181,10 @@ def submission_receive(
     known = FieldSubmission.objects.filter(client_id=client_uuid).first()
     if known is not None:
         if known.agent_id != actor.pk:
-            raise StepRefused(NOT_YOURS)
+            raise ReplayRefused(NOT_YOURS)
         if known.payload_sha256 != digest:
             when = timezone.localtime(known.received_at).strftime("reçu le %d/%m/%Y à %H:%M")
-            raise StepRefused(OTHER_CONTENT.format(when=when))
+            raise ReplayRefused(OTHER_CONTENT.format(when=when))
         return _answer(known, again=True)
 
     found = InterventionOrder.objects.filter(
@@ -190,12 +201,7 @@ def submission_receive(
     )
     if not actor.has_role(agent_role(order)):
         raise StepRefused(UNKNOWN_ORDER.format(number=order_number))
-    expected = (
-        SubmissionKind.FIELD_REPORT
-        if order.kind in FIELD_ORDER_KINDS
-        else SubmissionKind.REMOVAL_REPORT
-    )
-    if kind not in (expected, SubmissionKind.FAILED_VISIT):
+    if kind not in (report_kind(order), SubmissionKind.FAILED_VISIT):
         raise StepRefused(WRONG_KIND.format(number=order.number, kind=order.get_kind_display()))
     content_type = None
     if photo:

@@ -27,7 +27,6 @@ from field import selectors, services
 from interventions.enums import (
     SAFETY_STEPS,
     Remark,
-    SubmissionKind,
     SubmissionOutcome,
     VisitFailure,
 )
@@ -68,11 +67,7 @@ def _order(order) -> dict:
     return {
         "numero": order.number,
         "nature": order.kind,
-        "envoi": (
-            SubmissionKind.REMOVAL_REPORT
-            if order.kind in ("removal", "final_interruption")
-            else SubmissionKind.FIELD_REPORT
-        ),
+        "envoi": services.report_kind(order),
         "travail": selectors.WORK[order.kind],
         "a_executer_le": order.due_on.isoformat(),
         "contrat": contract.number,
@@ -160,7 +155,7 @@ def send(request):
             photo=photo,
         )
     except StepRefused as refusal:
-        status = 409 if refusal.message.startswith(("Ce compte-rendu", "Cet envoi")) else 400
+        status = 409 if isinstance(refusal, services.ReplayRefused) else 400
         return JsonResponse(
             {"id": post.get("id", ""), "resultat": "refused", "message": refusal.message},
             status=status,

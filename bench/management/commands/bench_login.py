@@ -12,19 +12,14 @@ import time
 from django.conf import settings
 from django.contrib.auth.hashers import get_hasher
 from django.core.management.base import BaseCommand
-from django.db import transaction
 from django.test import Client
 from django.urls import reverse
 
-from bench.machine import CpuMeter, begin, end
+from bench.machine import CpuMeter, begin, end, rolled_back
 from contracts.enums import Role
 from contracts.models import Agency, User
 
 PASSWORD = "Un-mot-de-passe-de-mesure-2026"
-
-
-class Rollback(Exception):
-    pass
 
 
 class Command(BaseCommand):
@@ -36,12 +31,7 @@ class Command(BaseCommand):
     def handle(self, *args, runs: int, **options):
         begin(self.stdout, "bench-login", queue=False)
         self.stdout.write(f"Hachage : {get_hasher().algorithm} ({settings.PASSWORD_HASHERS[0]})")
-        try:
-            with transaction.atomic():
-                self.measure(runs)
-                raise Rollback
-        except Rollback:
-            pass
+        rolled_back(lambda: self.measure(runs))
         end(self.stdout, "bench-login")
 
     def measure(self, runs: int) -> None:

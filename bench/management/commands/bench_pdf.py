@@ -10,9 +10,8 @@ import statistics
 import time
 
 from django.core.management.base import BaseCommand
-from django.db import transaction
 
-from bench.machine import begin, end
+from bench.machine import begin, end, rolled_back
 from billing import services as billing
 from billing.documents import (
     ORDER_TEMPLATES,
@@ -32,10 +31,6 @@ from contracts.models import Contract, TerminationRequest, User
 from procedure import services
 
 
-class Rollback(Exception):
-    pass
-
-
 class Command(BaseCommand):
     help = "Mesure le rendu PDF de chaque type de document (médiane et p95 sur 20 rendus)."
 
@@ -50,12 +45,7 @@ class Command(BaseCommand):
             end(self.stdout, "bench-pdf")
 
     def measure_all(self, runs: int) -> None:
-        try:
-            with transaction.atomic():
-                self.measure(runs)
-                raise Rollback
-        except Rollback:
-            pass
+        rolled_back(lambda: self.measure(runs))
 
     def measure(self, runs: int) -> None:
         staff = {

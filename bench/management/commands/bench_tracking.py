@@ -13,21 +13,16 @@ import statistics
 import time
 
 from django.core.management.base import BaseCommand, CommandError
-from django.db import transaction
 from django.db.models import Max
 from django.test import Client
 from django.urls import reverse
 
-from bench.machine import CpuMeter, begin, end
+from bench.machine import CpuMeter, begin, end, rolled_back
 from contracts.models import TerminationRequest
 from contracts.tracking import tracking_code
 from procedure import tracking
 
 TOKEN = re.compile(rb'name="csrfmiddlewaretoken" value="[^"]*"')
-
-
-class Rollback(Exception):
-    pass
 
 
 class Command(BaseCommand):
@@ -38,12 +33,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, runs: int, **options):
         begin(self.stdout, "bench-tracking", queue=False)
-        try:
-            with transaction.atomic():
-                self.measure(runs)
-                raise Rollback
-        except Rollback:
-            pass
+        rolled_back(lambda: self.measure(runs))
         end(self.stdout, "bench-tracking")
 
     def measure(self, runs: int) -> None:
