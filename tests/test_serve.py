@@ -192,8 +192,11 @@ def post_form(browser, base: str, path: str, data: dict) -> requests.Response:
 
 
 def test_the_production_stack_serves_its_css_and_says_all_is_well(stack):
-    login = requests.get(stack.base(0) + "/connexion/")
+    login = requests.get(stack.base(0) + "/connexion/", headers={"Accept-Encoding": "gzip"})
     assert login.status_code == 200
+    # The page itself compressed by the application, and said to vary with what is accepted.
+    assert login.headers["Content-Encoding"] == "gzip"
+    assert "Accept-Encoding" in login.headers["Vary"]
     css = re.search(r'href="(/static/css/app\.[0-9a-f]{12}\.css)"', login.text).group(1)
     answer = requests.get(stack.base(1) + css, headers={"Accept-Encoding": "gzip"})
     assert answer.status_code == 200
