@@ -314,7 +314,13 @@ CONSULTATION = "COPIE DE CONSULTATION – NE VAUT PAS ORIGINAL"
 
 def document_consultation(request, pk: int):
     """What an auditor (or the admin) sees of a document: a copy stamped as such."""
-    document = services.document_produce_now(_document_for(request.user, pk))
+    return consultation_copy(request, _document_for(request.user, pk))
+
+
+def consultation_copy(request, document: Document) -> HttpResponse:
+    """A document, produced if it was not yet, stamped as a copy that is not the original (also
+    what a field crew keeps of its orders on the phone). The caller has checked the reader."""
+    document = services.document_produce_now(document)
     if document.status != DocumentStatus.READY:
         raise Http404("Ce document est à régénérer.")
     if not _intact(document):

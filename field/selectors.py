@@ -39,18 +39,23 @@ def neighbourhood(address: str) -> str:
     return re.sub(r"^(quartier|qtier|qt)\.?\s+", "", first, flags=re.IGNORECASE)
 
 
+def _open_orders(user: User):
+    """The orders waiting for this crew's report: its own and the agency's unassigned ones."""
+    return InterventionOrder.objects.filter(
+        agency_id=user.agency_id, kind__in=field_kinds(user), status__in=AWAITING_AGENT
+    ).filter(Q(assignee=user) | Q(assignee__isnull=True))
+
+
+def day_order(user: User, number: str) -> InterventionOrder | None:
+    return _open_orders(user).filter(number=number).first()
+
+
 def day_orders(user: User) -> list[InterventionOrder]:
-    orders = (
-        InterventionOrder.objects.filter(
-            agency_id=user.agency_id, kind__in=field_kinds(user), status__in=AWAITING_AGENT
-        )
-        .filter(Q(assignee=user) | Q(assignee__isnull=True))
-        .select_related(
-            "request__contract__customer",
-            "request__contract__meter",
-            "request__contract__delivery_point",
-            "request__contract__tariff_category",
-        )
+    orders = _open_orders(user).select_related(
+        "request__contract__customer",
+        "request__contract__meter",
+        "request__contract__delivery_point",
+        "request__contract__tariff_category",
     )
     return sorted(
         orders,

@@ -8,6 +8,7 @@ urlpatterns = [
     path("terrain/envois/", views.send, name="field_send"),
     path("terrain/sw.js", views.service_worker, name="field_service_worker"),
     path("terrain/manifest.webmanifest", views.manifest, name="field_manifest"),
+    path("terrain/ordres/<str:number>.pdf", views.order_pdf, name="field_order_pdf"),
     path("terrain/conflits/<int:pk>/", views.conflict_review, name="field_conflict"),
     path(
         "terrain/feuille-de-route/<str:username>/",

@@ -9,6 +9,7 @@ import json
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
+from django.contrib.staticfiles.storage import ManifestFilesMixin, staticfiles_storage
 from django.http import Http404, HttpResponse, JsonResponse
 from django.middleware.csrf import get_token
 from django.shortcuts import redirect, render
@@ -21,6 +22,8 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from accounts.rules import StepRefused, check_role
 from billing.documents import qr_data_uri, render_pdf
+from billing.models import Document
+from billing.views import consultation_copy
 from contracts.enums import Role
 from contracts.models import User
 from field import selectors, services
@@ -80,6 +83,7 @@ def _order(order) -> dict:
         "dernier_index": contract.last_billed_index,
         "dernier_index_le": contract.last_billed_date.isoformat(),
         "renvoye": order.status == "returned",
+        "pdf": reverse("field_order_pdf", args=[order.number]),
     }
 
 
@@ -172,7 +176,13 @@ def service_worker(request):
     return render(
         request,
         "field/sw.js",
-        {"files": [static(f) for f in APP_FILES], "version": _version()},
+        {
+            "files": [static(f) for f in APP_FILES],
+            "version": _version(),
+            # Hashed names change with their content: the worker keeps them as the page got
+            # them (the browser's cache, no second download); plain names carry a revision.
+            "hashed": isinstance(staticfiles_storage, ManifestFilesMixin),
+        },
         content_type="application/javascript; charset=utf-8",
     )
 
@@ -202,6 +212,19 @@ def manifest(request):
         content_type="application/manifest+json",
         json_dumps_params={"ensure_ascii": False},
     )
+
+
+@never_cache
+@require_GET
+def order_pdf(request, number: str):
+    """An order of the crew's day as a consultation copy, kept on the phone by the app (the
+    original is the paper the crew carries)."""
+    check_role(request.user, *FIELD_ROLES)
+    order = selectors.day_order(request.user, number)
+    document = Document.objects.filter(order=order).first() if order else None
+    if document is None:
+        raise Http404("Cet ordre n'est pas dans votre tournée.")
+    return consultation_copy(request, document)
 
 
 # Who may print a crew's route sheet at the agency, besides the crew itself.

@@ -41,6 +41,10 @@
         li.appendChild(el("div", o.travail + " · compteur " + o.compteur + " (" + o.chiffres +
           " chiffres) · dernier index " + o.dernier_index + " · ordre " + o.numero));
         if (queued) li.appendChild(el("div", "Compte-rendu en attente d'envoi", "hint"));
+        var pdf = el("a", "Ordre (PDF)");
+        pdf.href = o.pdf;
+        li.appendChild(pdf);
+        li.appendChild(document.createTextNode(" "));
         [["Saisir le compte-rendu", o.envoi], ["Visite infructueuse", "visite"]].forEach(
           function (b) {
             var button = el("button", b[0], b[1] === "visite" ? "secondary" : "");
@@ -149,6 +153,7 @@
       return Q.put(report);
     }).then(function () {
       $("saisie").hidden = true;
+      sendLater();
       return render();
     }).then(sync);
   });
@@ -162,24 +167,44 @@
           "restent sur le téléphone.";
       }
     }).then(render).then(function () {
-      // The route sheet kept on the phone too, once a day (the worker keeps what it fetches).
-      var sheet = $("feuille").href;
-      if (self.caches) {
-        caches.match(sheet).then(function (kept) {
-          var today = new Date().toDateString();
-          if (!kept || localStorage.getItem("feuille") !== today) {
-            fetch(sheet, {credentials: "same-origin"}).then(function (r) {
-              if (r.ok) localStorage.setItem("feuille", today);
-            }).catch(function () {});
-          }
+      keepDocuments();
+    });
+  }
+  // Background Sync, where the browser has it: the service worker sends the queue when the
+  // network returns, even with the page closed.
+  function sendLater() {
+    if (!navigator.serviceWorker || !navigator.serviceWorker.ready) return;
+    navigator.serviceWorker.ready.then(function (reg) {
+      if (reg.sync) return reg.sync.register("envoyer");
+    }).catch(function () {});
+  }
+  // The day's route sheet and each order's PDF kept on the phone (the worker's cache, read by
+  // it offline); each fetched once, those of orders no longer in the day dropped.
+  function keepDocuments() {
+    if (!self.caches) return null;
+    var sheet = $("feuille").href, today = new Date().toDateString();
+    var wanted = orders.map(function (o) { return new URL(o.pdf, location.href).href; });
+    return caches.open("terrain-pages").then(function (cache) {
+      function keep(url, always) {
+        return cache.match(url, {ignoreVary: true}).then(function (kept) {
+          if (kept && !always) return true;
+          return fetch(url, {credentials: "same-origin"}).then(function (r) {
+            if (!r.ok || (r.headers.get("content-type") || "").indexOf("pdf") < 0) return false;
+            return cache.put(url, r).then(function () { return true; });
+          }, function () { return false; });
         });
       }
-      if (navigator.serviceWorker && navigator.serviceWorker.ready) {
-        navigator.serviceWorker.ready.then(function (reg) {
-          if (reg.sync) return reg.sync.register("envoyer");
-        }).catch(function () {});
-      }
-    });
+      return cache.keys().then(function (keys) {
+        keys.forEach(function (k) {
+          if (k.url.indexOf("/terrain/ordres/") >= 0 && wanted.indexOf(k.url) < 0) cache.delete(k);
+        });
+        var chain = keep(sheet, localStorage.getItem("feuille") !== today).then(function (ok) {
+          if (ok) localStorage.setItem("feuille", today);
+        });
+        wanted.forEach(function (url) { chain = chain.then(function () { return keep(url); }); });
+        return chain;
+      });
+    }).catch(function () {});
   }
   $("synchroniser").addEventListener("click", sync);
   self.addEventListener("online", function () { network(); sync(); });

@@ -13,17 +13,18 @@ self.skipWaiting();
 workbox.core.clientsClaim();
 workbox.precaching.cleanupOutdatedCaches();
 workbox.precaching.precacheAndRoute([{% for f in files %}
-  {url: "{{ f }}", revision: "{{ version }}"}{% if not forloop.last %},{% endif %}{% endfor %}
+  {url: "{{ f }}", revision: {% if hashed %}null{% else %}"{{ version }}"{% endif %}}{% if not forloop.last %},{% endif %}{% endfor %}
 ]);
-// The page and the day's orders: kept at installation, then from the network when it answers,
-// else as last kept. The app opens offline on "Ma tournée".
+// The page: kept at installation, then from the network when it answers, else as last kept,
+// so that the app opens offline on "Ma tournée" (the day's orders are in IndexedDB). The PDFs
+// the page keeps (the route sheet, each order's) are read the same way.
 self.addEventListener("install", (event) => {
   event.waitUntil(caches.open("terrain-pages").then((cache) =>
-    cache.addAll(["{% url 'field_app' %}", "{% url 'field_day' %}"]).catch(() => {})));
+    cache.add("{% url 'field_app' %}").catch(() => {})));
 });
 workbox.routing.registerRoute(
-  ({url}) => url.pathname === "{% url 'field_app' %}" || url.pathname === "{% url 'field_day' %}" ||
-    url.pathname.startsWith("/terrain/feuille-de-route/"),
+  ({url}) => url.pathname === "{% url 'field_app' %}" ||
+    url.pathname.startsWith("/terrain/feuille-de-route/") || url.pathname.startsWith("/terrain/ordres/"),
   new workbox.strategies.NetworkFirst({
     cacheName: "terrain-pages", networkTimeoutSeconds: 8, matchOptions: {ignoreVary: true}
   })

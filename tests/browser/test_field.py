@@ -70,6 +70,29 @@ def until(crew, script: str, deadline: float = 120) -> None:
         crew.page.wait_for_timeout(200)
 
 
+def documents_kept(crew, orders, deadline: float = 120) -> None:
+    """Until each order's PDF is in the app's cache on the phone."""
+    urls = [f"/terrain/ordres/{o.number}.pdf" for o in orders]
+    until(
+        crew,
+        f"""() => caches.open("terrain-pages").then((c) => Promise.all({urls!r}.map(
+            (u) => c.match(u, {{ignoreVary: true}})))).then((all) => all.every((r) => !!r))""",
+        deadline,
+    )
+
+
+def offline_pdf(crew, order) -> list:
+    """An order's PDF as the page gets it without a network (from the service worker)."""
+    return crew.page.evaluate(
+        """async (u) => {
+            const r = await fetch(u);
+            const head = new Uint8Array(await r.arrayBuffer()).slice(0, 5);
+            return [r.headers.get("content-type"), String.fromCharCode(...head)];
+        }""",
+        f"/terrain/ordres/{order.number}.pdf",
+    )
+
+
 def waiting(crew) -> str:
     return crew.page.inner_text("#attente")
 
@@ -105,11 +128,13 @@ def test_three_reports_taken_offline_arrive_once(office, staff, akpakpa, tmp_pat
     first, second, third = orders_issued(akpakpa, staff, 3)
     crew = install(office, staff.reader.username)
     assert crew.page.locator("#ordres li").count() == 3
+    documents_kept(crew, [first, second, third])
 
     crew.context.set_offline(True)
     crew.page.reload()
     crew.page.wait_for_selector("#ordres li")
     assert "Hors connexion" in crew.page.inner_text("#reseau")
+    assert offline_pdf(crew, second) == ["application/pdf", "%PDF-"]  # the order, kept
     enter_reading(crew, first, 12300, photo=a_photo(tmp_path))
     item = crew.page.locator("#ordres li", has_text=second.number)
     item.get_by_role("button", name="Visite infructueuse").click()
@@ -222,15 +247,68 @@ def test_an_order_reassigned_while_its_report_waits_offline(office, staff, akpak
     assert "Comptes-rendus du terrain en conflit" not in chief.text()
 
 
+def test_background_sync_sends_the_queue_with_the_page_closed(office, staff, akpakpa):
+    """A report queued offline, the app closed: when the browser gives its service worker the
+    sync event (Chromium's Background Sync, dispatched here through DevTools), the worker sends
+    the queue by itself."""
+    (order,) = orders_issued(akpakpa, staff, 1)
+    crew = install(office, staff.reader.username)
+    crew.context.set_offline(True)
+    enter_reading(crew, order, 12300)
+    assert waiting(crew) == "1 compte-rendu en attente d'envoi"
+    crew.page.goto("about:blank")  # the app closed: only its service worker is left
+    crew.context.set_offline(False)
+    assert not FieldSubmission.objects.exists()
+
+    cdp = crew.context.new_cdp_session(crew.page)
+    registrations = []
+    cdp.on(
+        "ServiceWorker.workerRegistrationUpdated",
+        lambda e: registrations.extend(
+            r for r in e["registrations"] if r["scopeURL"].endswith("/terrain/")
+        ),
+    )
+    cdp.send("ServiceWorker.enable")
+    end = time.monotonic() + 60
+    while not registrations:
+        assert time.monotonic() < end, "no service worker registered for /terrain/"
+        crew.page.wait_for_timeout(200)
+    cdp.send(
+        "ServiceWorker.dispatchSyncEvent",
+        {
+            "origin": office.base_url,
+            "registrationId": registrations[0]["registrationId"],
+            "tag": "envoyer",
+            "lastChance": False,
+        },
+    )
+    end = time.monotonic() + 120
+    while not FieldSubmission.objects.exists():
+        assert time.monotonic() < end, "the service worker sent nothing"
+        crew.page.wait_for_timeout(200)
+    submission = FieldSubmission.objects.get()
+    assert (
+        submission.outcome == SubmissionOutcome.ACCEPTED and submission.report.index_read == 12300
+    )
+    # Opened again: the queue says it arrived.
+    crew.goto("/terrain/")
+    until(crew, "() => !!document.querySelector('#envois li.envoi-accepted')")
+    assert waiting(crew) == "Aucun compte-rendu en attente d'envoi."
+
+
 def test_the_day_and_a_sync_complete_on_slow_3g(office, staff, akpakpa):
     """Chromium's "Slow 3G" (2 s round trips, 400 kbit/s each way): the first load of the app
-    with its day, then a report sent, complete; the bytes they took are printed (-s)."""
-    orders_issued(akpakpa, staff, 2)
+    with its day, the orders' PDFs, then a report sent, complete; the bytes they took are
+    printed (-s)."""
+    orders = orders_issued(akpakpa, staff, 2)
     crew = office.open_as(staff.reader.username, viewport=PHONE)
     crew.context.clock.install(time=FROZEN_NOW)
     cdp = crew.context.new_cdp_session(crew.page)
     cdp.send("Network.enable")
-    received = {}
+    urls, received = {}, {}
+    cdp.on(
+        "Network.requestWillBeSent", lambda e: urls.__setitem__(e["requestId"], e["request"]["url"])
+    )
     cdp.on(
         "Network.loadingFinished",
         lambda e: received.__setitem__(e["requestId"], e["encodedDataLength"]),
@@ -247,7 +325,24 @@ def test_the_day_and_a_sync_complete_on_slow_3g(office, staff, akpakpa):
     crew.page.set_default_timeout(120_000)
     crew.goto("/terrain/")
     crew.page.wait_for_selector("#ordres li")
-    first_load = sum(received.values())
+    documents_kept(crew, orders, deadline=300)
+
+    def weight(*parts):
+        return sum(n for r, n in received.items() if any(p in urls.get(r, "") for p in parts))
+
+    day = weight("/tournee.json")
+    first_load = sum(received.values()) - day
+    # The PDFs come through the service worker (its own requests): their size as kept.
+    documents = crew.page.evaluate("""async () => {
+        const cache = await caches.open("terrain-pages");
+        let size = 0;
+        for (const key of await cache.keys()) {
+            if (key.url.includes("/terrain/ordres/") || key.url.includes("/feuille-de-route/")) {
+                size += (await (await cache.match(key)).arrayBuffer()).byteLength;
+            }
+        }
+        return size;
+    }""")
     received.clear()
     item = crew.page.locator("#ordres li").first
     item.get_by_role("button", name="Saisir le compte-rendu").click()
@@ -259,8 +354,10 @@ def test_the_day_and_a_sync_complete_on_slow_3g(office, staff, akpakpa):
     until(crew, "() => !!document.querySelector('#envois li.envoi-accepted')", 300)
     assert FieldSubmission.objects.get().outcome == SubmissionOutcome.ACCEPTED
     print(
-        f"\nSlow 3G : premier chargement {first_load} octets reçus (non compressés par le "
-        f"serveur de test) ; synchronisation {sum(received.values())} octets reçus"
+        f"\nSlow 3G (octets reçus, en-têtes compris ; le serveur de test envoie les fichiers "
+        f"statiques non compressés) : application {first_load} ; "
+        f"tournée de {len(orders)} ordres {day} ; leurs PDF et la feuille de route {documents} ; "
+        f"synchronisation d'un compte-rendu {sum(received.values())}"
     )
 
 

@@ -254,18 +254,21 @@ def test_the_app_is_light_on_first_load_and_a_report_is_small(client, staff, ord
     from field.views import APP_FILES
 
     client.force_login(staff.reader)
-    served = [
-        client.get(reverse("field_app")).content,
-        client.get(reverse("field_service_worker")).content,
-        client.get(reverse("field_manifest")).content,
+    pages = [
+        client.get(reverse(name), HTTP_ACCEPT_ENCODING="gzip, deflate, br")
+        for name in ("field_app", "field_service_worker", "field_manifest")
     ]
+    assert all(p["Content-Encoding"] == "gzip" for p in pages)  # compressed by the application
+    sent = sum(len(p.content) for p in pages)
+    served = []
     files = [*APP_FILES] + [
         f"vendor/workbox/workbox-{m}.prod.js"
         for m in ("core", "routing", "strategies", "precaching")
     ]
     served += [Path(finders.find(f)).read_bytes() for f in files]
-    compressed = sum(len(gzip.compress(body, 9)) for body in served)
+    compressed = sent + sum(len(gzip.compress(body, 9)) for body in served)
     assert compressed < 30 * 1024, compressed
+    print(f"\nPremier chargement de l'application, compressé : {compressed} octets")
     body = encode_multipart(
         BOUNDARY,
         {
@@ -302,3 +305,26 @@ def test_the_route_sheet_of_the_day(client, staff, order):
     assert (
         client.get(reverse("field_route_sheet", args=[staff.cashier.username])).status_code == 404
     )
+
+
+def test_the_orders_pdf_kept_on_the_phone(client, staff, order, parakou):
+    """Each order of the day as a consultation copy, for its crew only."""
+    from pypdf import PdfReader
+
+    client.force_login(staff.reader)
+    (listed,) = client.get(reverse("field_day")).json()["ordres"]
+    assert listed["pdf"] == reverse("field_order_pdf", args=[order.number])
+    pdf = client.get(listed["pdf"], HTTP_ACCEPT_ENCODING="gzip")
+    assert pdf.status_code == 200 and pdf["Content-Type"] == "application/pdf"
+    assert not pdf.has_header("Content-Encoding")  # a PDF goes as it is
+    text = "".join(PdfReader(io.BytesIO(pdf.content)).pages[0].extract_text().split())
+    assert order.number in text and "COPIEDECONSULTATION" in text
+    # Not the crew's: another agency's reader, an ARPNT (no reading orders), a cashier.
+    other = UserFactory(username="releveur-parakou", agency=parakou, roles=[Role.READER])
+    for user, status in ((other, 404), (staff.arpnt, 404), (staff.cashier, 403)):
+        client.force_login(user)
+        assert client.get(listed["pdf"]).status_code == status, user
+    # Once the report is in, the order leaves the day and its PDF with it.
+    client.force_login(staff.reader)
+    assert send(client, order).json()["resultat"] == "accepted"
+    assert client.get(listed["pdf"]).status_code == 404
