@@ -16,7 +16,7 @@ export SITE_URL
 
 .PHONY: help run serve test lint format stop db setup uv sync backup restore manage \
         bench bench-pdf bench-login bench-documents bench-load bench-dashboard \
-        bench-import bench-clear-queue bench-notifications bench-tracking
+        bench-import bench-clear-queue bench-notifications bench-tracking bench-field
 
 help:
 	@echo "make run    – démarre l'application avec les données de démonstration (http://$(HOST):$(PORT))"
@@ -136,7 +136,7 @@ restore: db
 # The benchmarks' own packages (locust) come with them: the `bench` dependency group, which
 # `make run` and `make test` do not install.
 bench bench-clear-queue bench-documents bench-dashboard bench-load bench-import bench-pdf \
-  bench-login bench-notifications bench-tracking: SYNC_GROUPS = --group bench
+  bench-login bench-notifications bench-tracking bench-field: SYNC_GROUPS = --group bench
 
 # Benchmarks on 1 000 000 contracts, in a separate database of the local cluster (sbee_bench).
 BENCH_CONTRACTS ?= 1000000
@@ -219,6 +219,12 @@ bench-pdf: setup
 bench-tracking: setup
 	@export DEBUG=false SECRET_KEY=bench ALLOWED_HOSTS=testserver SECURE_SSL_REDIRECT=false; \
 	$(PY) manage.py collectstatic --no-input -v0 && $(PY) manage.py bench_tracking
+
+# The field app: bytes of its first load, of the day, of a report and of an order's PDF, and
+# the server's cost of each (rolled back afterwards; the demo reader's orders).
+bench-field: setup
+	@export DEBUG=false SECRET_KEY=bench ALLOWED_HOSTS=testserver SECURE_SSL_REDIRECT=false; \
+	$(PY) manage.py collectstatic --no-input -v0 && $(PY) manage.py bench_field
 
 # Server-side time of a login with Argon2 (rolled back afterwards).
 bench-login: setup
