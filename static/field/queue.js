@@ -71,7 +71,10 @@
             return sendOne(sendUrl, d.jeton, r).then(function () { return n + 1; });
           });
         });
-        return chain;
+        // Then the day again: the orders just reported leave it.
+        return chain.then(function (n) {
+          return n ? refreshDay(dayUrl).then(function () { return n; }) : n;
+        });
       });
     });
     sending.then(done, done);

@@ -161,6 +161,10 @@ def test_three_reports_taken_offline_arrive_once(office, staff, akpakpa, tmp_pat
         SubmissionOutcome.ACCEPTED
     }
     assert InterventionReport.objects.count() == 2 and VisitAttempt.objects.count() == 1
+    # The day fetched again: the orders reported leave it (the failed visit's waits for the
+    # supervisor's new date).
+    until(crew, "() => document.querySelectorAll('#ordres li').length === 0")
+    assert crew.page.locator("#aucun").is_visible()
     second.refresh_from_db()
     assert second.status == OrderStatus.VISIT_FAILED
 
