@@ -559,6 +559,9 @@ class TerminationRequest(ConcurrentTransitionMixin, models.Model):
     closed_at = models.DateTimeField("clôturée le", null=True, blank=True)
     # When the request entered its state: the work queues' age and order, through an index.
     state_since = models.DateTimeField("dans cet état depuis", default=timezone.now)
+    # When the délai that runs in its state ends (None where none runs): written by
+    # procedure/deadlines.py in the transaction of each event, never by a save().
+    deadline = models.DateTimeField("fin du délai", null=True, blank=True, editable=False)
 
     class Meta:
         triggers = [state_has_event()]
@@ -588,10 +591,31 @@ class TerminationRequest(ConcurrentTransitionMixin, models.Model):
             models.Index(
                 fields=["closed_at"], name="request_closed", condition=Q(closed_at__isnull=False)
             ),
+            # Lateness and "sort by deadline": national, and in an agency.
+            models.Index(
+                fields=["deadline"], name="request_deadline", condition=Q(deadline__isnull=False)
+            ),
+            models.Index(
+                fields=["agency", "deadline"],
+                name="request_agency_deadline",
+                condition=Q(deadline__isnull=False),
+            ),
         ]
 
     def __str__(self) -> str:
         return f"Résiliation {self.contract.number}"
+
+    def save(self, *args, **kwargs):
+        """A request saved again leaves its deadline as procedure/deadlines.py wrote it (an
+        instance read before that would otherwise write back its old value)."""
+        if not self._state.adding and kwargs.get("update_fields") is None:
+            deferred = self.get_deferred_fields()
+            kwargs["update_fields"] = [
+                f.attname
+                for f in self._meta.concrete_fields
+                if not f.primary_key and f.attname != "deadline" and f.attname not in deferred
+            ]
+        super().save(*args, **kwargs)
 
     @property
     def is_mt(self) -> bool:

@@ -8,24 +8,18 @@ from dataclasses import dataclass, field
 from django.db.models import (
     BooleanField,
     Case,
-    DateTimeField,
     Exists,
     ExpressionWrapper,
-    F,
-    Func,
     OuterRef,
     Prefetch,
     Q,
-    Subquery,
     Value,
     When,
 )
 from django.utils import timezone
 
 from billing.enums import BeneficiaryQuality, InvoiceKind, InvoiceState, SettlementKind
-from billing.models import Invoice
 from contracts.enums import (
-    DelayKind,
     RequesterQuality,
     RequestState,
     Role,
@@ -34,8 +28,6 @@ from contracts.enums import (
     Voltage,
 )
 from contracts.models import (
-    Contract,
-    Delay,
     TerminationEvent,
     TerminationRequest,
     User,
@@ -53,7 +45,7 @@ from interventions.enums import (
     Remark,
     VisitFailure,
 )
-from interventions.models import InterventionOrder, InterventionReport
+from interventions.models import InterventionOrder
 from procedure.rules import act_refusal
 
 # --- Délais ----------------------------------------------------------------------------------
@@ -80,77 +72,10 @@ WAITING_FOR_MT = {
 }
 
 
-def _local_midnight(date_expression):
-    """A date as the instant it begins in Benin."""
-    zone = timezone.get_default_timezone_name()
-    return Func(
-        date_expression,
-        template=f"((%(expressions)s)::timestamp AT TIME ZONE '{zone}')",
-        output_field=DateTimeField(),
-    )
-
-
-def with_deadline(requests, today: dt.date):
-    """Annotate each request with `deadline`: the end of the délai that runs in its state (None
-    where none runs), from the délais in force today; and `late`, whether it has passed. In SQL,
-    so that a queue can put the late ones first before it takes its first rows."""
-    days = {kind: dt.timedelta(days=n) for kind, n in Delay.all_on(today).items()}
-    removal_order = InterventionOrder.objects.filter(
-        request=OuterRef("pk"), kind__in=REMOVAL_ORDER_KINDS
-    ).exclude(status=OrderStatus.CANCELLED)
-    removal_signed = InterventionReport.objects.filter(
-        order__request=OuterRef("pk"),
-        order__kind__in=REMOVAL_ORDER_KINDS,
-        superseded_at__isnull=True,
-        signed_at__isnull=False,
-    )
-    refund = Invoice.objects.filter(
-        request=OuterRef("pk"),
-        kind=InvoiceKind.BALANCE,
-        state=InvoiceState.VALIDATED,
-        balance__lt=0,
-    )
-    # An MT contract, asked only of the settled requests (a join to every open request's contract
-    # cost the dashboards 80 ms over 50 000 of them).
-    mt_contract = Contract.objects.filter(
-        pk=OuterRef("contract_id"), tariff_category__voltage=Voltage.MT
-    )
-    since = F("state_since")
-    deadline = Case(
-        When(state=RequestState.ORDER_ISSUED, then=since + days[DelayKind.ORDER_REPORT]),
-        When(state=RequestState.FIELD_REPORTED, then=since + days[DelayKind.REPORT_SIGNATURE]),
-        When(state=RequestState.REPORT_APPROVED, then=since + days[DelayKind.INVOICING]),
-        When(
-            Q(state=RequestState.INVOICED) & Exists(refund),
-            then=since + days[DelayKind.REFUND_CLAIM],
-        ),
-        When(
-            state__in=[RequestState.INVOICED, RequestState.TAKEOVER_INVOICED],
-            then=since + days[DelayKind.SETTLEMENT],
-        ),
-        When(
-            state=RequestState.REMOVAL_ORDERED,
-            then=_local_midnight(Subquery(removal_order.order_by("-id").values("due_on")[:1]))
-            + days[DelayKind.REMOVAL_REPORT],
-        ),
-        When(
-            Q(state=RequestState.METER_REMOVED) & ~Exists(removal_signed),
-            then=since + days[DelayKind.REMOVAL_SIGNATURE],
-        ),
-        When(
-            state=RequestState.METER_REMOVED,
-            then=Subquery(removal_signed.order_by("-signed_at").values("signed_at")[:1])
-            + days[DelayKind.CODIFICATION],
-        ),
-        When(state=RequestState.REMOVAL_IMPOSSIBLE, then=since + days[DelayKind.CODIFICATION]),
-        When(
-            Q(state=RequestState.SETTLED, timing=Timing.CLASSIC) & Exists(mt_contract),
-            then=since + days[DelayKind.CODIFICATION],
-        ),
-        default=None,
-        output_field=DateTimeField(),
-    )
-    return requests.annotate(deadline=deadline).annotate(
+def with_deadline(requests):
+    """Annotate each request with `late`: whether the délai that runs in its state (its stored
+    `deadline`, procedure/deadlines.py) has passed."""
+    return requests.annotate(
         late=Case(
             When(deadline__lt=Value(timezone.now()), then=Value(True)),
             default=Value(False),
@@ -170,14 +95,11 @@ class Waiting:
 
 
 def waiting(request: TerminationRequest, today: dt.date) -> Waiting | None:
-    """What the request's page says it waits for (one query); None once it is closed."""
+    """What the request's page says it waits for; None once it is closed."""
     if request.state in (RequestState.CLOSED, RequestState.CANCELLED):
         return None
-    deadline, late = (
-        with_deadline(TerminationRequest.objects.filter(pk=request.pk), today)
-        .values_list("deadline", "late")
-        .get()
-    )
+    deadline = request.deadline
+    late = deadline is not None and deadline < timezone.now()
     what = WAITING_FOR.get(request.state, "l'étape suivante")
     if request.is_mt:  # an MT meter is never removed: its final interruption instead
         what = WAITING_FOR_MT.get(request.state, what)
@@ -390,7 +312,7 @@ def work_queue(user: User, today: dt.date) -> list[QueueItem]:
         for n, rule in enumerate(rules)
     }
     requests = (
-        with_deadline(requests_visible_to(user), today)
+        with_deadline(requests_visible_to(user))
         .annotate(**annotations)
         .filter(Q(*[Q(**{name: True}) for name in annotations], _connector=Q.OR))
         .select_related(*REQUEST_RELATED)

@@ -3,6 +3,7 @@
 from procrastinate.contrib.django import app
 
 from contracts.audit import anchor_write
+from procedure.deadlines import refresh_all_deadlines
 from procedure.services import issue_due_orders, send_reminders, transfer_overdue_balances
 
 
@@ -14,6 +15,14 @@ from procedure.services import issue_due_orders, send_reminders, transfer_overdu
 def issue_due_orders_every_morning(timestamp: int) -> int:
     transfer_overdue_balances()
     return issue_due_orders()
+
+
+# Every night at 23:05 UTC (00:05 in Benin): the stored deadlines from the délais in force on the
+# new day (a new délai may take effect today); what moved otherwise would be a drift, logged.
+@app.periodic(cron="5 23 * * *")
+@app.task(name="procedure.refresh_deadlines", queueing_lock="refresh_deadlines")
+def refresh_deadlines_every_night(timestamp: int) -> int:
+    return refresh_all_deadlines()
 
 
 # Every evening at 19:00 UTC, the audit chains' heads go out of the database: to the log and the

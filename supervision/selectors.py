@@ -115,8 +115,8 @@ def with_balance(requests: QuerySet) -> QuerySet:
 
 
 def search_requests(user: User, scope: Scope, data: dict, today: dt.date) -> QuerySet:
-    """The requests matching the search form's cleaned data, sorted, with `deadline`, `late`
-    and `balance` annotated."""
+    """The requests matching the search form's cleaned data, sorted, with `late` and `balance`
+    annotated."""
     qs = requests_visible_to(user).filter(scope.q())
     if data.get("numero"):
         qs = qs.filter(pk=data["numero"])
@@ -150,11 +150,14 @@ def search_requests(user: User, scope: Scope, data: dict, today: dt.date) -> Que
                 qs = qs.filter(**{f"{column}__lt": end})
         else:
             qs = qs.filter(_event_dates(int(data["date_de"]), start, end))
-    qs = with_deadline(qs, today)
-    if data.get("retard") == "oui":
-        qs = qs.filter(state__in=OPEN_REQUEST_STATES, late=True)
+    qs = with_deadline(qs)
+    now = timezone.now()
+    if data.get("retard") == "oui":  # the stored deadline, through its index
+        qs = qs.filter(deadline__lt=now)
     elif data.get("retard") == "non":
-        qs = qs.filter(state__in=OPEN_REQUEST_STATES, late=False)
+        qs = qs.filter(
+            Q(deadline__isnull=True) | Q(deadline__gte=now), state__in=OPEN_REQUEST_STATES
+        )
     qs = with_balance(qs)
     if data.get("montant_min") is not None:
         qs = qs.filter(balance__gte=data["montant_min"])
@@ -270,9 +273,9 @@ def dashboard(user: User, scope: Scope, today: dt.date) -> Dashboard:
         f"age_{n}": Count("pk", filter=age_condition(b, today)) for n, b in enumerate(AGE_BUCKETS)
     }
     rows = (
-        with_deadline(requests.filter(state__in=OPEN_REQUEST_STATES), today)
+        requests.filter(state__in=OPEN_REQUEST_STATES)
         .values("state")
-        .annotate(n=Count("pk"), late_n=Count("pk", filter=Q(late=True)), **ages)
+        .annotate(n=Count("pk"), late_n=Count("pk", filter=Q(deadline__lt=timezone.now())), **ages)
         .order_by()
     )
     lines = {

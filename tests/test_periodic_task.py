@@ -102,6 +102,7 @@ def test_the_worker_finds_the_morning_task_where_the_procedure_keeps_it():
         "contracts.anchor_audit",
         "interventions.issue_due_orders",
         "notifications.send_reminders",
+        "procedure.refresh_deadlines",
         "procrastinate.retry_stalled_jobs",
     ]
 

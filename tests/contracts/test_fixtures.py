@@ -136,7 +136,7 @@ def test_the_demo_requests_show_every_stage_once(frozen_today):
     ]
     assert TerminationRequest.objects.filter(agency__code="PKO").count() == 10
     today = timezone.localdate()
-    late = with_deadline(TerminationRequest.objects.filter(agency__code="AKP"), today)
+    late = with_deadline(TerminationRequest.objects.filter(agency__code="AKP"))
     assert sorted(late.filter(late=True).values_list("state", flat=True)) == [
         "field_reported",
         "meter_removed",

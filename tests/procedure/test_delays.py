@@ -11,6 +11,7 @@ from billing.enums import InvoiceKind, PaymentMode
 from contracts.enums import DelayKind, RequestState, Timing
 from contracts.models import Delay, Deposit, TerminationRequest
 from procedure import selectors, services
+from procedure.deadlines import refresh_all_deadlines, refresh_deadlines
 from tests.workflow import (
     FROZEN_NOW,
     TODAY,
@@ -28,7 +29,7 @@ MINUTE = dt.timedelta(minutes=1)
 def deadline_at(request, moment):
     with time_machine.travel(moment, tick=False):
         return (
-            selectors.with_deadline(TerminationRequest.objects.filter(pk=request.pk), TODAY)
+            selectors.with_deadline(TerminationRequest.objects.filter(pk=request.pk))
             .values_list("deadline", "late")
             .get()
         )
@@ -119,6 +120,9 @@ def test_a_delai_changed_in_the_admin_applies_from_its_date(akpakpa, staff, at_n
         kind=DelayKind.ORDER_REPORT, days=9, valid_from=TODAY + dt.timedelta(days=1)
     )
     assert_late_from(request, at_nine + dt.timedelta(days=5))
+    # The night the second one takes effect, the stored deadlines follow it.
+    assert refresh_all_deadlines(TODAY + dt.timedelta(days=1)) == 1
+    assert_late_from(request, at_nine + dt.timedelta(days=9))
 
 
 def test_the_queue_puts_the_late_first_and_marks_them(akpakpa, staff, client, at_nine):
@@ -132,6 +136,7 @@ def test_the_queue_puts_the_late_first_and_marks_them(akpakpa, staff, client, at
         RequestState.REPORT_APPROVED,
     )
     TerminationRequest.objects.filter(pk=late.pk).update(state_since=at_nine - dt.timedelta(days=2))
+    refresh_deadlines([waiting_long.pk, late.pk])  # the dates moved behind the services' back
     items = selectors.work_queue(staff.reception, TODAY)
     assert [(i.request.pk, bool(i.late_since)) for i in items] == [
         (late.pk, True),

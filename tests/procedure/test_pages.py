@@ -468,8 +468,8 @@ def test_work_queue_query_count_does_not_grow(
     for n in range(rows):
         start(desk, staff, worked_example_contract(akpakpa, number=f"10100{n:05d}"))
     desk.client.force_login(staff.reception)
-    # The délais in force, the SMS not delivered, the crews whose route sheets can be printed.
-    with django_assert_num_queries(11):
+    # The SMS not delivered, the crews whose route sheets can be printed (lateness is a column).
+    with django_assert_num_queries(10):
         response = desk.client.get(url("work_queue"))
     assert len(response.context["items"]) == rows
 
@@ -495,8 +495,8 @@ def test_request_list_query_count_does_not_grow(
         start(desk, staff, worked_example_contract(akpakpa, number=f"10102{n:05d}"))
     desk.client.force_login(staff.auditor)
     desk.client.get(url("request_list"))  # the session's expiry moves on once a minute
-    # Session, user, device, roles, délais, the DR and agency choices, count, rows.
-    with django_assert_num_queries(9):
+    # Session, user, device, roles, the DR and agency choices, count, rows.
+    with django_assert_num_queries(8):
         response = desk.client.get(url("request_list"))
     assert len(response.context["page"]) == rows
 
