@@ -591,14 +591,20 @@ class TerminationRequest(ConcurrentTransitionMixin, models.Model):
             models.Index(
                 fields=["closed_at"], name="request_closed", condition=Q(closed_at__isnull=False)
             ),
-            # Lateness and "sort by deadline": national, and in an agency.
+            # The open requests by deadline (those without a délai last), national and in an
+            # agency: lateness, "trier par échéance", the queues; with their state and its date
+            # so that the dashboards count them from the index alone.
             models.Index(
-                fields=["deadline"], name="request_deadline", condition=Q(deadline__isnull=False)
+                fields=["deadline", "id"],
+                include=["state", "state_since", "agency"],
+                name="request_open_deadline",
+                condition=Q(state__in=OPEN_REQUEST_STATES),
             ),
             models.Index(
-                fields=["agency", "deadline"],
-                name="request_agency_deadline",
-                condition=Q(deadline__isnull=False),
+                fields=["agency", "deadline", "id"],
+                include=["state", "state_since"],
+                name="request_open_agency_deadline",
+                condition=Q(state__in=OPEN_REQUEST_STATES),
             ),
         ]
 

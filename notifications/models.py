@@ -154,6 +154,12 @@ class Delivery(models.Model):
         verbose_name_plural = "remises des SMS"
         indexes = [
             models.Index(fields=["notification", "-id"], name="delivery_latest"),
+            # The few that failed for good: reception's queue looks for them on every visit.
+            models.Index(
+                fields=["notification"],
+                name="delivery_failed",
+                condition=models.Q(status=DeliveryStatus.FAILED),
+            ),
             models.Index(fields=["reference"], name="delivery_reference"),
         ]
         triggers = append_only()

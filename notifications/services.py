@@ -256,8 +256,9 @@ def with_status(notifications):
 
 def failed_for(agency):
     """The agency's messages that failed for good: reception calls the customer instead."""
+    ever_failed = Delivery.objects.filter(status=DeliveryStatus.FAILED).values("notification")
     return (
-        with_status(Notification.objects.filter(request__agency=agency))
+        with_status(Notification.objects.filter(request__agency=agency, pk__in=ever_failed))
         .filter(last_status=DeliveryStatus.FAILED)
         .select_related("request__contract")
         .order_by("id")

@@ -17,10 +17,10 @@ class Migration(migrations.Migration):
         ),
         migrations.AddIndex(
             model_name='terminationrequest',
-            index=models.Index(condition=models.Q(('deadline__isnull', False)), fields=['deadline'], name='request_deadline'),
+            index=models.Index(condition=models.Q(('state__in', ['received', 'takeover_invoiced', 'order_issued', 'field_reported', 'report_approved', 'invoiced', 'settled', 'removal_ordered', 'meter_removed', 'removal_impossible'])), fields=['deadline', 'id'], include=('state', 'state_since', 'agency'), name='request_open_deadline'),
         ),
         migrations.AddIndex(
             model_name='terminationrequest',
-            index=models.Index(condition=models.Q(('deadline__isnull', False)), fields=['agency', 'deadline'], name='request_agency_deadline'),
+            index=models.Index(condition=models.Q(('state__in', ['received', 'takeover_invoiced', 'order_issued', 'field_reported', 'report_approved', 'invoiced', 'settled', 'removal_ordered', 'meter_removed', 'removal_impossible'])), fields=['agency', 'deadline', 'id'], include=('state', 'state_since'), name='request_open_agency_deadline'),
         ),
     ]
