@@ -186,7 +186,8 @@ AUTH_USER_MODEL = "contracts.User"
 AUTHENTICATION_BACKENDS = [
     # First: refuses a locked-out user name or address before any password is checked.
     "axes.backends.AxesStandaloneBackend",
-    "django.contrib.auth.backends.ModelBackend",
+    # Django's password check; the user and their roles read in one query on each page.
+    "accounts.auth.RolesBackend",
     "accounts.auth.DemoPasswordBackend",
 ]
 # Argon2 first (OWASP's first choice); older hashes are upgraded at the next login.

@@ -163,7 +163,7 @@ def session_of(user, *, second_factor: bool = False) -> str:
     """The session of a person already logged in (and past the second factor when needed)."""
     store = SessionStore()
     store[SESSION_KEY] = str(user.pk)
-    store[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+    store[BACKEND_SESSION_KEY] = "accounts.auth.RolesBackend"
     store[HASH_SESSION_KEY] = user.get_session_auth_hash()
     if second_factor:
         device = TOTPDevice.objects.create(user=user, name="tests", confirmed=True)

@@ -129,3 +129,17 @@ def test_admin_is_closed_to_other_roles(client, reception):
     response = client.get(reverse("admin:index"))
     assert response.status_code == 302
     assert response.url.startswith(reverse("admin:login"))
+
+
+def test_the_roles_come_with_the_user_and_a_revoked_one_counts_at_the_next_page(
+    client, django_assert_num_queries
+):
+    from django.contrib.auth.models import Group
+
+    reader = UserFactory(username="releveur", roles=[Role.READER])
+    client.force_login(reader)
+    assert client.get(reverse("field_app")).status_code == 200
+    with django_assert_num_queries(2):  # the session, then the user with their roles
+        assert client.get(reverse("field_manifest")).status_code == 200
+    reader.groups.remove(Group.objects.get(name=Role.READER))
+    assert client.get(reverse("field_app")).status_code == 403

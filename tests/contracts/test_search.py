@@ -91,7 +91,8 @@ def test_search_query_count_does_not_grow_with_rows(
     for n in range(rows):
         ContractFactory(agency=akpakpa, customer=CustomerFactory(name=f"DOSSOU Kossi {n}"))
     client.force_login(user)
-    # session, user, roles; number, serial and name criteria; the fetch; the session save (3)
-    with django_assert_num_queries(10):
+    # session, user with roles; number, serial and name criteria; the fetch; the session save
+    # (3)
+    with django_assert_num_queries(9):
         response = client.get(reverse("contract_search"), {"q": "dossou"})
     assert len(response.context["contracts"]) == rows

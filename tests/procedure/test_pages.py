@@ -469,8 +469,9 @@ def test_work_queue_query_count_does_not_grow(
         start(desk, staff, worked_example_contract(akpakpa, number=f"10100{n:05d}"))
     desk.client.force_login(staff.reception)
     # The SMS not delivered, the crews whose route sheets can be printed; the requests with a
-    # délai running, then (fewer than a page) those without one.
-    with django_assert_num_queries(11):
+    # délai running, then (fewer than a page) those without one; the user's roles come with
+    # the user.
+    with django_assert_num_queries(10):
         response = desk.client.get(url("work_queue"))
     assert len(response.context["items"]) == rows
 
@@ -496,8 +497,8 @@ def test_request_list_query_count_does_not_grow(
         start(desk, staff, worked_example_contract(akpakpa, number=f"10102{n:05d}"))
     desk.client.force_login(staff.auditor)
     desk.client.get(url("request_list"))  # the session's expiry moves on once a minute
-    # Session, user, device, roles, the DR and agency choices, count, rows.
-    with django_assert_num_queries(8):
+    # Session, user with roles, device, the DR and agency choices, count, rows.
+    with django_assert_num_queries(7):
         response = desk.client.get(url("request_list"))
     assert len(response.context["page"]) == rows
 
@@ -522,6 +523,6 @@ def test_cash_desk_query_count_does_not_grow(
                 mode="cash",
             )
     client.force_login(staff.cashier)
-    with django_assert_num_queries(11):  # 10, and the second factor's device
+    with django_assert_num_queries(10):  # 9, and the second factor's device
         response = client.get(url("cash_desk"))
     assert len(response.context["queue"]) + len(response.context["journal"]) == rows

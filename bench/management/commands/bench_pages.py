@@ -173,7 +173,7 @@ class Command(BaseCommand):
             )
             self.stdout.write(
                 f"  {'page':<32} {'requêtes':>8} {'SQL':>8} {'page':>8} {'p95':>8} {'rapport':>8}"
-                f" {'CPU web':>8}"
+                f" {'CPU web':>8} {'octets':>7}"
             )
             ratios = []
             for label, user, url in pages(reception, arpnt):
@@ -193,6 +193,7 @@ class Command(BaseCommand):
                 headers = {
                     "Cookie": "; ".join(f"{k}={v}" for k, v in http_session.cookies.items()),
                     "Host": "127.0.0.1",
+                    "Accept-Encoding": "gzip",  # as every browser asks
                 }
                 page_ms, sql_ms = [], []
                 web_cpu = tree_cpu(server.pid)  # gunicorn's CPU: the pages only (not the replay)
@@ -202,7 +203,7 @@ class Command(BaseCommand):
                         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
                         conn.request("GET", url, headers=headers)
                         answer = conn.getresponse()
-                        answer.read()
+                        wire = len(answer.read())  # the body as sent (compressed)
                         conn.close()
                         page_ms.append((time.perf_counter() - start) * 1000)
                         if answer.status != 200:
@@ -219,7 +220,7 @@ class Command(BaseCommand):
                 ratios.append(page / sql)
                 self.stdout.write(
                     f"  {label:<32} {len(statements):>8} {sql:>6.1f}ms {page:>6.1f}ms "
-                    f"{p95:>6.1f}ms {page / sql:>7.1f}× {cpu_ms:>6.1f}ms"
+                    f"{p95:>6.1f}ms {page / sql:>7.1f}× {cpu_ms:>6.1f}ms {wire:>7}"
                 )
             self.stdout.write(
                 f"  rapport page / SQL : médiane {statistics.median(ratios):.1f}×, "
