@@ -606,6 +606,12 @@ class TerminationRequest(ConcurrentTransitionMixin, models.Model):
                 name="request_open_agency_deadline",
                 condition=Q(state__in=OPEN_REQUEST_STATES),
             ),
+            # A work queue: in an agency and a state, the most urgent first.
+            models.Index(
+                fields=["agency", "state", "deadline", "state_since", "id"],
+                name="request_open_queue",
+                condition=Q(state__in=OPEN_REQUEST_STATES),
+            ),
         ]
 
     def __str__(self) -> str:

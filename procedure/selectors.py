@@ -10,6 +10,7 @@ from django.db.models import (
     Case,
     Exists,
     ExpressionWrapper,
+    F,
     OuterRef,
     Prefetch,
     Q,
@@ -21,7 +22,6 @@ from django.utils import timezone
 
 from billing.enums import BeneficiaryQuality, InvoiceKind, InvoiceState, SettlementKind
 from contracts.enums import (
-    OPEN_REQUEST_STATES,
     RequesterQuality,
     RequestState,
     Role,
@@ -305,10 +305,10 @@ def _rule_condition(rule: QueueRule, user: User) -> Q:
 
 def work_queue(user: User, today: dt.date) -> list[QueueItem]:
     """Ma corbeille: what waits for this user in the agency, the most urgent first: the most
-    overdue, then those whose délai ends soonest (the stored deadline, through an index), then
-    the requests without a délai, oldest first. Age is counted from the last step done on the
-    request. At most two queries for the requests (each rule an EXISTS on the orders), one for
-    their orders and agents."""
+    overdue, then those whose délai ends soonest (the stored deadline), then the requests
+    without a délai, oldest first. Age is counted from the last step done on the request. One
+    query for each state the user's rules wait in (each rule an EXISTS on the orders), one for
+    the orders and agents of the rows shown."""
     rules = [rule for rule in QUEUE_RULES if rule.role in user.roles]
     if not rules:
         return []
@@ -318,17 +318,20 @@ def work_queue(user: User, today: dt.date) -> list[QueueItem]:
     }
     requests = (
         with_deadline(requests_visible_to(user))
-        .filter(state__in=OPEN_REQUEST_STATES)  # the open requests' index
         .annotate(**annotations)
-        .filter(Q(*[Q(**{name: True}) for name in annotations], _connector=Q.OR))
         .select_related(*REQUEST_RELATED)
         .only(*QUEUE_COLUMNS)
     )
-    rows = list(requests.filter(deadline__isnull=False).order_by("deadline", "id")[:QUEUE_LIMIT])
-    if len(rows) < QUEUE_LIMIT:
-        rows += requests.filter(deadline__isnull=True).order_by("state_since", "id")[
-            : QUEUE_LIMIT - len(rows)
-        ]
+    # One short query per state the user's rules wait in, each the head of an index (agency,
+    # state, deadline, state since): a queue costs the same at 200 or 200 000 requests.
+    rows = []
+    for state in dict.fromkeys(rule.state for rule in rules):
+        names = [f"rule_{n}" for n, rule in enumerate(rules) if rule.state == state]
+        rows += requests.filter(
+            Q(*[Q(**{name: True}) for name in names], _connector=Q.OR), state=state
+        ).order_by(F("deadline").asc(nulls_last=True), "state_since", "id")[:QUEUE_LIMIT]
+    rows.sort(key=lambda r: (r.deadline is None, r.deadline or r.state_since, r.state_since, r.pk))
+    rows = rows[:QUEUE_LIMIT]
     prefetch_related_objects(
         rows,
         Prefetch(
