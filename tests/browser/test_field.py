@@ -389,7 +389,12 @@ def test_a_removal_taken_offline_and_a_session_ended_meanwhile(office, staff, ak
     crew.context.clear_cookies()  # the session ended while the crew was out
     crew.context.set_offline(False)
     crew.page.click("#synchroniser")
-    until(crew, "() => document.getElementById('reseau').textContent.includes('reconnectez')")
+    # The click and the browser's "online" may each start a sync: wait for the last to settle.
+    until(
+        crew,
+        """() => document.getElementById('reseau').textContent.includes('reconnectez') &&
+            document.getElementById('attente').textContent.startsWith('1 compte-rendu')""",
+    )
     assert waiting(crew) == "1 compte-rendu en attente d'envoi"
     assert not FieldSubmission.objects.exists()
 
