@@ -124,6 +124,24 @@ WHERE r.requester_name LIKE 'DEMANDEUR %%' AND r.kind = 'without_takeover'
 """
 
 
+def timed(client, url: str, query: dict, runs: int):
+    """A page opened runs times after three to warm up: its last answer, median and p95 in ms,
+    and the CPU the server spent on each (Django in this process, PostgreSQL from /proc)."""
+    times = []
+    for n in range(runs + 3):
+        if n == 3:  # after the warm-up
+            cpu, own = CpuMeter(), time.process_time()
+        start = time.perf_counter()
+        response = client.get(url, query)
+        times.append((time.perf_counter() - start) * 1000)
+        assert response.status_code == 200, response.status_code
+    django_ms = (time.process_time() - own) * 1000 / runs
+    pg_ms = cpu.spent()[1] * 1000 / runs
+    times = sorted(times[3:])
+    p95 = times[int(len(times) * 0.95) - 1]
+    return response, statistics.median(times), p95, django_ms, pg_ms
+
+
 class Command(BaseCommand):
     help = "Mesure les tableaux de bord et les exports sur la base de mesure (200 000 demandes)."
 
@@ -154,20 +172,9 @@ class Command(BaseCommand):
             ("DR Littoral", {"dr": "DRL"}),
             ("agence Akpakpa", {"agence": "AKP"}),
         ]:
-            times = []
-            for n in range(runs + 3):
-                if n == 3:  # after the warm-up: the CPU the server spends on each page
-                    cpu, own = CpuMeter(), time.process_time()
-                start = time.perf_counter()
-                response = client.get(url, query)
-                times.append((time.perf_counter() - start) * 1000)
-                assert response.status_code == 200, response.status_code
-            django_ms = (time.process_time() - own) * 1000 / runs
-            pg_ms = cpu.spent()[1] * 1000 / runs
-            times = sorted(times[3:])
-            p95 = times[int(len(times) * 0.95) - 1]
+            _, median, p95, django_ms, pg_ms = timed(client, url, query, runs)
             self.stdout.write(
-                f"Tableau de bord {label:<15} : médiane {statistics.median(times):6.1f} ms, "
+                f"Tableau de bord {label:<15} : médiane {median:6.1f} ms, "
                 f"p95 {p95:6.1f} ms ({runs} mesures) ; CPU {django_ms:.1f} ms Django + "
                 f"{pg_ms:.1f} ms PostgreSQL par page"
             )
@@ -183,21 +190,10 @@ class Command(BaseCommand):
             ("en cours, par échéance", {"tri": "echeance", "etat": "ouvertes"}),
             ("en retard, par échéance", {"tri": "echeance", "etat": "ouvertes", "retard": "oui"}),
         ]:
-            times = []
-            for n in range(runs + 3):
-                if n == 3:
-                    cpu, own = CpuMeter(), time.process_time()
-                start = time.perf_counter()
-                response = client.get(list_url, query)
-                times.append((time.perf_counter() - start) * 1000)
-                assert response.status_code == 200, response.status_code
-            django_ms = (time.process_time() - own) * 1000 / runs
-            pg_ms = cpu.spent()[1] * 1000 / runs
+            response, median, p95, django_ms, pg_ms = timed(client, list_url, query, runs)
             found = re.search(r"<strong>(\d+)</strong> demande", response.content.decode())
-            times = sorted(times[3:])
-            p95 = times[int(len(times) * 0.95) - 1]
             self.stdout.write(
-                f"Recherche {label:<24} : médiane {statistics.median(times):6.1f} ms, "
+                f"Recherche {label:<24} : médiane {median:6.1f} ms, "
                 f"p95 {p95:6.1f} ms ({found.group(1)} demandes, page 1) ; CPU "
                 f"{django_ms:.1f} ms Django + {pg_ms:.1f} ms PostgreSQL par page"
             )
