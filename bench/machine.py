@@ -17,6 +17,13 @@ BUSY = 0.5  # load average per core above which the machine is not quiet enough 
 CALM_WAIT = 120  # seconds given to the machine to calm down before a measure
 
 
+def production_env(**extra: str) -> dict[str, str]:
+    """The environment of a server or task worker started by a benchmark: this one, with the
+    database connections kept between jobs and requests as the service units keep them
+    (deploy/systemd/sbee.env.example), unless the caller set CONN_MAX_AGE itself."""
+    return {**os.environ, "CONN_MAX_AGE": os.environ.get("CONN_MAX_AGE", "300"), **extra}
+
+
 def load_average() -> str:
     one, five, fifteen = os.getloadavg()
     return f"{one:.2f} {five:.2f} {fifteen:.2f} ({CORES} cœurs)"

@@ -5,14 +5,21 @@ import re
 
 import pytest
 from django.db import connection
+from django.template.loader import render_to_string
 from django.urls import reverse
 from pypdf import PdfReader
-from weasyprint import HTML
+from weasyprint import CSS, HTML
 from weasyprint.urls import FatalURLFetchingError
 
 from billing.documents import (
+    BASE_URL,
+    SOURCES,
+    STAMP_CSS,
+    DocumentHTML,
     RefusedURL,
     StaticOnlyFetcher,
+    _shared,
+    _source,
     build_invoice_context,
     build_order_context,
     document_issue,
@@ -568,3 +575,61 @@ def test_the_arrete_prints_its_movements_and_the_audit_anchor(akpakpa, staff, se
     # What the paper carries is enough to check the chains against later.
     kept = settings.AUDIT_ANCHOR_FILE.read_text().splitlines()[-1]
     assert verify_anchor(now) == [] and kept.startswith("ANCRE ")
+
+
+def drawing(pdf: bytes) -> list[bytes]:
+    """Each page's drawing instructions: text, lines, positions (not the file's metadata)."""
+    return [page.get_contents().get_data() for page in PdfReader(io.BytesIO(pdf)).pages]
+
+
+def test_the_documents_user_agent_stylesheet_draws_them_as_weasyprint_s_own(akpakpa, staff):
+    """static/documents/ua.css replaces WeasyPrint's user-agent stylesheet (a tenth of the
+    rendering): every kind of document, and a reprint's stamp, must be drawn exactly as with
+    WeasyPrint's own. A template that starts using an element the cut sheet does not style
+    fails here."""
+    request = advance(
+        create(worked_example_contract(akpakpa), staff), staff, RequestState.METER_REMOVED
+    )
+    takeover = create(
+        worked_example_contract(akpakpa, number="1010008888"),
+        staff,
+        kind=TerminationKind.WITH_TAKEOVER,
+    )
+    take_over(takeover, staff)
+    for bill in reload(takeover).invoices.order_by("id"):
+        services.termination_request_settle(
+            bill, actor=staff.cashier, amount=bill.balance, mode=PaymentMode.CASH
+        )
+    font_config, stylesheet, fetcher = _shared()
+
+    def both(html: str, stylesheets, variant=None):
+        return [
+            drawing(
+                cls(string=html, base_url=BASE_URL, url_fetcher=fetcher).write_pdf(
+                    stylesheets=stylesheets, font_config=font_config, pdf_variant=variant
+                )
+            )
+            for cls in (HTML, DocumentHTML)
+        ]
+
+    kinds = set()
+    for document in Document.objects.filter(request__in=[request, takeover]):
+        source = SOURCES[document.kind]
+        pk = (
+            document.request_id
+            if source.model is type(request)
+            else getattr(document, f"{source.link}_id")
+        )
+        number, _, _, template, build, variant = _source(document.kind, pk)
+        own, cut = both(render_to_string(template, build()), [stylesheet], variant)
+        assert own == cut, number
+        kinds.add(document.kind)
+    assert {"order", "invoice", "receipt", "attestation", "successor_contract"} <= kinds
+
+    stamp = render_to_string(
+        "documents/stamp.html",
+        {"banner": "DUPLICATA n° 2", "cancelled": True, "signature": None},
+    )
+    sheet = CSS(string=STAMP_CSS, base_url=BASE_URL, font_config=font_config, url_fetcher=fetcher)
+    own, cut = both(stamp, [sheet])
+    assert own == cut

@@ -14,7 +14,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
 from django.utils import timezone
 
-from bench.machine import CpuMeter, tree_cpu
+from bench.machine import CpuMeter, production_env, tree_cpu
 from bench.management.commands.bench_due_orders import seed_due_requests
 from billing.enums import DocumentKind, DocumentStatus
 from billing.models import Document
@@ -44,6 +44,7 @@ class Command(BaseCommand):
             subprocess.Popen(
                 [sys.executable, "manage.py", "run_worker", "--queues", "documents"],
                 cwd=settings.BASE_DIR,
+                env=production_env(),
             )
             for _ in range(workers)
         ]

@@ -19,7 +19,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
 
-from bench.machine import CpuMeter, begin, end
+from bench.machine import CpuMeter, begin, end, production_env
 from bench.management.commands.bench_pages import (
     PASSWORD,
     bench_user,
@@ -94,6 +94,7 @@ class Command(BaseCommand):
             subprocess.Popen(
                 [sys.executable, "manage.py", "run_worker"],
                 cwd=settings.BASE_DIR,
+                env=production_env(),
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
             )

@@ -6,7 +6,6 @@ production stack's task workers then send them to a local server that speaks Inf
     make bench-notifications    # after `make bench` has filled the database
 """
 
-import os
 import subprocess
 import sys
 import threading
@@ -18,7 +17,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
 from django.utils import timezone
 
-from bench.machine import CpuMeter, tree_cpu
+from bench.machine import CpuMeter, production_env, tree_cpu
 from bench.management.commands.bench_due_orders import seed_due_requests
 from notifications.enums import DeliveryStatus, NotificationKind
 from notifications.models import Delivery, Notification, QuietHours
@@ -87,12 +86,11 @@ class Command(BaseCommand):
         )
         server = ThreadingHTTPServer(("127.0.0.1", 0), Gateway)
         threading.Thread(target=server.serve_forever, daemon=True).start()
-        env = {
-            **os.environ,
-            "SMS_BACKEND": "notifications.backends.InfobipBackend",
-            "INFOBIP_BASE_URL": f"http://127.0.0.1:{server.server_port}",
-            "INFOBIP_API_KEY": "bench",
-        }
+        env = production_env(
+            SMS_BACKEND="notifications.backends.InfobipBackend",
+            INFOBIP_BASE_URL=f"http://127.0.0.1:{server.server_port}",
+            INFOBIP_API_KEY="bench",
+        )
         procs = [
             subprocess.Popen(
                 [

@@ -10,7 +10,6 @@ same run, side by side.
 """
 
 import http.client
-import os
 import socket
 import statistics
 import subprocess
@@ -25,7 +24,7 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from bench.machine import tree_cpu
+from bench.machine import production_env, tree_cpu
 from contracts.enums import Role
 from contracts.models import Agency, Contract, TerminationRequest, User
 
@@ -52,7 +51,7 @@ def bench_user(username: str, role: str) -> User:
 
 
 def start_server(port: int, workers: int | None = None) -> subprocess.Popen:
-    env = {**os.environ, "HOST": "127.0.0.1", "PORT": str(port), "CONN_MAX_AGE": "300"}
+    env = production_env(HOST="127.0.0.1", PORT=str(port))
     if workers:
         env["WEB_WORKERS"] = str(workers)
     proc = subprocess.Popen(
