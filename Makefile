@@ -148,14 +148,16 @@ BENCH_ENV = url=$$($(PY) -m sbee_resiliation.localdb url postgres sbee_bench); \
 	  SECURE_SSL_REDIRECT=false SECURE_COOKIES=false SECURE_HSTS_SECONDS=0 DEBUG=false; \
 	DEBUG=true $(PY) manage.py migrate --no-input -v0
 
-# The contract search, step 8 and the work queues; each page beside the SQL it runs.
+# The contract search, step 8 and the work queues; each page beside the SQL it runs; then each
+# page's SQL at 10 000, 100 000 and 1 000 000 contracts (2 000 to 200 000 requests).
 bench: db
 	@$(BENCH_ENV); \
 	$(PY) manage.py bench_check bench && \
 	$(PY) manage.py collectstatic --no-input -v0 && \
 	$(PY) manage.py bench_search --contracts $(BENCH_CONTRACTS) && \
 	$(PY) manage.py bench_due_orders && \
-	$(PY) manage.py bench_pages; rc=$$?; \
+	$(PY) manage.py bench_pages && \
+	$(PY) manage.py bench_growth; rc=$$?; \
 	$(PY) manage.py bench_check bench --fin --vider-la-file; exit $$rc
 
 # The render jobs a benchmark left queued in the benchmark database, removed.

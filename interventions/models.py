@@ -94,7 +94,15 @@ class InterventionOrder(models.Model):
                 name="order_impossible_has_reason",
             ),
         ]
-        indexes = [models.Index(fields=["agency", "status"], name="order_agency_status")]
+        # The work queues ask "has this request an order of this kind, in this status, for this
+        # agent?" of an agency's open orders: answered from the index alone.
+        indexes = [
+            models.Index(
+                fields=["agency", "status"],
+                include=["kind", "assignee", "request"],
+                name="order_agency_status",
+            )
+        ]
 
     def __str__(self) -> str:
         return self.number
