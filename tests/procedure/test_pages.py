@@ -469,9 +469,9 @@ def test_work_queue_query_count_does_not_grow(
         start(desk, staff, worked_example_contract(akpakpa, number=f"10100{n:05d}"))
     desk.client.force_login(staff.reception)
     # The SMS not delivered, the crews whose route sheets can be printed; the requests of each
-    # heads of reception's four rules (bare values, one query each), the 50 most urgent whole
+    # state that reception's rules wait in (three, as bare values), the 50 most urgent whole
     # (one), their orders (one); the user's roles come with the user.
-    with django_assert_num_queries(13):
+    with django_assert_num_queries(12):
         response = desk.client.get(url("work_queue"))
     assert len(response.context["items"]) == rows
 
