@@ -321,7 +321,8 @@ def work_queue(user: User, today: dt.date) -> list[QueueItem]:
         for n, rule in enumerate(rules)
     }
     candidates = requests_visible_to(user).annotate(**annotations)
-    heads = []
+    urgency = {}  # pk: its place in the queue (the order of the index below)
+    met = {}  # pk: the names of the rules it meets
     for state in dict.fromkeys(rule.state for rule in rules):
         names = [f"rule_{n}" for n, rule in enumerate(rules) if rule.state == state]
         rows = (
@@ -331,16 +332,16 @@ def work_queue(user: User, today: dt.date) -> list[QueueItem]:
             .values_list("pk", "deadline", "state_since", *names)[:QUEUE_LIMIT]
         )
         for pk, deadline, since, *flags in rows:
-            met = [name for name, flag in zip(names, flags, strict=True) if flag]
-            heads.append((deadline is None, deadline or since, since, pk, met))
-    heads = sorted(heads)[:QUEUE_LIMIT]
-    shown = (
-        with_deadline(TerminationRequest.objects.filter(pk__in=[head[3] for head in heads]))
+            urgency[pk] = (deadline is None, deadline or since, since, pk)
+            met[pk] = {name for name, flag in zip(names, flags, strict=True) if flag}
+    shown = sorted(urgency, key=urgency.__getitem__)[:QUEUE_LIMIT]
+    whole = (
+        with_deadline(TerminationRequest.objects.filter(pk__in=shown))
         .select_related(*REQUEST_RELATED)
         .only(*QUEUE_COLUMNS)
         .in_bulk()
     )
-    requests = [shown[head[3]] for head in heads if head[3] in shown]
+    requests = [whole[pk] for pk in shown]
     prefetch_related_objects(
         requests,
         Prefetch(
@@ -355,7 +356,6 @@ def work_queue(user: User, today: dt.date) -> list[QueueItem]:
             to_attr="queue_orders",
         ),
     )
-    met = {head[3]: head[4] for head in heads}
     items = []
     for request in requests:
         age = (today - timezone.localtime(request.state_since).date()).days
