@@ -499,6 +499,10 @@ def closes_after_settlement(request: "TerminationRequest") -> bool:
     return request.is_mt and request.timing == Timing.CLASSIC
 
 
+# The request's columns that procedure/ writes from its rules, in the events' transactions.
+WRITTEN_BY_PROCEDURE = frozenset({"deadline", "queue_task", "queue_holder_id", "queue_agent_id"})
+
+
 class TerminationRequest(ConcurrentTransitionMixin, models.Model):
     """A customer's request to terminate a contract, driven through the procedure's steps.
 
@@ -562,6 +566,33 @@ class TerminationRequest(ConcurrentTransitionMixin, models.Model):
     # When the délai that runs in its state ends (None where none runs): written by
     # procedure/deadlines.py in the transaction of each event, never by a save().
     deadline = models.DateTimeField("fin du délai", null=True, blank=True, editable=False)
+    # What it waits for in the work queues (procedure/queues.py), written in the transaction of
+    # each event like the deadline, never by a save(): the task ("": nothing), the agent it
+    # is reserved to (the agent of its order; None: anyone of the role), and the agent of the
+    # order its field work is about.
+    queue_task = models.CharField(
+        "tâche en attente", max_length=32, blank=True, default="", editable=False
+    )
+    queue_holder = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        editable=False,
+        related_name="+",
+        verbose_name="tâche réservée à",
+        db_index=False,  # read through request_work_queue; users are never deleted
+    )
+    queue_agent = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        editable=False,
+        related_name="+",
+        verbose_name="agent de l'ordre en cours",
+        db_index=False,  # read through request_work_queue; users are never deleted
+    )
 
     class Meta:
         triggers = [state_has_event()]
@@ -612,20 +643,35 @@ class TerminationRequest(ConcurrentTransitionMixin, models.Model):
                 name="request_open_queue",
                 condition=Q(state__in=OPEN_REQUEST_STATES),
             ),
+            # A work queue: in an agency, the requests waiting for one task, for anyone of the
+            # role or for one agent, the most urgent first (two indexes: an IS NULL condition
+            # does not give an index's order).
+            models.Index(
+                fields=["agency", "queue_task", "deadline", "state_since", "id"],
+                name="request_work_queue",
+                condition=~Q(queue_task="") & Q(queue_holder__isnull=True),
+            ),
+            models.Index(
+                fields=["agency", "queue_task", "queue_holder", "deadline", "state_since", "id"],
+                name="request_work_queue_agent",
+                condition=~Q(queue_task="") & Q(queue_holder__isnull=False),
+            ),
         ]
 
     def __str__(self) -> str:
         return f"Résiliation {self.contract.number}"
 
     def save(self, *args, **kwargs):
-        """A request saved again leaves its deadline as procedure/deadlines.py wrote it (an
-        instance read before that would otherwise write back its old value)."""
+        """A request saved again leaves its deadline and queue task as procedure/ wrote them
+        (an instance read before that would otherwise write back their old values)."""
         if not self._state.adding and kwargs.get("update_fields") is None:
             deferred = self.get_deferred_fields()
             kwargs["update_fields"] = [
                 f.attname
                 for f in self._meta.concrete_fields
-                if not f.primary_key and f.attname != "deadline" and f.attname not in deferred
+                if not f.primary_key
+                and f.attname not in WRITTEN_BY_PROCEDURE
+                and f.attname not in deferred
             ]
         super().save(*args, **kwargs)
 

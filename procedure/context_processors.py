@@ -1,5 +1,5 @@
 from contracts.enums import Role
-from procedure.selectors import QUEUE_ROLES
+from procedure.queues import QUEUE_ROLES
 
 
 def staff(request) -> dict:

@@ -3,20 +3,14 @@ request and its journal in French. Each function fetches what its page needs in 
 of queries."""
 
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from django.db.models import (
     BooleanField,
     Case,
-    Exists,
-    ExpressionWrapper,
     F,
-    OuterRef,
-    Prefetch,
-    Q,
     Value,
     When,
-    prefetch_related_objects,
 )
 from django.utils import timezone
 
@@ -27,7 +21,6 @@ from contracts.enums import (
     Role,
     TerminationKind,
     Timing,
-    Voltage,
 )
 from contracts.models import (
     TerminationEvent,
@@ -47,7 +40,7 @@ from interventions.enums import (
     Remark,
     VisitFailure,
 )
-from interventions.models import InterventionOrder
+from procedure.queues import QUEUE_RULES, RULES_BY_CODE
 from procedure.rules import act_refusal
 
 # --- Délais ----------------------------------------------------------------------------------
@@ -114,146 +107,6 @@ def waiting(request: TerminationRequest, today: dt.date) -> Waiting | None:
 # --- Work queues -----------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class QueueRule:
-    """Requests in `state` wait for `role` to do `task` on the page `url_name`, when one of the
-    request's orders matches `order` (a filter on InterventionOrder) and the request matches
-    `where`. `mine`: the order is assigned to the user, or to nobody yet."""
-
-    role: str
-    state: str
-    task: str
-    url_name: str
-    order: dict | None = None
-    mine: bool = False
-    where: Q = field(default_factory=Q)
-
-
-MT = Q(contract__tariff_category__voltage=Voltage.MT)
-FIELD = {"kind__in": FIELD_ORDER_KINDS}
-REMOVAL = {"kind__in": REMOVAL_ORDER_KINDS}
-
-QUEUE_RULES: list[QueueRule] = [
-    QueueRule(
-        Role.RECEPTION,
-        RequestState.RECEIVED,
-        "Émettre l'ordre ou établir la reprise",
-        "request_detail",
-    ),
-    QueueRule(
-        Role.RECEPTION,
-        RequestState.ORDER_ISSUED,
-        "Imprimer l'ordre et le faire signer par le demandeur",
-        "request_signature",
-        order={**FIELD, "status": OrderStatus.ISSUED, "requester_signed_at__isnull": True},
-    ),
-    QueueRule(
-        Role.RECEPTION,
-        RequestState.ORDER_ISSUED,
-        "Visite infructueuse : fixer une nouvelle date",
-        "request_reschedule",
-        order={**FIELD, "status": OrderStatus.VISIT_FAILED},
-    ),
-    QueueRule(
-        Role.RECEPTION,
-        RequestState.REPORT_APPROVED,
-        "Calculer et valider la facture de solde",
-        "request_invoice",
-    ),
-    QueueRule(
-        Role.READER,
-        RequestState.ORDER_ISSUED,
-        "Saisir le compte-rendu d'intervention",
-        "request_field_report",
-        order={**FIELD, "status": OrderStatus.ISSUED, "requester_signed_at__isnull": False},
-        mine=True,
-    ),
-    QueueRule(
-        Role.READER,
-        RequestState.ORDER_ISSUED,
-        "Corriger le compte-rendu renvoyé",
-        "request_field_report",
-        order={**FIELD, "status": OrderStatus.RETURNED},
-        mine=True,
-    ),
-    QueueRule(
-        Role.SUPERVISOR,
-        RequestState.FIELD_REPORTED,
-        "Contrôler et signer l'ordre de coupure",
-        "request_approve_report",
-    ),
-    QueueRule(
-        Role.SUPERVISOR,
-        RequestState.REMOVAL_ORDERED,
-        "Visite infructueuse : fixer une nouvelle date",
-        "request_reschedule",
-        order={**REMOVAL, "status": OrderStatus.VISIT_FAILED},
-    ),
-    QueueRule(
-        Role.SUPERVISOR,
-        RequestState.METER_REMOVED,
-        "Contrôler et signer le compte-rendu de dépose",
-        "request_sign_removal",
-        order={**REMOVAL, "status": OrderStatus.REPORTED},
-        where=~MT,
-    ),
-    QueueRule(
-        Role.SUPERVISOR,
-        RequestState.METER_REMOVED,
-        "Contrôler et signer le compte-rendu de coupure définitive",
-        "request_sign_removal",
-        order={**REMOVAL, "status": OrderStatus.REPORTED},
-        where=MT,
-    ),
-    QueueRule(
-        Role.ARPNT,
-        RequestState.REMOVAL_ORDERED,
-        "Déposer le compteur et saisir le compte-rendu",
-        "request_removal_report",
-        order={**REMOVAL, "status": OrderStatus.ISSUED},
-        mine=True,
-        where=~MT,
-    ),
-    QueueRule(
-        Role.ARPNT,
-        RequestState.REMOVAL_ORDERED,
-        "Effectuer la coupure définitive et saisir le compte-rendu",
-        "request_removal_report",
-        order={**REMOVAL, "status": OrderStatus.ISSUED},
-        mine=True,
-        where=MT,
-    ),
-    QueueRule(
-        Role.ARPNT,
-        RequestState.REMOVAL_ORDERED,
-        "Corriger le compte-rendu renvoyé",
-        "request_removal_report",
-        order={**REMOVAL, "status": OrderStatus.RETURNED},
-        mine=True,
-    ),
-    QueueRule(
-        Role.ACFF,
-        RequestState.METER_REMOVED,
-        "Confirmer la codification",
-        "request_confirm",
-        order={**REMOVAL, "status": OrderStatus.SIGNED},
-    ),
-    QueueRule(
-        Role.ACFF,
-        RequestState.REMOVAL_IMPOSSIBLE,
-        "Confirmer la codification (intervention impossible, coupure au branchement)",
-        "request_confirm",
-    ),
-    QueueRule(
-        Role.ACFF,
-        RequestState.SETTLED,
-        "Confirmer la codification (MT, sans dépose)",
-        "request_confirm",
-        where=MT & Q(timing=Timing.CLASSIC),
-    ),
-]
-
-QUEUE_ROLES = frozenset(rule.role for rule in QUEUE_RULES)
 # What a queue row shows: a queue is read many times a day, its rows are kept narrow.
 QUEUE_COLUMNS = [
     "state",
@@ -267,6 +120,10 @@ QUEUE_COLUMNS = [
     "contract__tariff_category__code",
     "contract__tariff_category__voltage",
     "agency__name",
+    "queue_task",
+    "queue_agent__first_name",
+    "queue_agent__last_name",
+    "queue_agent__username",
 ]
 QUEUE_LIMIT = 50  # the most urgent first; a longer queue is worked from its head
 
@@ -277,12 +134,12 @@ class QueueItem:
     task: str  # what the user is to do, in French
     url_name: str  # the page where it is done
     age_days: int
-    order: InterventionOrder | None  # the order the task is about, with its agent
 
     @property
     def agent(self) -> str:
-        assignee = self.order.assignee if self.order else None
-        return (assignee.get_full_name() or assignee.username) if assignee else ""
+        """The agent of the order its field work is about."""
+        agent = self.request.queue_agent
+        return (agent.get_full_name() or agent.username) if agent else ""
 
     @property
     def late_since(self) -> dt.datetime | None:
@@ -290,95 +147,45 @@ class QueueItem:
         return self.request.deadline if self.request.late else None
 
 
-def _rule_condition(rule: QueueRule, user: User) -> Q:
-    condition = Q(state=rule.state) & rule.where
-    if rule.order is not None:
-        # The agency's open orders (an index: agency, status), not every order ever issued.
-        orders = InterventionOrder.objects.filter(
-            request=OuterRef("pk"), agency_id=user.agency_id, **rule.order
-        )
-        if rule.mine:
-            orders = orders.filter(Q(assignee=user) | Q(assignee__isnull=True))
-        condition &= Exists(orders)
-    return condition
-
-
 def work_queue(user: User, today: dt.date) -> list[QueueItem]:
     """Ma corbeille: what waits for this user in the agency, the most urgent first: the most
     overdue, then those whose délai ends soonest (the stored deadline), then the requests
     without a délai, oldest first. Age is counted from the last step done on the request.
 
-    First, for each state the user's rules wait in, the head of that state's queue as bare
-    values (its key, its sort key and which rules it meets: each rule an EXISTS on the
-    orders), each the head of an (agency, state, deadline, state since) index, so a queue
-    costs the same at 200 or 200 000 requests; then the 50 most urgent of those heads, whole,
-    in one query; then their orders and agents in one more."""
+    Each request keeps the task it waits for (procedure/queues.py). One statement reads the
+    head of each of the user's tasks (for anyone of the role, and for the user's own orders):
+    each the head of an (agency, task, agent, deadline, state since) index, so a queue costs
+    the same at 200 or 200 000 requests; a second fetches the 50 most urgent whole."""
     rules = [rule for rule in QUEUE_RULES if rule.role in user.roles]
     if not rules:
         return []
-    annotations = {
-        f"rule_{n}": ExpressionWrapper(_rule_condition(rule, user), output_field=BooleanField())
-        for n, rule in enumerate(rules)
-    }
-    candidates = requests_visible_to(user).annotate(**annotations)
-    urgency = {}  # pk: its place in the queue (the order of the index below)
-    met = {}  # pk: the names of the rules it meets
-    for state in dict.fromkeys(rule.state for rule in rules):
-        names = [f"rule_{n}" for n, rule in enumerate(rules) if rule.state == state]
-        rows = (
-            candidates.filter(Q(*[Q(**{name: True}) for name in names], _connector=Q.OR))
-            .filter(state=state)
-            .order_by(F("deadline").asc(nulls_last=True), "state_since", "id")
-            .values_list("pk", "deadline", "state_since", *names)[:QUEUE_LIMIT]
-        )
-        for pk, deadline, since, *flags in rows:
-            urgency[pk] = (deadline is None, deadline or since, since, pk)
-            met[pk] = {name for name, flag in zip(names, flags, strict=True) if flag}
+    requests = requests_visible_to(user)
+    heads = [requests.filter(queue_task=rule.code, queue_holder__isnull=True) for rule in rules]
+    heads += [
+        requests.filter(queue_task=rule.code, queue_holder=user) for rule in rules if rule.mine
+    ]
+    heads = [
+        head.order_by(F("deadline").asc(nulls_last=True), "state_since", "id").values_list(
+            "pk", "deadline", "state_since"
+        )[:QUEUE_LIMIT]
+        for head in heads
+    ]
+    rows = heads[0].union(*heads[1:], all=True) if len(heads) > 1 else heads[0]
+    urgency = {pk: (deadline is None, deadline or since, since, pk) for pk, deadline, since in rows}
     shown = sorted(urgency, key=urgency.__getitem__)[:QUEUE_LIMIT]
     whole = (
         with_deadline(TerminationRequest.objects.filter(pk__in=shown))
-        .select_related(*REQUEST_RELATED)
+        .select_related(*REQUEST_RELATED, "queue_agent")
         .only(*QUEUE_COLUMNS)
         .in_bulk()
     )
-    requests = [whole[pk] for pk in shown]
-    prefetch_related_objects(
-        requests,
-        Prefetch(
-            "orders",
-            queryset=InterventionOrder.objects.select_related("assignee").only(
-                "request_id",
-                "kind",
-                "assignee__first_name",
-                "assignee__last_name",
-                "assignee__username",
-            ),
-            to_attr="queue_orders",
-        ),
-    )
     items = []
-    for request in requests:
+    for pk in shown:
+        request = whole[pk]
+        rule = RULES_BY_CODE[request.queue_task]
         age = (today - timezone.localtime(request.state_since).date()).days
-        for n, rule in enumerate(rules):
-            if f"rule_{n}" in met[request.pk]:
-                order = _current_order(request, request.queue_orders)
-                items.append(QueueItem(request, rule.task, rule.url_name, age, order))
+        items.append(QueueItem(request, rule.task, rule.url_name, age))
     return items
-
-
-AFTER_STEP_8 = [
-    RequestState.REMOVAL_ORDERED,
-    RequestState.METER_REMOVED,
-    RequestState.REMOVAL_IMPOSSIBLE,
-]
-
-
-def _current_order(
-    request: TerminationRequest, orders: list[InterventionOrder]
-) -> InterventionOrder | None:
-    """The order the request's field work is about now, among its (prefetched) orders."""
-    kinds = REMOVAL_ORDER_KINDS if request.state in AFTER_STEP_8 else FIELD_ORDER_KINDS
-    return next((o for o in orders if o.kind in kinds), None)
 
 
 # --- What a step page waits for --------------------------------------------------------------

@@ -4,6 +4,7 @@ from procrastinate.contrib.django import app
 
 from contracts.audit import anchor_write
 from procedure.deadlines import refresh_all_deadlines
+from procedure.queues import refresh_all_queues
 from procedure.services import issue_due_orders, send_reminders, transfer_overdue_balances
 
 
@@ -18,11 +19,12 @@ def issue_due_orders_every_morning(timestamp: int) -> int:
 
 
 # Every night at 23:05 UTC (00:05 in Benin): the stored deadlines from the délais in force on the
-# new day (a new délai may take effect today); what moved otherwise would be a drift, logged.
+# new day (a new délai may take effect today); what moved otherwise would be a drift, logged, as
+# would any request whose queue task had drifted from the rules.
 @app.periodic(cron="5 23 * * *")
 @app.task(name="procedure.refresh_deadlines", queueing_lock="refresh_deadlines")
 def refresh_deadlines_every_night(timestamp: int) -> int:
-    return refresh_all_deadlines()
+    return refresh_all_deadlines() + refresh_all_queues()
 
 
 # Every evening at 19:00 UTC, the audit chains' heads go out of the database: to the log and the

@@ -11,6 +11,7 @@ from accounts.rules import ROLE_REFUSED, StepRefused, check_agency, check_role
 from contracts.audit import last_event_hashes, seal_event
 from contracts.models import TerminationEvent, TerminationRequest, User
 from procedure.deadlines import refresh_deadlines
+from procedure.queues import refresh_queues
 from procedure.rules import STEP_NOT_NOW, act_refusal, act_roles
 
 
@@ -89,6 +90,7 @@ def apply_transition_many(
         previous[event.request_id] = event.hash
     TerminationEvent.objects.bulk_create(events)
     refresh_deadlines([r.pk for r in requests])
+    refresh_queues([r.pk for r in requests])
 
 
 def _event(
@@ -134,9 +136,11 @@ def record_event(
 ) -> TerminationEvent:
     """The audit row of a step. For a transition, its step and role come from the @transition;
     other actions (a signature, one of two settlements) name their step. What the step changed
-    may move the request's deadline: written again here, in the same transaction."""
+    may move the request's deadline and what it waits for: written again here, in the same
+    transaction."""
     event = _event(request, action, actor=actor, from_state=from_state, step=step, data=data)
     seal_event(event, last_event_hashes([request.pk])[request.pk])
     event.save()
     refresh_deadlines([request.pk])
+    refresh_queues([request.pk])
     return event

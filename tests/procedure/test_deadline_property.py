@@ -6,7 +6,11 @@ step 8, transfers to the apurement, removals signed or sent back or declared imp
 codification, cancellation), with the clock moving by minutes to days between steps (across
 the délais' boundaries) and délais changed in the admin (in force at once, or from a later day:
 the night's task then moves the deadlines). After every step, for every request: stored =
-expression."""
+expression.
+
+The same histories check what each request waits for in the work queues (procedure/queues.py):
+its stored task, the agent it is reserved to and the agent of its order equal the rules, and
+no request meets two rules at once (the rules of a state are told apart by its orders)."""
 
 import datetime as dt
 
@@ -14,17 +18,20 @@ import pytest
 import time_machine
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import BooleanField, ExpressionWrapper
 from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from accounts.rules import StepRefused
 from billing.enums import InvoiceKind, PaymentMode
-from contracts.enums import DelayKind, RequestState, TerminationKind, Timing
+from contracts.enums import DelayKind, RequestState, Role, TerminationKind, Timing
 from contracts.models import Delay, Deposit, TerminationRequest
 from interventions.enums import REMOVAL_ORDER_KINDS, VisitFailure
 from procedure import services
 from procedure.deadlines import deadline_expression, refresh_all_deadlines
+from procedure.queues import QUEUE_RULES, queue_expressions, rule_condition
+from tests.factories import UserFactory
 from tests.workflow import (
     ALL_SAFETY_STEPS,
     FROZEN_NOW,
@@ -33,6 +40,7 @@ from tests.workflow import (
     issue_and_sign,
     mt_example_contract,
     reload,
+    sign,
     take_over,
     validate_invoice,
     worked_example_contract,
@@ -51,9 +59,10 @@ SETTINGS = settings(
 # délai may change, or the clock move on, at any time.
 ALWAYS = ["delay_now", "delay_later", "wait"]
 CANDIDATES = {
-    RequestState.RECEIVED: ["start"] * 5 + ["cancel"],
+    RequestState.RECEIVED: ["start"] * 4 + ["issue_unsigned", "cancel"],
     RequestState.TAKEOVER_INVOICED: ["settle", "settle"],
-    RequestState.ORDER_ISSUED: ["report"] * 3 + ["failed_visit", "reschedule", "cancel"],
+    RequestState.ORDER_ISSUED: ["report"] * 3
+    + ["sign", "failed_visit", "reschedule", "reassign", "cancel"],
     RequestState.FIELD_REPORTED: ["approve", "send_back_report"],
     RequestState.REPORT_APPROVED: ["invoice"],
     RequestState.INVOICED: ["settle", "credit_note", "mornings_jobs"],
@@ -63,6 +72,7 @@ CANDIDATES = {
         "failed_visit",
         "reschedule",
         "removal_impossible",
+        "reassign",
         "mornings_jobs",
     ],
     RequestState.METER_REMOVED: ["sign_removal", "send_back_removal", "codify"],
@@ -93,13 +103,29 @@ class Rollback(Exception):
     pass
 
 
-def check_stored_equals_rule() -> None:
+MET = {
+    f"met_{rule.code}": ExpressionWrapper(rule_condition(rule), output_field=BooleanField())
+    for rule in QUEUE_RULES
+}
+STORED = ["queue_task", "queue_holder", "queue_agent"]
+RULED = ["rule_task", "rule_holder", "rule_agent"]
+
+
+def check_stored_equals_rule() -> list[str]:
+    """Stored = rule for every request; returns the queue tasks stored."""
     today = timezone.localdate()
-    rows = TerminationRequest.objects.annotate(rule=deadline_expression(today)).values_list(
-        "pk", "state", "deadline", "rule"
-    )
-    for pk, state, stored, rule in rows:
-        assert stored == rule, (pk, state, stored, rule, today)
+    rows = TerminationRequest.objects.annotate(
+        rule=deadline_expression(today), **queue_expressions(), **MET
+    ).values("pk", "state", "deadline", "rule", *STORED, *RULED, *MET)
+    tasks = []
+    for row in rows:
+        assert row["deadline"] == row["rule"], (row, today)
+        assert [row[f] for f in STORED] == [row[f] for f in RULED], row
+        met = [name for name in MET if row[name]]
+        assert len(met) <= 1, row
+        assert met == ([f"met_{row['queue_task']}"] if row["queue_task"] else []), row
+        tasks.append(row["queue_task"])
+    return tasks
 
 
 class History:
@@ -107,6 +133,11 @@ class History:
         self.staff, self.timing, self.cut_in_days = staff, timing, cut_in_days
         self.index = contract.last_billed_index + 300
         self.request = create_request(contract, staff, kind)
+        # A second agent of each field role, for the orders handed over.
+        self.others = {
+            role: UserFactory(username=f"akp.{role}.2", agency=contract.agency, roles=[role])
+            for role in (Role.READER, Role.ARPNT)
+        }
 
     def today(self) -> dt.date:
         return timezone.localdate()
@@ -131,6 +162,26 @@ class History:
             timing=self.timing,
             cut_date=cut if self.timing == Timing.ANTICIPATED else None,
         )
+
+    def issue_unsigned(self, r, days):
+        services.termination_request_issue_order(
+            r, actor=self.staff.reception, timing=self.timing, cut_date=self._cut()
+        )
+
+    def sign(self, r, days):
+        sign(r, self.staff)
+
+    def _cut(self):
+        if self.timing == Timing.ANTICIPATED:
+            return self.today() + dt.timedelta(days=self.cut_in_days)
+        return None
+
+    def reassign(self, r, days):
+        order = self._open_order(r)
+        role = Role.ARPNT if order and order.kind in REMOVAL_ORDER_KINDS else Role.READER
+        first = self.staff.arpnt if role == Role.ARPNT else self.staff.reader
+        agent = first if order and order.assignee_id == self.others[role].pk else self.others[role]
+        services.termination_request_reassign_order(r, actor=self.staff.supervisor, assignee=agent)
 
     def report(self, r, days):
         classic = self.timing == Timing.CLASSIC
@@ -380,3 +431,77 @@ def test_the_histories_reach_every_state_with_a_delai(akpakpa, staff):
         RequestState.REMOVAL_IMPOSSIBLE,
         RequestState.CLOSED,
     } <= seen, seen
+
+
+def test_the_histories_reach_every_queue_task(akpakpa, staff):
+    """The queue rules are not idle either: fixed histories bring a request to every task of
+    the work queues, checking stored = rule at each step."""
+    seen = set()
+    paths = [
+        (
+            "bt",
+            Timing.CLASSIC,
+            [
+                "issue_unsigned",
+                "sign",
+                "reassign",
+                "failed_visit",
+                "reschedule",
+                "report",
+                "send_back_report",
+                "report",
+                "approve",
+                "invoice",
+                "settle",
+                "mornings_jobs",
+                "reassign",
+                "failed_visit",
+                "reschedule",
+                "removal",
+                "send_back_removal",
+                "removal",
+                "sign_removal",
+                "codify",
+            ],
+        ),
+        (
+            "bt_refund",
+            Timing.ANTICIPATED,
+            ["issue", "report", "invoice", "settle", "mornings_jobs"]
+            + ["failed_visit", "reschedule"] * 2
+            + ["failed_visit", "removal_impossible", "codify"],
+        ),
+        ("mt", Timing.CLASSIC, ["issue", "report", "approve", "invoice", "settle", "codify"]),
+        (
+            "mt",
+            Timing.ANTICIPATED,
+            [
+                "issue",
+                "report",
+                "invoice",
+                "settle",
+                "mornings_jobs",
+                "removal",
+                "sign_removal",
+                "codify",
+            ],
+        ),
+    ]
+    for kind, timing, steps in paths:
+        now = FROZEN_NOW
+        with time_machine.travel(now, tick=False) as clock, transaction.atomic():
+            contract = (
+                mt_example_contract(akpakpa) if kind == "mt" else worked_example_contract(akpakpa)
+            )
+            if kind == "bt_refund":
+                Deposit.objects.filter(contract=contract).update(amount=90000)
+            history = History(staff, contract, timing, 1)
+            seen.update(check_stored_equals_rule())
+            for action in steps:
+                history.run(action, 5)
+                seen.update(check_stored_equals_rule())
+                now += dt.timedelta(days=2)
+                clock.move_to(now)
+            assert reload(history.request).queue_task == "", (kind, timing)
+            transaction.set_rollback(True)
+    assert seen - {""} == {rule.code for rule in QUEUE_RULES}, seen

@@ -468,10 +468,10 @@ def test_work_queue_query_count_does_not_grow(
     for n in range(rows):
         start(desk, staff, worked_example_contract(akpakpa, number=f"10100{n:05d}"))
     desk.client.force_login(staff.reception)
-    # The SMS not delivered, the crews whose route sheets can be printed; the requests of each
-    # state that reception's rules wait in (three, as bare values), the 50 most urgent whole
-    # (one), their orders (one); the user's roles come with the user.
-    with django_assert_num_queries(12):
+    # The SMS not delivered, the crews whose route sheets can be printed; the heads of
+    # reception's tasks (one statement), the 50 most urgent whole with their orders' agents
+    # (one); the user's roles come with the user.
+    with django_assert_num_queries(9):
         response = desk.client.get(url("work_queue"))
     assert len(response.context["items"]) == rows
 

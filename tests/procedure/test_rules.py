@@ -12,8 +12,9 @@ from billing.enums import PaymentMode
 from contracts.enums import RequestState, Role, TerminationKind, Timing
 from contracts.models import TerminationRequest
 from procedure import services
+from procedure.queues import QUEUE_RULES
 from procedure.rules import ACTS, STEP_NOT_NOW, act_refusal, act_roles, act_states, machine
-from procedure.selectors import QUEUE_RULES, why_not
+from procedure.selectors import why_not
 from procedure.views import _with_orders
 from tests.factories import UserFactory
 from tests.test_matrix import request_in

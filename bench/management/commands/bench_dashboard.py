@@ -28,6 +28,7 @@ from bench.management.commands.bench_pages import bench_user
 from contracts.enums import Role
 from contracts.models import Agency, Direction, TerminationRequest
 from procedure.deadlines import refresh_all_deadlines
+from procedure.queues import refresh_queues
 from supervision.scope import Scope
 from supervision.selectors import dashboard
 
@@ -63,12 +64,12 @@ WITH chosen AS (
 INSERT INTO contracts_terminationrequest (
     contract_id, agency_id, kind, state, timing, requester_name, requester_id_document_type,
     requester_id_document_number, requester_phone, requester_quality, proxy_reference,
-    created_by_id, created_at, cancel_reason, closed_at, state_since)
+    created_by_id, created_at, cancel_reason, closed_at, state_since, queue_task)
 SELECT id, agency_id,
     CASE WHEN n %% 7 = 0 THEN 'with_takeover' ELSE 'without_takeover' END,
     state, 'classic', 'DEMANDEUR ' || n, 'cni', 'B' || n, '+2290197000000', 'holder', '',
     %(creator)s, since - interval '9 days', CASE WHEN state = 'cancelled' THEN 'bench' ELSE '' END,
-    CASE WHEN state = 'closed' THEN since END, since
+    CASE WHEN state = 'closed' THEN since END, since, ''
 FROM shaped
 """
 
@@ -247,12 +248,15 @@ class Command(BaseCommand):
             if cursor.rowcount:
                 self.stdout.write(f"{cursor.rowcount} factures de solde ajoutées")
                 cursor.execute("ANALYZE billing_invoice")
-        # Seeded in SQL, past the services: their stored deadlines, as the night's task does.
+        # Seeded in SQL, past the services: their stored deadlines and queue tasks, as the
+        # night's task does.
         start = time.perf_counter()
         moved = refresh_all_deadlines()
-        if moved:
+        tasks = refresh_queues()
+        if moved or tasks:
             self.stdout.write(
-                f"{moved} fins de délai écrites en {time.perf_counter() - start:.0f} s"
+                f"{moved} fins de délai et {tasks} tâches écrites "
+                f"en {time.perf_counter() - start:.0f} s"
             )
             with connection.cursor() as cursor:
                 # As autovacuum would soon after: the visibility map that lets the dashboards

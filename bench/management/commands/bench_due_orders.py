@@ -23,10 +23,10 @@ INSERT INTO contracts_terminationrequest
   (contract_id, agency_id, kind, state, timing, cut_date, requester_name,
    requester_id_document_type, requester_id_document_number, requester_phone,
    requester_quality, proxy_reference, created_by_id, created_at,
-   cancel_reason, state_since)
+   cancel_reason, state_since, queue_task)
 SELECT c.id, c.agency_id, 'without_takeover', 'settled', 'classic', %(today)s - 1,
        'DEMANDEUR ' || c.id, 'cni', (4000000000 + c.id)::text, '+2290197000000', 'holder', '',
-       %(user)s, now(), '', now() - (c.id %% 30) * interval '1 hour'
+       %(user)s, now(), '', now() - (c.id %% 30) * interval '1 hour', ''
 FROM contracts_contract c
 WHERE c.id %% 97 = 0
 ORDER BY c.id

@@ -27,6 +27,7 @@ from django.urls import reverse
 from bench.machine import production_env, tree_cpu
 from contracts.enums import Role
 from contracts.models import Agency, Contract, TerminationRequest, User
+from procedure.queues import refresh_queues
 
 PASSWORD = "mesure-des-pages-2026"
 
@@ -120,10 +121,10 @@ INSERT INTO contracts_terminationrequest
   (contract_id, agency_id, kind, state, timing, cut_date, requester_name,
    requester_id_document_type, requester_id_document_number, requester_phone,
    requester_quality, proxy_reference, created_by_id, created_at,
-   cancel_reason, state_since)
+   cancel_reason, state_since, queue_task)
 SELECT c.id, c.agency_id, 'without_takeover', 'received', '', NULL,
        'DEMANDEUR ' || c.id, 'cni', (5000000000 + c.id)::text, '+2290197000000', 'holder', '',
-       %(user)s, now(), '', now() - (c.id %% 90) * interval '1 hour'
+       %(user)s, now(), '', now() - (c.id %% 90) * interval '1 hour', ''
 FROM contracts_contract c
 WHERE c.id %% 89 = 0 AND c.agency_id = %(agency)s
   AND NOT EXISTS (SELECT 1 FROM contracts_terminationrequest r WHERE r.contract_id = c.id)
@@ -142,6 +143,7 @@ def seed_reception_work(reception: User, n: int = 500) -> None:
                 RECEIVED_SQL, {"user": reception.pk, "agency": reception.agency_id, "n": n}
             )
             cursor.execute("ANALYZE contracts_terminationrequest")
+        refresh_queues()  # written in SQL, past the services: their queue task
 
 
 class Command(BaseCommand):
