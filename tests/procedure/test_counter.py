@@ -20,7 +20,7 @@ pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("frozen_today")]
 
 
 def tasks(user, request):
-    return [item.task for item in work_queue(user, TODAY) if item.request.pk == request.pk]
+    return [item.task for item in work_queue(user, TODAY) if item.request_id == request.pk]
 
 
 @pytest.fixture

@@ -138,7 +138,7 @@ def test_the_queue_puts_the_late_first_and_marks_them(akpakpa, staff, client, at
     TerminationRequest.objects.filter(pk=late.pk).update(state_since=at_nine - dt.timedelta(days=2))
     refresh_deadlines([waiting_long.pk, late.pk])  # the dates moved behind the services' back
     items = selectors.work_queue(staff.reception, TODAY)
-    assert [(i.request.pk, bool(i.late_since)) for i in items] == [
+    assert [(i.request_id, bool(i.late_since)) for i in items] == [
         (late.pk, True),
         (waiting_long.pk, False),
     ]

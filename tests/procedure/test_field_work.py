@@ -39,7 +39,7 @@ def ordered(akpakpa, staff):
 
 
 def tasks(user, request):
-    return [item.task for item in work_queue(user, TODAY) if item.request.pk == request.pk]
+    return [item.task for item in work_queue(user, TODAY) if item.request_id == request.pk]
 
 
 def fail(request, actor, *, reason=VisitFailure.ABSENT, on=TODAY, detail=""):

@@ -486,7 +486,7 @@ def test_work_queue_lists_the_oldest_first_with_its_age(desk, staff, akpakpa):
     )
     desk.client.force_login(staff.reception)
     items = desk.client.get(url("work_queue")).context["items"]
-    assert [(i.request.pk, i.age_days) for i in items] == [(old.pk, 3), (recent.pk, 0)]
+    assert [(i.request_id, i.age_days) for i in items] == [(old.pk, 3), (recent.pk, 0)]
 
 
 @pytest.mark.parametrize("rows", [1, 20])
