@@ -27,9 +27,13 @@ from bench.management.commands.bench_pages import (
     seed_reception_work,
     start_server,
 )
+from billing.documents import document_issue
+from billing.enums import DocumentKind
 from billing.models import Document
 from contracts.enums import Role
 from contracts.models import Contract, TerminationRequest
+from interventions.enums import OrderStatus
+from interventions.models import InterventionOrder
 
 TARGET_P95_MS = 300
 
@@ -75,6 +79,22 @@ class Command(BaseCommand):
         parser.add_argument("--duration", type=int, default=120, help="secondes par palier")
         parser.add_argument("--workers", type=int, default=2, help="workers de tâches")
 
+    def printable_orders(self, reception, n: int = 100) -> None:
+        """Stored orders for the crews to print: `make bench` leaves them (step 8's) unless its
+        growth table, last, seeded the requests again; then the agency's first orders, rendered
+        here."""
+        if Document.objects.filter(request__agency=reception.agency, kind="order").exists():
+            return
+        orders = (
+            InterventionOrder.objects.filter(agency=reception.agency)
+            .exclude(status=OrderStatus.CANCELLED)
+            .order_by("id")
+            .values_list("pk", flat=True)[:n]
+        )
+        for pk in orders:
+            document_issue(DocumentKind.ORDER, pk)
+        self.stdout.write(f"{len(orders)} ordres rendus pour l'impression")
+
     def handle(self, *args, users: str, duration: int, workers: int, **options):
         if "bench" not in connection.settings_dict["NAME"]:
             raise CommandError("Refus : la base doit être une base de mesure.")
@@ -82,6 +102,7 @@ class Command(BaseCommand):
         reception = bench_user("bench.accueil", Role.RECEPTION)
         arpnt = bench_user("bench.arpnt", Role.ARPNT)
         seed_reception_work(reception)
+        self.printable_orders(reception)
         data = samples(reception, arpnt)
         if not data["documents"]:
             raise CommandError("Aucun ordre à imprimer : lancez d'abord make bench.")
