@@ -24,6 +24,7 @@ from billing.triggers import (
     INVOICE_LINE_DECLARE,
     INVOICE_LINE_KEPT,
     INVOICE_LINE_OPERATIONS,
+    invoice_agency,
     tariff_in_force_frozen,
 )
 from contracts.enums import IdDocumentType, Voltage, Zone
@@ -117,6 +118,18 @@ class Invoice(models.Model):
         related_name="invoices",
         verbose_name="demande de résiliation",
     )
+    # Its request's agency (its contract's without one): written by the database on insert
+    # (billing/triggers.py), read by the dashboards' money lines through invoice_agency_state.
+    agency = models.ForeignKey(
+        "contracts.Agency",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        editable=False,
+        related_name="+",
+        verbose_name="agence",
+        db_index=False,
+    )
     kind = models.CharField("nature", max_length=16, choices=InvoiceKind.choices)
     state = models.CharField(
         "état", max_length=12, choices=InvoiceState.choices, default=InvoiceState.DRAFT
@@ -147,7 +160,7 @@ class Invoice(models.Model):
     validated_at = models.DateTimeField("validée le", null=True, blank=True)
 
     class Meta:
-        triggers = kept(INVOICE_KEPT)
+        triggers = [invoice_agency(), *kept(INVOICE_KEPT)]
         verbose_name = "facture"
         constraints = [
             models.CheckConstraint(
@@ -166,6 +179,12 @@ class Invoice(models.Model):
         indexes = [
             models.Index(fields=["contract", "state"], name="invoice_contract_state"),
             models.Index(fields=["state", "kind"], name="invoice_state_kind"),
+            # An agency's (or a DR's) invoices in a state, summed from the index alone.
+            models.Index(
+                fields=["agency", "state"],
+                include=["kind", "balance", "request"],
+                name="invoice_agency_state",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -21,13 +21,13 @@ INVOICE_KEPT = f"""
         END IF;
         RETURN NEW;
     END IF;
-    IF (NEW.number, NEW.kind, NEW.contract_id, NEW.request_id, NEW.issued_on,
+    IF (NEW.number, NEW.kind, NEW.contract_id, NEW.request_id, NEW.agency_id, NEW.issued_on,
         NEW.period_start, NEW.period_end, NEW.old_index, NEW.new_index,
         NEW.rollover, NEW.consumption, NEW.days, NEW.vat_rate, NEW.vat_base,
         NEW.vat_amount, NEW.total, NEW.unpaid_total, NEW.advances_total,
         NEW.deposit_amount, NEW.balance, NEW.validated_by_id, NEW.validated_at)
        IS DISTINCT FROM
-       (OLD.number, OLD.kind, OLD.contract_id, OLD.request_id, OLD.issued_on,
+       (OLD.number, OLD.kind, OLD.contract_id, OLD.request_id, OLD.agency_id, OLD.issued_on,
         OLD.period_start, OLD.period_end, OLD.old_index, OLD.new_index,
         OLD.rollover, OLD.consumption, OLD.days, OLD.vat_rate, OLD.vat_base,
         OLD.vat_amount, OLD.total, OLD.unpaid_total, OLD.advances_total,
@@ -66,6 +66,30 @@ INVOICE_KEPT = f"""
     END IF;
     RETURN NEW;
 """
+
+# An invoice belongs to its request's agency (its contract's, without a request), written by
+# the database whoever writes the row (the services, the import's INSERT … SELECT): the
+# dashboards sum an agency's invoices from an index on it. A save() of an instance read before
+# (its agency unknown in memory) keeps the one written. Runs before "kept" (triggers fire in
+# the order of their names), which then refuses any change of it on a validated invoice.
+INVOICE_AGENCY = """
+    IF NEW.agency_id IS NULL THEN
+        IF TG_OP = 'UPDATE' THEN
+            NEW.agency_id := OLD.agency_id;
+        END IF;
+        NEW.agency_id := COALESCE(
+            NEW.agency_id,
+            (SELECT agency_id FROM contracts_terminationrequest WHERE id = NEW.request_id),
+            (SELECT agency_id FROM contracts_contract WHERE id = NEW.contract_id)
+        );
+    END IF;
+    RETURN NEW;
+"""
+
+
+def invoice_agency() -> Guard:
+    return Guard(name="agency", operation=pgtrigger.Insert | pgtrigger.Update, func=INVOICE_AGENCY)
+
 
 # The lines of a validated invoice are its figures: none added, changed or removed.
 INVOICE_LINE_KEPT = f"""

@@ -205,7 +205,7 @@ def _money(scope: Scope) -> dict[str, tuple[int, int]]:
     """Number of requests and amount for each money line: the termination invoices validated and
     not settled (an index on their state), the transfers to recovery. Two queries."""
     validated = Invoice.objects.filter(
-        scope.q("request__agency"),
+        scope.q(),  # the invoice's own agency: its request's (an index: agency, state)
         request__isnull=False,
         kind__in=[InvoiceKind.BALANCE, InvoiceKind.SUBSCRIPTION],
         state=InvoiceState.VALIDATED,
