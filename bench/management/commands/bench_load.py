@@ -9,10 +9,12 @@ p50/p95/p99 and errors per number of agents, and the saturation point.
 import csv
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
 import threading
+import time
 from pathlib import Path
 
 from django.conf import settings
@@ -36,6 +38,8 @@ from interventions.enums import OrderStatus
 from interventions.models import InterventionOrder
 
 TARGET_P95_MS = 300
+# Seconds after a level's start when every agent has logged in (they arrive over 60 s).
+STEADY_FROM = 70
 
 
 def samples(reception, arpnt) -> dict:
@@ -134,6 +138,7 @@ class Command(BaseCommand):
             server.wait(timeout=60)
             for proc in task_workers:
                 proc.wait(timeout=60)
+            shutil.rmtree(folder, ignore_errors=True)
         self.report(results)
         end(self.stdout, "bench-load")
 
@@ -185,15 +190,31 @@ class Command(BaseCommand):
         watcher = threading.Thread(target=count_connections)
         watcher.start()
         cpu = CpuMeter(web)
+        # Once every agent has logged in (they arrive over the first minute), the CPU read
+        # again: the working day's cost per request, without the morning's logins.
+        settled: list = []
+        reading = threading.Timer(STEADY_FROM, lambda: settled.append((time.time(), *cpu.spent())))
+        if duration >= STEADY_FROM + 30:
+            reading.start()
         try:
             subprocess.run(command, env=env, check=False, capture_output=True, text=True)
         finally:
+            reading.cancel()
             done.set()
             watcher.join()
         web_cpu, pg_cpu = cpu.spent()
         with open(f"{prefix}_stats.csv", newline="") as handle:
             rows = list(csv.DictReader(handle))
         total = next(row for row in rows if row["Name"] == "Aggregated")
+        steady = None
+        if settled:
+            at, web_then, pg_then = settled[0]
+            with open(f"{prefix}_stats_history.csv", newline="") as handle:
+                history = [row for row in csv.DictReader(handle) if row["Name"] == "Aggregated"]
+            before = [int(r["Total Request Count"]) for r in history if int(r["Timestamp"]) <= at]
+            answered = int(total["Request Count"]) - (before[-1] if before else 0)
+            if answered > 0:
+                steady = (web_cpu - web_then, pg_cpu - pg_then, answered)
         pages = {
             row["Name"]: (int(row["Request Count"]), float(row["50%"] or 0), float(row["95%"] or 0))
             for row in rows
@@ -211,6 +232,7 @@ class Command(BaseCommand):
             "connections": (min(counts), max(counts), counts[-1]) if counts else (0, 0, 0),
             # Over the whole level, the morning's logins included, per request answered.
             "cpu": (web_cpu, pg_cpu, max(1, int(total["Request Count"]))),
+            "steady": steady,
         }
 
     def report(self, results: list[dict]) -> None:
@@ -230,6 +252,13 @@ class Command(BaseCommand):
                 f"+ {1000 * pg_cpu / count:.1f} ms PostgreSQL par requête "
                 f"({count} requêtes, connexions comprises)"
             )
+            if r["steady"]:
+                web_cpu, pg_cpu, count = r["steady"]
+                self.stdout.write(
+                    f"    dont après la dernière connexion (de {STEADY_FROM} s à la fin) : "
+                    f"{1000 * web_cpu / count:.1f} ms web + {1000 * pg_cpu / count:.1f} ms "
+                    f"PostgreSQL par requête ({count} requêtes)"
+                )
         for r in results:
             low, high, last = r["connections"]
             self.stdout.write(
