@@ -178,7 +178,12 @@ class Invoice(models.Model):
         ]
         indexes = [
             models.Index(fields=["contract", "state"], name="invoice_contract_state"),
-            models.Index(fields=["state", "kind"], name="invoice_state_kind"),
+            # The invoices in a state (the national money lines summed from the index alone).
+            models.Index(
+                fields=["state", "kind"],
+                include=["balance", "request"],
+                name="invoice_state_kind",
+            ),
             # An agency's (or a DR's) invoices in a state, summed from the index alone.
             models.Index(
                 fields=["agency", "state"],
