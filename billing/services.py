@@ -380,7 +380,9 @@ def invoice_validate(invoice: Invoice, *, actor: User | None) -> Invoice:
     """Number the draft (gapless per agency and year), freeze it, and enter it in the account.
     A balance invoice also applies the deposit it deducted."""
     invoice = (
-        Invoice.objects.select_for_update().select_related("contract__agency").get(pk=invoice.pk)
+        Invoice.objects.select_for_update(of=("self", "contract"))
+        .select_related("contract__agency")
+        .get(pk=invoice.pk)
     )
     if invoice.state != InvoiceState.DRAFT:
         raise StepRefused(DRAFT_ONLY)
@@ -611,7 +613,9 @@ def invoice_settle(
     marked `replayed`."""
     check_role(actor, Role.CASHIER)
     invoice = (
-        Invoice.objects.select_for_update().select_related("contract__agency").get(pk=invoice.pk)
+        Invoice.objects.select_for_update(of=("self", "contract"))
+        .select_related("contract__agency")
+        .get(pk=invoice.pk)
     )
     check_agency(actor, invoice.contract.agency_id)
     if first := _replayed(idempotency_key, contract_id=invoice.contract_id, actor=actor):

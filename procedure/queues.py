@@ -12,12 +12,12 @@ generated histories, with stored = rule after every step)."""
 import logging
 from dataclasses import dataclass, field
 
+from django.db import transaction
 from django.db.models import (
     BigIntegerField,
     Case,
     CharField,
     Exists,
-    F,
     OuterRef,
     Q,
     Subquery,
@@ -222,27 +222,17 @@ def _current_agent(kinds) -> Subquery:
     return Subquery(orders.order_by("-id").values("assignee_id")[:1])
 
 
+MINE = frozenset(rule.code for rule in QUEUE_RULES if rule.mine)
+
+
 def queue_expressions() -> dict:
-    """What the request waits for, by the rules: the task's code ("": nothing), the agent
-    the task is reserved to (the order's agent, for a `mine` rule), and the agent of the order
-    its field work is about (shown in the queue)."""
+    """What the request waits for, by the rules: the task's code ("": nothing) and the agent of
+    the order its field work is about (shown in the queue). A `mine` task is reserved to that
+    agent: the order its rule finds is that one (the request's current order of its kinds)."""
     task = Case(
         *[When(rule_condition(rule), then=Value(rule.code)) for rule in QUEUE_RULES],
         default=Value(""),
         output_field=CharField(),
-    )
-    holder = Case(
-        *[
-            When(
-                rule_condition(rule),
-                then=Subquery(_rule_orders(rule).order_by("-id").values("assignee_id")[:1])
-                if rule.mine
-                else Value(None),
-            )
-            for rule in QUEUE_RULES
-        ],
-        default=None,
-        output_field=BigIntegerField(),
     )
     agent = Case(
         When(state__in=AFTER_STEP_8, then=_current_agent(REMOVAL_ORDER_KINDS)),
@@ -250,43 +240,50 @@ def queue_expressions() -> dict:
         default=None,
         output_field=BigIntegerField(),
     )
-    return {"rule_task": task, "rule_holder": holder, "rule_agent": agent}
+    return {"rule_task": task, "rule_agent": agent}
 
 
-def _differs(stored: str, rule: str) -> Q:
-    """IS DISTINCT FROM, spelt out: either side may be NULL."""
-    return (
-        Q(**{f"{stored}__isnull": True, f"{rule}__isnull": False})
-        | Q(**{f"{stored}__isnull": False, f"{rule}__isnull": True})
-        | (Q(**{f"{stored}__isnull": False, f"{rule}__isnull": False}) & ~Q(**{stored: F(rule)}))
-    )
+def ruled(task: str, agent: int | None) -> tuple[str, int | None, int | None]:
+    """The stored (task, holder, agent) for what the rules say."""
+    return task, agent if task in MINE else None, agent
 
 
 def refresh_queues(request_ids: list[int] | None = None) -> int:
     """Write what these requests wait for (every request open or still waiting when None) where
-    it differs from the rules; in the caller's transaction. Returns how many rows changed."""
-    requests = TerminationRequest.objects.all()
+    it differs from the rules; in the caller's transaction. Returns how many rows changed.
+
+    The rules are read once per request (one SELECT of two expressions) and only the rows that
+    differ are written, with their values: one UPDATE for all the requests of a batch that wait
+    for the same thing. The rows are locked first (a step has locked its own already; the
+    night's check passes over one a step is changing: that step writes it)."""
     if request_ids is None:
-        requests = requests.filter(
-            Q(state__in=OPEN_REQUEST_STATES) | ~Q(queue_task="") | Q(queue_agent__isnull=False)
-        )
-    else:
-        requests = requests.filter(pk__in=request_ids)
-    rules = queue_expressions()
-    differs = (
-        ~Q(queue_task=F("rule_task"))
-        | _differs("queue_holder_id", "rule_holder")
-        | _differs("queue_agent_id", "rule_agent")
+        with transaction.atomic():
+            return _refresh(
+                TerminationRequest.objects.filter(
+                    Q(state__in=OPEN_REQUEST_STATES)
+                    | ~Q(queue_task="")
+                    | Q(queue_agent__isnull=False)
+                ).select_for_update(of=("self",), skip_locked=True)
+            )
+    return _refresh(
+        TerminationRequest.objects.filter(pk__in=request_ids).select_for_update(of=("self",))
     )
-    return (
-        requests.annotate(**rules)
-        .filter(differs)
-        .update(
-            queue_task=rules["rule_task"],
-            queue_holder=rules["rule_holder"],
-            queue_agent=rules["rule_agent"],
-        )
+
+
+def _refresh(requests) -> int:
+    rows = requests.annotate(**queue_expressions()).values_list(
+        "pk", "queue_task", "queue_holder_id", "queue_agent_id", "rule_task", "rule_agent"
     )
+    changes: dict[tuple, list[int]] = {}
+    for pk, task, holder, agent, rule_task, rule_agent in rows:
+        wanted = ruled(rule_task, rule_agent)
+        if (task, holder, agent) != wanted:
+            changes.setdefault(wanted, []).append(pk)
+    for (task, holder, agent), pks in changes.items():
+        TerminationRequest.objects.filter(pk__in=pks).update(
+            queue_task=task, queue_holder=holder, queue_agent=agent
+        )
+    return sum(len(pks) for pks in changes.values())
 
 
 def refresh_all_queues() -> int:
