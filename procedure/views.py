@@ -70,6 +70,7 @@ from procedure.forms import (
     TakeOverForm,
     TerminationRequestForm,
 )
+from procedure.queues import AFTER_STEP_8
 from procedure.rules import act_refusal, act_roles
 from procedure.selectors import journal, step_title, timeline, waiting, why_not
 from procedure.selectors import work_queue as select_work_queue
@@ -755,11 +756,7 @@ def request_reassign(request, pk: int):
 
 
 def _after_step_8(req: TerminationRequest) -> bool:
-    return req.state in (
-        RequestState.REMOVAL_ORDERED,
-        RequestState.METER_REMOVED,
-        RequestState.REMOVAL_IMPOSSIBLE,
-    )
+    return req.state in AFTER_STEP_8
 
 
 @require_http_methods(["GET", "POST"])
