@@ -14,7 +14,7 @@ PORT ?= 8000
 SITE_URL ?= http://$(HOST):$(PORT)
 export SITE_URL
 
-.PHONY: help run serve test lint format stop db setup uv sync backup restore manage \
+.PHONY: help run serve proxy test lint format stop db setup uv sync backup restore manage \
         bench bench-pdf bench-login bench-documents bench-load bench-dashboard \
         bench-import bench-clear-queue bench-notifications bench-tracking bench-field
 
@@ -23,6 +23,8 @@ help:
 	@echo "make test   – lint puis toute la suite de tests sur un vrai PostgreSQL"
 	@echo "make lint   – ruff (règles et format) et le sens des dépendances (import-linter)"
 	@echo "make serve  – la pile de production (gunicorn, workers de tâches, DEBUG off) sur http://$(HOST):$(PORT)"
+	@echo "make serve REPLICA=1 POOLER=1 – la même, avec un réplica en lecture et PgBouncer devant le primaire"
+	@echo "make proxy UPSTREAMS=\"127.0.0.1:8001 127.0.0.1:8002\" – nginx devant plusieurs piles"
 	@echo "make stop   – arrête make run / make serve laissés en arrière-plan, puis le PostgreSQL local"
 	@echo "make manage ARGS=\"…\" – une commande manage.py dans l'environnement de make run"
 	@echo "make backup – sauvegarde cohérente de la base (documents compris) sous var/backups/"
@@ -76,22 +78,44 @@ run: setup
 # restarted when it stops (supervisord, deploy/supervisord.conf); DEBUG off; static files hashed
 # and compressed; connections kept 300 s. Plain HTTP on HOST:PORT unless told otherwise: behind a
 # TLS proxy, see the README. Ctrl-C stops it, so does `make stop`.
+# Beyond one machine (README): REPLICA=1 starts a hot standby of the local cluster that the
+# read-only pages read from; POOLER=1 puts PgBouncer (transaction mode) between the web processes
+# and the primary (the task workers connect directly); STACK=name runs a second stack from the
+# same clone (its own supervisord under var/run/name/), standing for a second machine.
 SBEE_WORKERS ?= 2
+STACK ?=
+RUN_DIR = var/run$(if $(STACK),/$(STACK))
 serve: db
-	@mkdir -p var/log var/run
+	@mkdir -p var/log $(RUN_DIR)
 	@test -s var/secret_key || { umask 077; $(PY) -c "import secrets; print(secrets.token_urlsafe(50))" > var/secret_key; }
+	@if [ -z "$$DATABASE_URL" ]; then \
+	  if [ "$(REPLICA)" = 1 ]; then $(PY) -m sbee_resiliation.localdb replica start || exit 1; fi; \
+	  if [ "$(POOLER)" = 1 ]; then $(PY) -m sbee_resiliation.localdb pooler start || exit 1; fi; \
+	fi
 	@export SECRET_KEY="$${SECRET_KEY:-$$(cat var/secret_key)}" DEBUG=false \
 	  ALLOWED_HOSTS="$${ALLOWED_HOSTS:-$(HOST),localhost,127.0.0.1}" \
 	  SECURE_SSL_REDIRECT="$${SECURE_SSL_REDIRECT:-false}" SECURE_COOKIES="$${SECURE_COOKIES:-false}" \
 	  SECURE_HSTS_SECONDS="$${SECURE_HSTS_SECONDS:-0}" SITE_URL="$${SITE_URL:-http://$(HOST):$(PORT)}" \
 	  CONN_MAX_AGE="$${CONN_MAX_AGE:-300}" HOST=$(HOST) PORT=$(PORT) \
-	  SBEE_ROOT="$(CURDIR)" SBEE_WORKERS=$(SBEE_WORKERS); \
+	  SBEE_ROOT="$(CURDIR)" SBEE_RUN="$(CURDIR)/$(RUN_DIR)" SBEE_STACK="$(or $(STACK),main)" \
+	  SBEE_WORKERS=$(SBEE_WORKERS); \
+	if [ -z "$$DATABASE_URL" ] && [ "$(REPLICA)" = 1 ]; then \
+	  export REPLICA_DATABASE_URL="$$($(PY) -m sbee_resiliation.localdb replica url)"; fi; \
+	if [ -z "$$DATABASE_URL" ] && [ "$(POOLER)" = 1 ]; then \
+	  export WEB_DATABASE_URL="$$($(PY) -m sbee_resiliation.localdb pooler url)"; fi; \
 	DATABASE_URL="$${MIGRATE_DATABASE_URL:-$$DATABASE_URL}" LOCAL_DB_USER=sbee_owner \
 	  $(PY) manage.py migrate --no-input -v0 && \
 	$(PY) manage.py load_demo_data --reference-only -v0 && \
 	$(PY) manage.py collectstatic --no-input -v0 && \
 	echo "Pile de production : http://$(HOST):$(PORT)/  (santé : /sante/ ; Ctrl-C ou make stop pour arrêter)" && \
 	exec $(BIN)/supervisord -c deploy/supervisord.conf
+
+# nginx (Debian's package) on HOST:PORT in front of the stacks listed in UPSTREAMS, with the
+# proxy settings of deploy/nginx/sbee-app.conf: make proxy PORT=8000 UPSTREAMS="127.0.0.1:8001 127.0.0.1:8002"
+UPSTREAMS ?= 127.0.0.1:8001 127.0.0.1:8002
+proxy: sync
+	@mkdir -p var/run
+	exec $(PY) -m sbee_resiliation.proxy $(HOST):$(PORT) $(UPSTREAMS)
 
 # A manage.py command in make run's environment (the local cluster, DEBUG on for the demo):
 # make manage ARGS="issue_due_orders --date 2026-12-10"
@@ -117,9 +141,11 @@ test: lint db tests/node_modules/.package-lock.json
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 stop:
-	@if [ -s var/run/supervisord.pid ] && kill -0 $$(cat var/run/supervisord.pid) 2>/dev/null; then \
-	  kill $$(cat var/run/supervisord.pid); echo "make serve arrêté."; \
-	  while kill -0 $$(cat var/run/supervisord.pid 2>/dev/null) 2>/dev/null; do sleep 0.5; done; fi
+	@for pidfile in var/run/supervisord.pid var/run/*/supervisord.pid var/run/nginx/nginx.pid; do \
+	  if [ -s $$pidfile ] && kill -0 $$(cat $$pidfile) 2>/dev/null; then \
+	    kill $$(cat $$pidfile); echo "$$pidfile : arrêté."; \
+	    while kill -0 $$(cat $$pidfile 2>/dev/null) 2>/dev/null; do sleep 0.5; done; fi; \
+	done
 	@if [ -s var/run/make-run.pids ]; then kill $$(cat var/run/make-run.pids) 2>/dev/null \
 	  && echo "make run arrêté."; rm -f var/run/make-run.pids; fi
 	@if [ -x $(PY) ]; then $(PY) -m sbee_resiliation.localdb stop; fi

@@ -1,11 +1,17 @@
 """gunicorn's settings for the production stack (`make serve`, deploy/systemd/sbee-web.service).
 
 Environment: HOST and PORT (default 127.0.0.1:8000), WEB_WORKERS (default 2 per CPU + 1),
-WEB_THREADS (default 1: sync workers), LOG_FORMAT=json for JSON access lines."""
+WEB_THREADS (default 1: sync workers), LOG_FORMAT=json for JSON access lines. WEB_DATABASE_URL:
+the web processes' own way to the database (a pooler in transaction mode), the task workers
+keeping DATABASE_URL (they LISTEN and hold advisory locks across statements)."""
 
 import gc
 import multiprocessing
 import os
+
+if os.environ.get("WEB_DATABASE_URL"):
+    os.environ["DATABASE_URL"] = os.environ["WEB_DATABASE_URL"]
+    os.environ["DATABASE_POOLING"] = os.environ.get("WEB_DATABASE_POOLING", "transaction")
 
 bind = f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '8000')}"
 workers = int(os.environ.get("WEB_WORKERS") or multiprocessing.cpu_count() * 2 + 1)

@@ -14,12 +14,19 @@ the application's role cannot become the superuser. The passwords are made at th
 and kept beside the cluster's data in ``pgpass`` (0600, libpq's password file), which the
 settings, the backups and the benchmarks name as their ``passfile``.
 
-Usage: ``python -m sbee_resiliation.localdb start|stop|status|passfile|url [role] [database]``.
-No Django import here: this runs before the settings can connect to anything.
+Beyond one machine, on the same engines (README, "Beyond one machine"): ``replica start`` makes a
+hot standby of this cluster (``pg_basebackup -R``, streaming from a replication slot) listening on
+the same socket folder, port 5433; ``pooler start`` puts PgBouncer (transaction pooling) in front
+of the primary on port 6432. Both run as the server's user, like the cluster.
+
+Usage: ``python -m sbee_resiliation.localdb start|stop|status|passfile|url [role] [database]``,
+``replica start|stop|status|url [role] [database]``, ``pooler start|stop|status|url [role]
+[database]``. No Django import here: this runs before the settings can connect to anything.
 """
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
@@ -38,15 +45,24 @@ DB_NAME = "sbee_resiliation"
 DB_USER = "postgres"  # the cluster's superuser: creates the roles and the database
 OWNER_USER = "sbee_owner"  # owns the tables; runs the migrations (and the tests' set-up)
 APP_USER = "sbee_app"  # the application: owns nothing, may not TRUNCATE
+REPLICATION_USER = "sbee_replicator"  # the replica's link: may stream WAL, nothing else
 PORT = 5432
+REPLICA_PORT = 5433
+POOLER_PORT = 6432
+REPLICATION_SLOT = "sbee_replica"
 SERVER_USER = "postgres"  # used only when we are root
 MAX_SOCKET_PATH = 100  # sun_path holds 107 bytes; keep a margin for ".s.PGSQL.5432"
-ROLES = (DB_USER, OWNER_USER, APP_USER)
-# Who may connect, and how: through the socket only, each role with its password.
+ROLES = (DB_USER, OWNER_USER, APP_USER, REPLICATION_USER)
+# Who may connect, and how: through the socket only, each role with its password; the replica's
+# link streams WAL and reads no database.
 HBA = (
     "# Written by sbee_resiliation.localdb: the socket only, every role with its password.\n"
+    f"local replication {REPLICATION_USER} scram-sha-256\n"
     "local all all scram-sha-256\n"
 )
+# The planner's settings of every session of the application's roles, whatever the path (a
+# pooler in transaction mode forwards no startup option): see settings.py.
+ROLE_SETTINGS = {"join_collapse_limit": "4", "jit": "off"}
 
 INSTALL_HINT = (
     "Les binaires de PostgreSQL (initdb, pg_ctl, postgres) sont introuvables.\n"
@@ -205,19 +221,23 @@ def _is_running(bin_dir: Path, data: Path) -> bool:
     return _pg_ctl(bin_dir, data, "status", check=False).returncode == 0
 
 
-def _write_config(data: Path, socket: Path) -> None:
+def _write_config(data: Path, socket: Path, port: int = PORT, extra: tuple = ()) -> None:
     conf = data / "postgresql.auto.conf"
     lines = [
         "# Written by sbee_resiliation.localdb: Unix socket only, no TCP port.",
         "listen_addresses = ''",
         f"unix_socket_directories = '{socket}'",
-        f"port = {PORT}",
+        f"port = {port}",
         # A development and test cluster: a crash may lose the last transactions, never corrupt.
         "synchronous_commit = off",
         "max_connections = 100",
         # Only the server's user (and root) may open the socket.
         "unix_socket_permissions = 0700",
         "password_encryption = 'scram-sha-256'",
+        # A replica streams from a slot; a replica gone for good holds at most this much WAL.
+        "wal_level = replica",
+        "max_slot_wal_keep_size = '2GB'",
+        *extra,
         "",
     ]
     _as_server_user(["sh", "-c", f"cat > '{conf}'"], input="\n".join(lines), text=True, check=True)
@@ -263,9 +283,22 @@ def _create_database(socket: Path) -> None:
             f"{location()['base']} pour repartir d'un cluster neuf."
         ) from None
     with first as conn:
-        for role, options in ((OWNER_USER, "LOGIN CREATEDB"), (APP_USER, "LOGIN")):
+        for role, options in (
+            (OWNER_USER, "LOGIN CREATEDB"),
+            (APP_USER, "LOGIN"),
+            (REPLICATION_USER, "LOGIN REPLICATION"),
+        ):
             if not conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [role]).fetchone():
                 conn.execute(f'CREATE ROLE "{role}" {options}')
+        for role in (OWNER_USER, APP_USER):
+            (current,) = conn.execute(
+                "SELECT coalesce((SELECT setconfig FROM pg_db_role_setting s JOIN pg_roles r"
+                " ON r.oid = s.setrole WHERE r.rolname = %s AND s.setdatabase = 0), '{}')",
+                [role],
+            ).fetchone()
+            for name, value in ROLE_SETTINGS.items():
+                if f"{name}={value}" not in current:
+                    conn.execute(f'ALTER ROLE "{role}" SET {name} = {value}')
         for role in ROLES:
             conn.execute(
                 sql.SQL("ALTER ROLE {} PASSWORD {}").format(
@@ -368,9 +401,13 @@ def start() -> dict:
 
 
 def stop() -> None:
+    """The cluster, with its pooler and its replica when they run."""
     loc = location()
     data = Path(loc["data"])
     bin_dir = find_pg_bin()
+    stop_pooler(quiet=True)
+    if replica_is_running():
+        stop_replica()
     if _is_running(bin_dir, data):
         _pg_ctl(bin_dir, data, "-m", "fast", "-w", "stop")
         print(f"PostgreSQL arrêté ({data}).")
@@ -378,9 +415,265 @@ def stop() -> None:
         print("PostgreSQL local : déjà arrêté.")
 
 
+# --- The replica: a hot standby of this cluster, on the same socket folder, port 5433. ---
+
+
+def replica_data() -> Path:
+    return Path(location()["base"]) / "replica"
+
+
+def replica_url(user: str = APP_USER, dbname: str = DB_NAME) -> str:
+    return url(user, dbname).replace(f"&port={PORT}&", f"&port={REPLICA_PORT}&")
+
+
+def replica_is_running() -> bool:
+    return _is_running(find_pg_bin(), replica_data())
+
+
+def _admin(dbname: str = "postgres", port: int = PORT):
+    import psycopg
+
+    return psycopg.connect(
+        host=location()["socket"],
+        port=port,
+        user=DB_USER,
+        dbname=dbname,
+        autocommit=True,
+        passfile=str(passfile()),
+        connect_timeout=30,
+    )
+
+
+def start_replica() -> Path:
+    """The primary started if need be, then its replica: copied the first time (pg_basebackup
+    from a replication slot, so that the primary keeps the WAL it has not received), started,
+    and waited for until it accepts reads. Returns its data folder."""
+    loc = start()
+    bin_dir, data, socket = find_pg_bin(), replica_data(), Path(loc["socket"])
+    if not (data / "PG_VERSION").exists():
+        with _admin() as conn:
+            if not conn.execute(
+                "SELECT 1 FROM pg_replication_slots WHERE slot_name = %s", [REPLICATION_SLOT]
+            ).fetchone():
+                conn.execute("SELECT pg_create_physical_replication_slot(%s)", [REPLICATION_SLOT])
+        shutil.rmtree(data, ignore_errors=True)
+        data.mkdir(mode=0o700)
+        _chown_to_server_user(data)
+        result = _as_server_user(
+            [
+                str(bin_dir / "pg_basebackup"),
+                "-D",
+                str(data),
+                "-h",
+                str(socket),
+                "-p",
+                str(PORT),
+                "-U",
+                REPLICATION_USER,
+                "-X",
+                "stream",
+                "-S",
+                REPLICATION_SLOT,
+                "-R",
+                "-c",
+                "fast",
+            ],
+            env={**os.environ, "PGPASSWORD": passwords()[REPLICATION_USER]},
+            cwd=str(data.parent),
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if result.returncode != 0:
+            shutil.rmtree(data, ignore_errors=True)
+            raise LocalDbError(f"pg_basebackup a échoué :\n{result.stdout}{result.stderr}")
+    link = (
+        f"host={socket} port={PORT} user={REPLICATION_USER} "
+        f"password={passwords()[REPLICATION_USER]} application_name={REPLICATION_SLOT}"
+    )
+    _write_config(
+        data,
+        socket,
+        REPLICA_PORT,
+        (
+            "hot_standby = on",
+            # The primary keeps the rows a long export on the replica still reads.
+            "hot_standby_feedback = on",
+            f"primary_conninfo = '{link}'",
+            f"primary_slot_name = '{REPLICATION_SLOT}'",
+        ),
+    )
+    if not replica_is_running():
+        log = data.parent / "replica.log"
+        result = _pg_ctl(bin_dir, data, "-l", str(log), "-w", "-t", "300", "start", check=False)
+        if result.returncode != 0:
+            tail = log.read_text()[-2000:] if log.exists() else ""
+            raise LocalDbError(f"Le réplica n'a pas démarré :\n{result.stderr}{tail}")
+    return data
+
+
+def stop_replica() -> None:
+    data = replica_data()
+    if replica_is_running():
+        _pg_ctl(find_pg_bin(), data, "-m", "fast", "-w", "stop")
+        print(f"Réplica arrêté ({data}).")
+    else:
+        print("Réplica local : déjà arrêté.")
+
+
+# --- The pooler: PgBouncer in transaction mode in front of the primary, port 6432. ---
+
+
+def pooler_folder() -> Path:
+    return Path(location()["base"]) / "pgbouncer"
+
+
+def pooler_url(user: str = APP_USER, dbname: str = DB_NAME) -> str:
+    return url(user, dbname).replace(f"&port={PORT}&", f"&port={POOLER_PORT}&")
+
+
+def _pooler_pid() -> int | None:
+    pidfile = pooler_folder() / "pgbouncer.pid"
+    try:
+        pid = int(pidfile.read_text().split()[0])
+        os.kill(pid, 0)
+    except (OSError, ValueError, IndexError):
+        return None
+    return pid
+
+
+def pooler_config(pool_size: int = 20, databases: tuple[str, ...] = ()) -> str:
+    socket = location()["socket"]
+    folder = pooler_folder()
+    return "\n".join(
+        [
+            "; Written by sbee_resiliation.localdb: PgBouncer in front of the local cluster.",
+            "[databases]",
+            *databases,
+            f"* = host={socket} port={PORT}",
+            "[pgbouncer]",
+            "listen_addr =",
+            f"listen_port = {POOLER_PORT}",
+            f"unix_socket_dir = {socket}",
+            "auth_type = scram-sha-256",
+            f"auth_file = {folder / 'userlist.txt'}",
+            "pool_mode = transaction",
+            "max_client_conn = 900",
+            f"default_pool_size = {pool_size}",
+            "reserve_pool_size = 5",
+            "reserve_pool_timeout = 3",
+            "server_lifetime = 3600",
+            "server_idle_timeout = 300",
+            f"stats_users = {APP_USER}, {OWNER_USER}",
+            f"admin_users = {DB_USER}",
+            f"logfile = {folder / 'pgbouncer.log'}",
+            f"pidfile = {folder / 'pgbouncer.pid'}",
+            "log_connections = 0",
+            "log_disconnections = 0",
+            "",
+        ]
+    )
+
+
+def start_pooler(pool_size: int = 20, databases: tuple[str, ...] = ()) -> Path:
+    """PgBouncer, as the server's user, on the cluster's socket folder (port 6432), every role
+    with its password (the users' file holds them, 0600, like pgpass). Restarted when running,
+    so that a new configuration takes effect."""
+    start()
+    binary = shutil.which("pgbouncer") or "/usr/sbin/pgbouncer"
+    if not Path(binary).exists():
+        raise LocalDbError("PgBouncer est absent : sudo apt-get install pgbouncer")
+    stop_pooler(quiet=True)
+    folder = pooler_folder()
+    folder.mkdir(mode=0o700, exist_ok=True)
+    _chown_to_server_user(folder)
+    users = "".join(f'"{role}" "{pw}"\n' for role, pw in passwords().items())
+    for name, text in (
+        ("userlist.txt", users),
+        ("pgbouncer.ini", pooler_config(pool_size, databases)),
+    ):
+        path = folder / name
+        _as_server_user(
+            ["sh", "-c", f"umask 077; cat > '{path}'"], input=text, text=True, check=True
+        )
+    result = _as_server_user(
+        [binary, "-d", str(folder / "pgbouncer.ini")], capture_output=True, text=True, check=False
+    )
+    if result.returncode != 0:
+        raise LocalDbError(f"PgBouncer n'a pas démarré :\n{result.stdout}{result.stderr}")
+    import time
+
+    deadline = time.monotonic() + 60
+    while not (Path(location()["socket"]) / f".s.PGSQL.{POOLER_PORT}").exists():
+        if time.monotonic() > deadline:
+            raise LocalDbError("PgBouncer n'écoute pas : voir " + str(folder / "pgbouncer.log"))
+        time.sleep(0.1)
+    return folder
+
+
+def pooler_release(dbname: str) -> None:
+    """The pooler's connections to a database closed (before it is dropped: a test database)."""
+    if _pooler_pid() is None:
+        return
+    import psycopg
+
+    with psycopg.connect(
+        pooler_url(DB_USER, "pgbouncer"), autocommit=True, connect_timeout=30
+    ) as conn:
+        conn.execute(f"KILL {dbname}", prepare=False)
+        conn.execute(f"RESUME {dbname}", prepare=False)
+
+
+def stop_pooler(quiet: bool = False) -> None:
+    import time
+
+    pid = _pooler_pid()
+    if pid is None:
+        if not quiet:
+            print("PgBouncer local : déjà arrêté.")
+        return
+    os.kill(pid, 15)
+    deadline = time.monotonic() + 30
+    while _pooler_pid() == pid and time.monotonic() < deadline:
+        time.sleep(0.1)
+    if not quiet:
+        print("PgBouncer arrêté.")
+
+
+def _companion(argv: list[str]) -> int:
+    what = argv[1]
+    command = argv[2] if len(argv) > 2 else "status"
+    if what == "replica":
+        if command == "start":
+            print(f"Réplica local prêt : données {start_replica()}, port {REPLICA_PORT}")
+        elif command == "stop":
+            stop_replica()
+        elif command == "url":
+            print(replica_url(*argv[3:5]))
+        else:
+            print(f"Réplica local {'en marche' if replica_is_running() else 'arrêté'}")
+    else:
+        if command == "start":
+            start_pooler()
+            print(f"PgBouncer prêt (mode transaction), port {POOLER_PORT}")
+        elif command == "stop":
+            stop_pooler()
+        elif command == "url":
+            print(pooler_url(*argv[3:5]))
+        else:
+            print(f"PgBouncer local {'en marche' if _pooler_pid() else 'arrêté'}")
+    return 0
+
+
 def main(argv: list[str]) -> int:
     command = argv[1] if len(argv) > 1 else "status"
+    VAR.mkdir(exist_ok=True)
+    # Two `make` at once (two stacks started together) start the cluster one after the other.
+    lock = open(VAR / "localdb.lock", "w")  # noqa: SIM115 (held until the process ends)
+    fcntl.flock(lock, fcntl.LOCK_EX)
     try:
+        if command in ("replica", "pooler"):
+            return _companion(argv)
         if command == "start":
             loc = start()
             print(f"PostgreSQL local prêt : données {loc['data']}, socket {loc['socket']}")

@@ -13,6 +13,10 @@ CONN_MAX_AGE   seconds a database connection is kept for the next requests (defa
 STATIC_MANIFEST  hashed, compressed static file names (default: on when DEBUG is off); needs
                `manage.py collectstatic` first.
 LOG_FORMAT     "json" for one JSON object per log line (default: plain text).
+REPLICA_DATABASE_URL  a hot standby of the primary: the read-only pages read there (see
+               sbee_resiliation/replica.py). REPLICA_MAX_LAG_BYTES: beyond, it is skipped.
+DATABASE_POOLING  "transaction" when DATABASE_URL goes through PgBouncer in transaction mode (no
+               server-side cursor, no startup option; the planner settings are the roles').
 """
 
 import hashlib
@@ -112,6 +116,8 @@ MIDDLEWARE = [
     "sbee_resiliation.middleware.TextGZipMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "sbee_resiliation.middleware.SecurityHeadersMiddleware",
+    # A person's writes followed, for the replica (before the sessions: their writes count too).
+    "sbee_resiliation.replica.FollowWritesMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "accounts.middleware.SessionIdleMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -131,6 +137,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Last, as django-axes asks: it answers a locked-out login with its own page.
     "axes.middleware.AxesMiddleware",
+    # The read-only pages' own reads on the replica, if any: last, once the person is known.
+    "sbee_resiliation.replica.ReplicaMiddleware",
 ]
 
 ROOT_URLCONF = "sbee_resiliation.urls"
@@ -178,7 +186,39 @@ if not envbool("DATABASE_JIT"):
 # application's.
 if envbool("DATABASE_MAINTENANCE"):
     session_options.append("-c sbee.maintenance=on")
-DATABASES["default"].setdefault("OPTIONS", {})["options"] = " ".join(session_options)
+# Through a pooler in transaction mode (PgBouncer), a session is only borrowed for a
+# transaction: no cursor may outlive it (exports read in chunks then come whole from the
+# server) and no startup option reaches the server (the planner's settings above are set on the
+# application's role: ALTER ROLE … SET, as sbee_resiliation/localdb.py does).
+DATABASE_POOLING = os.environ.get("DATABASE_POOLING", "")
+if DATABASE_POOLING not in ("", "transaction"):
+    raise ValueError(f"DATABASE_POOLING: expected transaction or nothing, got {DATABASE_POOLING!r}")
+if DATABASE_POOLING == "transaction":
+    DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = True
+    session_options = []
+if session_options:
+    DATABASES["default"].setdefault("OPTIONS", {})["options"] = " ".join(session_options)
+DATABASES["default"].setdefault("OPTIONS", {}).setdefault("application_name", "sbee")
+# A hot standby for the read-only pages (sbee_resiliation/replica.py): connected directly (its
+# exports' cursors are server-side), a short connection timeout (a replica down is skipped).
+if os.environ.get("REPLICA_DATABASE_URL"):
+    DATABASES["replica"] = dj_database_url.parse(os.environ["REPLICA_DATABASE_URL"])
+    DATABASES["replica"].update(
+        ATOMIC_REQUESTS=False,
+        CONN_MAX_AGE=DATABASES["default"]["CONN_MAX_AGE"],
+        CONN_HEALTH_CHECKS=True,
+        TEST={"MIRROR": "default"},
+    )
+    DATABASES["replica"].setdefault("OPTIONS", {}).update(
+        connect_timeout=envint("REPLICA_CONNECT_TIMEOUT", 2), application_name="sbee-replica"
+    )
+    if session_options:
+        DATABASES["replica"]["OPTIONS"]["options"] = " ".join(session_options)
+DATABASE_ROUTERS = ["sbee_resiliation.replica.ReplicaRouter"]
+# The replica is skipped when it has not replayed this much of the primary's WAL (16 MB: a few
+# seconds of a busy morning), and for REPLICA_RETRY_SECONDS after it failed to answer.
+REPLICA_MAX_LAG_BYTES = envint("REPLICA_MAX_LAG_BYTES", 16 * 1024 * 1024)
+REPLICA_RETRY_SECONDS = envint("REPLICA_RETRY_SECONDS", 10)
 DATABASE_APP_ROLE = os.environ.get("DATABASE_APP_ROLE", localdb.APP_USER)
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

@@ -43,6 +43,23 @@ def test_with_a_live_worker_and_nothing_waiting_all_is_well(client):
     assert response["Cache-Control"].startswith("max-age=0")
 
 
+def test_the_page_tells_the_task_queue_depth_and_that_no_replica_is_set(client):
+    beat(5)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO procrastinate_jobs (queue_name, task_name, args, status, scheduled_at)"
+            " VALUES ('default', 'x', '{}', 'todo', now() - interval '90 s'),"
+            " ('default', 'x', '{}', 'todo', now() + interval '1 h'),"
+            " ('default', 'x', '{}', 'doing', now())"
+        )
+    body = client.get(reverse("health")).json()
+    assert body["queue"]["todo"] == 2
+    assert body["queue"]["doing"] == 1
+    assert body["queue"]["oldest_todo_seconds"] >= 90
+    assert body["replica"] == {"configured": False}
+    assert "pooler" not in body
+
+
 def test_a_document_waiting_too_long_makes_it_degraded(client):
     beat(5)
     Document.objects.create(

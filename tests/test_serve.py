@@ -2,29 +2,24 @@
 application servers (gunicorn, DEBUG off, static files hashed and compressed) and two task
 workers on one database. The daily job runs twice at once, cashiers settle and agents print
 through both servers meanwhile, and the workers render what was queued: no number, order or
-document twice, nothing left unrendered."""
+document twice, nothing left unrendered. Each test runs twice: the web processes connected to
+PostgreSQL directly, then through PgBouncer in transaction mode (`make serve POOLER=1`), the
+task workers connecting directly."""
 
 import collections
 import datetime as dt
 import os
 import re
-import socket
 import subprocess
 import sys
 import threading
 import time
 import uuid
-from pathlib import Path
 
 import pytest
 import requests
-from django.conf import settings
-from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
-from django.contrib.sessions.backends.db import SessionStore
 from django.core.management import call_command
 from django.db import connection
-from django_otp import DEVICE_ID_SESSION_KEY
-from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from billing.enums import DocumentKind, DocumentStatus, InvoiceKind, PaymentMode
 from billing.models import Document, DocumentPrint, Invoice, Settlement
@@ -32,163 +27,39 @@ from contracts.enums import RequestState, Timing
 from interventions.enums import OrderKind
 from interventions.models import InterventionOrder
 from procedure import services
-from sbee_resiliation import backup, localdb
+from sbee_resiliation import localdb
+from tests.stacks import ROOT, Stack, browser, database_url, post_form, session_of
 from tests.workflow import TODAY, advance, create, worked_example_contract
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 
-ROOT = Path(settings.BASE_DIR)
-BIN = Path(sys.executable).parent
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def stack_env(static_root: Path) -> dict:
-    """The environment `make serve` gives the stack, on the test database, as the application's
-    role when the project's own cluster is used."""
-    db = connection.settings_dict
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if k not in ("LOCAL_DB_USER", "DATABASE_MAINTENANCE", "DJANGO_ALLOW_ASYNC_UNSAFE")
-    }
+@pytest.fixture(scope="module")
+def pooler():
+    """The project's PgBouncer in front of its cluster (started, and stopped after, unless it
+    ran already: `make serve POOLER=1`)."""
     if os.environ.get("DATABASE_URL"):
-        url = backup.with_dbname(os.environ["DATABASE_URL"], db["NAME"])
+        pytest.skip("PgBouncer devant le cluster du projet seulement (DATABASE_URL est donné)")
+    running = localdb._pooler_pid() is not None
+    if not running:
+        localdb.start_pooler()
+    yield
+    if running:  # its connections to the test database closed, so that it can be dropped
+        localdb.pooler_release(connection.settings_dict["NAME"])
     else:
-        url = localdb.url(localdb.APP_USER, db["NAME"])
-    env.update(
-        DATABASE_URL=url,
-        DEBUG="false",
-        SECRET_KEY="tests-only-not-secret",
-        ALLOWED_HOSTS="127.0.0.1",
-        SECURE_SSL_REDIRECT="false",
-        SECURE_COOKIES="false",
-        SECURE_HSTS_SECONDS="0",
-        STATIC_MANIFEST="true",
-        STATIC_ROOT=str(static_root),
-        CONN_MAX_AGE="300",
-        WEB_WORKERS="2",
-        PYTHONUNBUFFERED="1",
-    )
-    return env
+        localdb.stop_pooler(quiet=True)
 
 
-class Stack:
-    def __init__(self, tmp_path: Path, servers: int = 2, workers: int = 2):
-        self.env = stack_env(tmp_path / "static")
-        subprocess.run(
-            [sys.executable, "manage.py", "collectstatic", "--no-input", "-v0"],
-            cwd=ROOT,
-            env=self.env,
-            check=True,
-        )
-        self.ports = [free_port() for _ in range(servers)]
-        self.logs = tmp_path
-        self.procs = []
-        try:
-            self._start_all(workers)
-        except BaseException:
-            # A stack that failed to start stops what it started before the error is told.
-            self.stop()
-            raise
-
-    def _start_all(self, workers: int):
-        for n, port in enumerate(self.ports):
-            self.procs.append(
-                self._start(
-                    [str(BIN / "gunicorn"), "--config", str(ROOT / "deploy/gunicorn.conf.py")],
-                    f"web-{n}",
-                    HOST="127.0.0.1",
-                    PORT=str(port),
-                )
-            )
-        for n in range(workers):
-            self.procs.append(
-                self._start(
-                    [sys.executable, "manage.py", "run_worker", "--name", f"worker-{n}"],
-                    f"worker-{n}",
-                )
-            )
-        for port in self.ports:
-            self._wait(port)
-
-    def _start(self, command, name, **extra):
-        log = open(self.logs / f"{name}.log", "w")  # noqa: SIM115 (closed with the process)
-        return subprocess.Popen(
-            command, cwd=ROOT, env={**self.env, **extra}, stdout=log, stderr=subprocess.STDOUT
-        )
-
-    def _wait(self, port):
-        # A busy machine may take long to start gunicorn and to answer its first page: a
-        # generous deadline, and a slow answer is waited for, not taken for a failure.
-        deadline = time.monotonic() + 240
-        while time.monotonic() < deadline:
-            try:
-                requests.get(f"http://127.0.0.1:{port}/connexion/", timeout=60)
-                return
-            except requests.RequestException:
-                time.sleep(0.5)
-        raise AssertionError(f"gunicorn ne répond pas sur {port} : {self.log_tail()}")
-
-    def base(self, n: int) -> str:
-        return f"http://127.0.0.1:{self.ports[n % len(self.ports)]}"
-
-    def log_tail(self) -> str:
-        return "\n".join(
-            f"--- {path.name}\n{path.read_text()[-1500:]}" for path in self.logs.glob("*.log")
-        )
-
-    def stop(self):
-        for proc in self.procs:
-            proc.terminate()
-        for proc in self.procs:
-            try:
-                proc.wait(timeout=40)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-
-
-@pytest.fixture
-def stack(tmp_path):
-    running = Stack(tmp_path)
+@pytest.fixture(params=["direct", "pooler"])
+def stack(request, tmp_path):
+    web_env = {}
+    if request.param == "pooler":
+        request.getfixturevalue("pooler")
+        web_env = {"WEB_DATABASE_URL": database_url("pooler")}
+    running = Stack(tmp_path, web_env=web_env)
+    running.pooled = bool(web_env)
     yield running
     running.stop()
-
-
-def session_of(user, *, second_factor: bool = False) -> str:
-    """The session of a person already logged in (and past the second factor when needed)."""
-    store = SessionStore()
-    store[SESSION_KEY] = str(user.pk)
-    store[BACKEND_SESSION_KEY] = "accounts.auth.RolesBackend"
-    store[HASH_SESSION_KEY] = user.get_session_auth_hash()
-    if second_factor:
-        device = TOTPDevice.objects.create(user=user, name="tests", confirmed=True)
-        store[DEVICE_ID_SESSION_KEY] = device.persistent_id
-    store.create()
-    return store.session_key
-
-
-def browser(session_key: str) -> requests.Session:
-    """One browser tab of that person: its own cookies (the CSRF cookie set by its first page)."""
-    tab = requests.Session()
-    tab.cookies.set("sessionid", session_key)
-    return tab
-
-
-def post_form(browser, base: str, path: str, data: dict) -> requests.Response:
-    page = browser.get(base + path)
-    assert page.status_code == 200, page.status_code
-    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text).group(1)
-    return browser.post(
-        base + path,
-        data={**data, "csrfmiddlewaretoken": token},
-        headers={"Referer": base + path},
-        allow_redirects=False,
-    )
 
 
 def test_the_production_stack_serves_its_css_and_says_all_is_well(stack):
@@ -211,6 +82,11 @@ def test_the_production_stack_serves_its_css_and_says_all_is_well(stack):
         time.sleep(1)
     assert health.status_code == 200, (health.text, stack.log_tail())
     assert health.json()["workers"]["alive"] == 2
+    if stack.pooled:  # the pooler's own view of the web processes' pool
+        assert health.json()["pooler"]["clients_waiting"] == 0, health.json()
+        assert health.json()["pooler"]["clients_active"] >= 1, health.json()
+    else:
+        assert "pooler" not in health.json()
 
 
 def test_two_servers_and_two_workers_never_issue_or_number_anything_twice(stack, akpakpa, staff):
@@ -325,4 +201,11 @@ def test_two_servers_and_two_workers_never_issue_or_number_anything_twice(stack,
     assert len(copies) == len(set(copies))
     assert {copy for _, copy in copies} == {0, 1}
     assert Invoice.objects.filter(pk__in=[i.pk for i in to_settle]).count() == len(to_settle)
+    # The auditors' export, read in chunks (a server-side cursor when connected directly, the
+    # whole answer at once through the pooler, where no cursor outlives its transaction).
+    auditor = browser(session_of(staff.auditor, second_factor=True))
+    export = auditor.get(stack.base(1) + "/demandes/export/demandes.csv?agence=AKP")
+    assert export.status_code == 200, stack.log_tail()
+    lines = export.content.decode("utf-8-sig").strip().splitlines()
+    assert len(lines) == 1 + len(due) + len(to_settle)
     call_command("verify_audit", verbosity=0)

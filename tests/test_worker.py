@@ -10,7 +10,7 @@ import pytest
 from django.conf import settings
 from django.db import connection
 
-from tests.test_serve import stack_env
+from tests.stacks import stack_env
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 

@@ -299,7 +299,7 @@ class Phones:
     file is read in the order the messages were written."""
 
     def __init__(self, folder: Path):
-        from tests.test_serve import stack_env
+        from tests.stacks import stack_env
 
         self.folder = folder
         self.env = stack_env(folder / "static")

@@ -22,7 +22,7 @@ from django.urls import reverse
 
 from notifications.enums import DeliveryStatus
 from notifications.models import Delivery, Notification
-from tests.test_serve import stack_env
+from tests.stacks import stack_env
 from tests.workflow import create, worked_example_contract
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("frozen_today")]
