@@ -220,13 +220,18 @@ bench-dashboard: db
 
 # Simulated agents (locust) against the production stack on the benchmark database: 100 agents
 # for 2 minutes, then the climb that finds the saturation point.
+# Beyond one machine: BENCH_STACKS=2 puts nginx in front of two stacks, BENCH_REPLICA=1 sends
+# the read-only pages to a hot standby, BENCH_POOLER=1 the web processes through PgBouncer.
 BENCH_AGENTS ?= 100
 BENCH_SWEEP ?= 50,150,200,300
+BENCH_STACKS ?= 1
+BENCH_LOAD_OPTIONS = --stacks $(BENCH_STACKS) $(if $(filter 1,$(BENCH_REPLICA)),--replica) \
+	$(if $(filter 1,$(BENCH_POOLER)),--pooler)
 bench-load: db
 	@$(BENCH_ENV); \
 	$(PY) manage.py collectstatic --no-input -v0; \
-	$(PY) manage.py bench_load --users $(BENCH_AGENTS) --duration 120; \
-	$(PY) manage.py bench_load --users $(BENCH_SWEEP) --duration 60
+	$(PY) manage.py bench_load --users $(BENCH_AGENTS) --duration 120 $(BENCH_LOAD_OPTIONS); \
+	$(PY) manage.py bench_load --users $(BENCH_SWEEP) --duration 60 $(BENCH_LOAD_OPTIONS)
 
 # The import of a national extraction: 1 000 000 contracts with their customers, deposits, unpaid
 # invoices, advances and 12 billed readings each, into a database made afresh (sbee_import_bench);

@@ -125,17 +125,20 @@ def postgres_cpu() -> float:
 
 
 class CpuMeter:
-    """The CPU the server spent between two readings: its web processes (a process tree) and
-    PostgreSQL, in seconds."""
+    """The CPU the server spent between two readings: its web processes (a process tree, or
+    several: the stacks, their proxy and pooler) and PostgreSQL (its replica included), in
+    seconds."""
 
-    def __init__(self, web_root: int | None = None):
-        self.web_root = web_root
-        self.web = tree_cpu(web_root) if web_root else 0.0
+    def __init__(self, web_root: int | list[int] | None = None):
+        self.web_roots = [web_root] if isinstance(web_root, int) else list(web_root or [])
+        self.web = self._web()
         self.pg = postgres_cpu()
 
+    def _web(self) -> float:
+        return sum(tree_cpu(root) for root in self.web_roots)
+
     def spent(self) -> tuple[float, float]:
-        web = (tree_cpu(self.web_root) - self.web) if self.web_root else 0.0
-        return web, postgres_cpu() - self.pg
+        return self._web() - self.web, postgres_cpu() - self.pg
 
 
 class _Rollback(Exception):

@@ -35,9 +35,6 @@ COOKIE_SALT = "sbee.replica.lsn"
 # A person's writes are followed for at most this long (a replica further behind is skipped
 # for everyone anyway).
 COOKIE_MAX_AGE = 600
-# The replica's position is read at most once a second per process (a position read earlier is
-# never ahead of the true one: it can only keep someone on the primary a little longer).
-CHECK_EVERY = 1.0
 
 READ_ONLY_PAGES = frozenset(
     {
@@ -109,7 +106,7 @@ class _Replica:
         if now < self.down_until:
             return False
         with self.lock:
-            if now - self.checked >= CHECK_EVERY:
+            if now - self.checked >= settings.REPLICA_CHECK_SECONDS:
                 self.refresh()
             caught_up = written is None or (self.replayed or 0) >= written
             if not caught_up and self.replayed is not None and now - self.checked > 0.05:

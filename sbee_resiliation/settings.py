@@ -219,6 +219,9 @@ DATABASE_ROUTERS = ["sbee_resiliation.replica.ReplicaRouter"]
 # seconds of a busy morning), and for REPLICA_RETRY_SECONDS after it failed to answer.
 REPLICA_MAX_LAG_BYTES = envint("REPLICA_MAX_LAG_BYTES", 16 * 1024 * 1024)
 REPLICA_RETRY_SECONDS = envint("REPLICA_RETRY_SECONDS", 10)
+# Its position and lag are read at most this often per process (a position read earlier is never
+# ahead of the true one: it can only keep someone on the primary a little longer).
+REPLICA_CHECK_SECONDS = float(os.environ.get("REPLICA_CHECK_SECONDS") or 1)
 DATABASE_APP_ROLE = os.environ.get("DATABASE_APP_ROLE", localdb.APP_USER)
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

@@ -41,11 +41,22 @@ def replica():
         localdb.stop_replica()
 
 
+def replica_stack(tmp_path, **settings) -> Stack:
+    env = {"REPLICA_DATABASE_URL": database_url("replica"), **settings}
+    return Stack(tmp_path, servers=1, workers=0, env=env)
+
+
 @pytest.fixture
 def stack(replica, tmp_path):
-    running = Stack(
-        tmp_path, servers=1, workers=0, env={"REPLICA_DATABASE_URL": database_url("replica")}
-    )
+    running = replica_stack(tmp_path)
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+def strict_stack(replica, tmp_path):
+    """A replica skipped as soon as it is 1 000 bytes of WAL behind, its lag read each time."""
+    running = replica_stack(tmp_path, REPLICA_MAX_LAG_BYTES="1000", REPLICA_CHECK_SECONDS="0")
     yield running
     running.stop()
 
@@ -64,21 +75,11 @@ def listed(tab: requests.Session, base: str, number: str) -> bool:
     return number in page.text
 
 
-def test_a_write_is_read_back_by_its_author_while_the_replica_has_not_replayed_it(
-    stack, replay_paused, staff, akpakpa
-):
-    contract = worked_example_contract(akpakpa, number="1010000777")
-    colleague = UserFactory(username="akp.accueil2", agency=akpakpa, roles=[Role.RECEPTION])
-    author, other = browser(session_of(staff.reception)), browser(session_of(colleague))
-    base = stack.base(0)
-    assert not listed(author, base, contract.number)
-    assert not listed(other, base, contract.number)
-    wait_replayed()
-    replay_paused.execute("SELECT pg_wal_replay_pause()")
-
+def file_request(tab: requests.Session, base: str, contract) -> requests.Response:
+    """Step 1 through its form: the holder asks for the termination of their contract."""
     path = f"/contrats/{contract.number}/resiliation/"
-    form = author.get(base + path)
-    answer = author.post(
+    form = tab.get(base + path)
+    return tab.post(
         base + path,
         data={
             **hidden_fields(form.text),
@@ -92,6 +93,21 @@ def test_a_write_is_read_back_by_its_author_while_the_replica_has_not_replayed_i
         headers={"Referer": base + path},
         allow_redirects=False,
     )
+
+
+def test_a_write_is_read_back_by_its_author_while_the_replica_has_not_replayed_it(
+    stack, replay_paused, staff, akpakpa
+):
+    contract = worked_example_contract(akpakpa, number="1010000777")
+    colleague = UserFactory(username="akp.accueil2", agency=akpakpa, roles=[Role.RECEPTION])
+    author, other = browser(session_of(staff.reception)), browser(session_of(colleague))
+    base = stack.base(0)
+    assert not listed(author, base, contract.number)
+    assert not listed(other, base, contract.number)
+    wait_replayed()
+    replay_paused.execute("SELECT pg_wal_replay_pause()")
+
+    answer = file_request(author, base, contract)
     assert answer.status_code == 302, answer.text[:2000]
     assert "sbee_ecrit" in author.cookies  # the primary's WAL position after the write
 
@@ -106,6 +122,25 @@ def test_a_write_is_read_back_by_its_author_while_the_replica_has_not_replayed_i
     # Caught up: the author reads the replica again, and the position is forgotten.
     assert listed(author, base, contract.number)
     assert "sbee_ecrit" not in author.cookies
+
+
+def test_a_replica_lagging_beyond_the_limit_is_skipped_for_everyone(
+    strict_stack, replay_paused, staff, akpakpa
+):
+    contract = worked_example_contract(akpakpa, number="1010000778")
+    colleague = UserFactory(username="akp.accueil2", agency=akpakpa, roles=[Role.RECEPTION])
+    author, other = browser(session_of(staff.reception)), browser(session_of(colleague))
+    base = strict_stack.base(0)
+    assert not listed(other, base, contract.number)
+    wait_replayed()
+    replay_paused.execute("SELECT pg_wal_replay_pause()")
+    assert file_request(author, base, contract).status_code == 302
+    # The replica is now kilobytes behind: even the colleague, who wrote nothing, reads the
+    # primary, and sees the new request.
+    assert listed(other, base, contract.number)
+    health = requests.get(base + "/sante/").json()
+    assert health["replica"]["lag_bytes"] > 1000
+    assert health["replica"]["in_use"] is False
 
 
 def test_an_export_runs_on_the_replica(stack, staff):

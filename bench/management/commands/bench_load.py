@@ -4,6 +4,9 @@ to the CPUs, two task workers) on the 1 000 000-contract benchmark database. Pri
 p50/p95/p99 and errors per number of agents, and the saturation point.
 
     make bench-load     # after `make bench` has filled the database
+    make bench-load BENCH_STACKS=2 BENCH_REPLICA=1 BENCH_POOLER=1
+                        # nginx in front of two stacks, the read-only pages on a hot standby,
+                        # the web processes through PgBouncer (README, "Beyond one machine")
 """
 
 import csv
@@ -36,10 +39,26 @@ from contracts.enums import Role
 from contracts.models import Contract, TerminationRequest
 from interventions.enums import OrderStatus
 from interventions.models import InterventionOrder
+from sbee_resiliation import localdb, proxy
 
 TARGET_P95_MS = 300
 # Seconds after a level's start when every agent has logged in (they arrive over 60 s).
 STEADY_FROM = 70
+
+
+def wait_for(url: str) -> None:
+    """A server starting on a busy machine: a generous deadline."""
+    import requests
+
+    deadline = time.monotonic() + 240
+    while True:
+        try:
+            requests.get(url, timeout=60)
+            return
+        except requests.RequestException:
+            if time.monotonic() > deadline:
+                raise CommandError(f"{url} ne répond pas.") from None
+            time.sleep(0.5)
 
 
 def samples(reception, arpnt) -> dict:
@@ -81,7 +100,12 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--users", default="100", help="paliers d'agents, ex. 50,100,200")
         parser.add_argument("--duration", type=int, default=120, help="secondes par palier")
-        parser.add_argument("--workers", type=int, default=2, help="workers de tâches")
+        parser.add_argument("--workers", type=int, default=2, help="workers de tâches par pile")
+        parser.add_argument(
+            "--stacks", type=int, default=1, help="piles (gunicorn + workers), nginx devant 2+"
+        )
+        parser.add_argument("--replica", action="store_true", help="lectures sur un réplica")
+        parser.add_argument("--pooler", action="store_true", help="le web à travers PgBouncer")
 
     def printable_orders(self, reception, n: int = 100) -> None:
         """Stored orders for the crews to print: `make bench` leaves them (step 8's) unless its
@@ -99,7 +123,69 @@ class Command(BaseCommand):
             document_issue(DocumentKind.ORDER, pk)
         self.stdout.write(f"{len(orders)} ordres rendus pour l'impression")
 
-    def handle(self, *args, users: str, duration: int, workers: int, **options):
+    def start_stacks(self, stacks, workers, replica, pooler, started, companions):
+        """The stacks (gunicorn and task workers each), with the replica and the pooler when
+        asked, and nginx in front of two or more; returns the port the agents use and the
+        process trees whose CPU is the server's (PostgreSQL's is counted apart)."""
+        db = connection.settings_dict
+        extra, web_extra, web_roots = {}, {}, []
+        if replica:
+            if not localdb.replica_is_running():
+                localdb.start_replica()
+                companions.append(localdb.stop_replica)
+            extra["REPLICA_DATABASE_URL"] = localdb.replica_url(db["USER"], db["NAME"])
+        if pooler:
+            if localdb._pooler_pid() is None:
+                localdb.start_pooler()
+                companions.append(localdb.stop_pooler)
+            web_extra["WEB_DATABASE_URL"] = localdb.pooler_url(db["USER"], db["NAME"])
+            web_roots.append(localdb._pooler_pid())
+        ports = []
+        for _ in range(stacks):
+            ports.append(free_port())
+            server = start_server(ports[-1], **extra, **web_extra)
+            started.append(server)
+            web_roots.append(server.pid)
+            for _ in range(workers):
+                started.append(
+                    subprocess.Popen(
+                        [sys.executable, "manage.py", "run_worker"],
+                        cwd=settings.BASE_DIR,
+                        env=production_env(**extra),
+                        stdout=subprocess.DEVNULL,
+                        stderr=subprocess.DEVNULL,
+                    )
+                )
+        if stacks == 1:
+            port = ports[0]
+        else:
+            port = free_port()
+            folder = Path(tempfile.mkdtemp(prefix="sbee-nginx-"))
+            command = proxy.prepare(f"127.0.0.1:{port}", [f"127.0.0.1:{p}" for p in ports], folder)
+            front = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            started.append(front)
+            web_roots.append(front.pid)
+            companions.append(lambda: shutil.rmtree(folder, ignore_errors=True))
+            wait_for(f"http://127.0.0.1:{port}/connexion/")
+        self.stdout.write(
+            f"  {stacks} pile(s) de {workers} worker(s) de tâches"
+            + (", nginx devant" if stacks > 1 else "")
+            + (", réplica pour les pages de lecture" if replica else "")
+            + (", PgBouncer (transaction) devant le primaire" if pooler else "")
+        )
+        return port, web_roots
+
+    def handle(
+        self,
+        *args,
+        users: str,
+        duration: int,
+        workers: int,
+        stacks: int,
+        replica: bool,
+        pooler: bool,
+        **options,
+    ):
         if "bench" not in connection.settings_dict["NAME"]:
             raise CommandError("Refus : la base doit être une base de mesure.")
         begin(self.stdout, "bench-load")
@@ -113,37 +199,30 @@ class Command(BaseCommand):
         folder = Path(tempfile.mkdtemp(prefix="sbee-load-"))
         samples_file = folder / "samples.json"
         samples_file.write_text(json.dumps(data))
-        port = free_port()
-        server = start_server(port)
-        task_workers = [
-            subprocess.Popen(
-                [sys.executable, "manage.py", "run_worker"],
-                cwd=settings.BASE_DIR,
-                env=production_env(),
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-            )
-            for _ in range(workers)
-        ]
-        results = []
+        started: list[subprocess.Popen] = []
+        companions = []
         try:
+            port, web_roots = self.start_stacks(
+                stacks, workers, replica, pooler, started, companions
+            )
+            results = []
             for level in [int(n) for n in users.split(",")]:
                 results.append(
-                    self.run_level(level, duration, port, folder, samples_file, server.pid)
+                    self.run_level(level, duration, port, folder, samples_file, web_roots)
                 )
         finally:
-            server.terminate()
-            for proc in task_workers:
+            for proc in started:
                 proc.terminate()
-            server.wait(timeout=60)
-            for proc in task_workers:
+            for proc in started:
                 proc.wait(timeout=60)
+            for stop in companions:
+                stop()
             shutil.rmtree(folder, ignore_errors=True)
         self.report(results)
         end(self.stdout, "bench-load")
 
     def run_level(
-        self, level: int, duration: int, port: int, folder: Path, samples_file: Path, web: int
+        self, level: int, duration: int, port: int, folder: Path, samples_file: Path, web: list
     ):
         prefix = folder / f"agents-{level}"
         command = [

@@ -51,8 +51,8 @@ def bench_user(username: str, role: str) -> User:
     return user
 
 
-def start_server(port: int, workers: int | None = None) -> subprocess.Popen:
-    env = production_env(HOST="127.0.0.1", PORT=str(port))
+def start_server(port: int, workers: int | None = None, **extra: str) -> subprocess.Popen:
+    env = production_env(HOST="127.0.0.1", PORT=str(port), **extra)
     if workers:
         env["WEB_WORKERS"] = str(workers)
     proc = subprocess.Popen(
