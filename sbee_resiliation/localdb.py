@@ -577,21 +577,25 @@ def pooler_config(pool_size: int = 20, databases: tuple[str, ...] = ()) -> str:
 
 def start_pooler(pool_size: int = 20, databases: tuple[str, ...] = ()) -> Path:
     """PgBouncer, as the server's user, on the cluster's socket folder (port 6432), every role
-    with its password (the users' file holds them, 0600, like pgpass). Restarted when running,
-    so that a new configuration takes effect."""
+    with its password (the users' file holds them, 0600, like pgpass). Left as it is when it
+    runs with the same configuration; restarted with a new one."""
     start()
     binary = shutil.which("pgbouncer") or "/usr/sbin/pgbouncer"
     if not Path(binary).exists():
         raise LocalDbError("PgBouncer est absent : sudo apt-get install pgbouncer")
-    stop_pooler(quiet=True)
     folder = pooler_folder()
+    config = pooler_config(pool_size, databases)
+    if _pooler_pid() is not None:
+        current = _as_server_user(
+            ["cat", str(folder / "pgbouncer.ini")], capture_output=True, text=True, check=False
+        )
+        if current.stdout == config:
+            return folder  # running as asked: a second stack shares it
+        stop_pooler(quiet=True)
     folder.mkdir(mode=0o700, exist_ok=True)
     _chown_to_server_user(folder)
     users = "".join(f'"{role}" "{pw}"\n' for role, pw in passwords().items())
-    for name, text in (
-        ("userlist.txt", users),
-        ("pgbouncer.ini", pooler_config(pool_size, databases)),
-    ):
+    for name, text in (("userlist.txt", users), ("pgbouncer.ini", config)):
         path = folder / name
         _as_server_user(
             ["sh", "-c", f"umask 077; cat > '{path}'"], input=text, text=True, check=True
