@@ -221,12 +221,13 @@ bench-dashboard: db
 # Simulated agents (locust) against the production stack on the benchmark database: 100 agents
 # for 2 minutes, then the climb that finds the saturation point.
 # Beyond one machine: BENCH_STACKS=2 puts nginx in front of two stacks, BENCH_REPLICA=1 sends
-# the read-only pages to a hot standby, BENCH_POOLER=1 the web processes through PgBouncer.
+# the read-only pages to a hot standby, BENCH_POOLER=1 the web processes through PgBouncer;
+# BENCH_CHEFS=1 adds a chef d'agence for 8 agents, who reads those pages.
 BENCH_AGENTS ?= 100
 BENCH_SWEEP ?= 50,150,200,300
 BENCH_STACKS ?= 1
 BENCH_LOAD_OPTIONS = --stacks $(BENCH_STACKS) $(if $(filter 1,$(BENCH_REPLICA)),--replica) \
-	$(if $(filter 1,$(BENCH_POOLER)),--pooler)
+	$(if $(filter 1,$(BENCH_POOLER)),--pooler) $(if $(filter 1,$(BENCH_CHEFS)),--chefs)
 bench-load: db
 	@$(BENCH_ENV); \
 	$(PY) manage.py collectstatic --no-input -v0; \

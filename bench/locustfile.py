@@ -4,6 +4,7 @@ queue and print an order. Think time 1 to 3 s. Each agent logs in through the fo
 accounts and samples (contract numbers, serials, phones, names, requests, documents) come from
 the file that `manage.py bench_load` writes."""
 
+import itertools
 import json
 import os
 import random
@@ -39,7 +40,13 @@ class Agent(HttpUser):
         )
         if answer.status_code != 302:
             raise RuntimeError(f"connexion refusée pour {account['username']}")
-        self.client.get("/corbeille/", name="corbeille")
+        self.second_factor(account)
+        self.client.get(self.first_page, name=self.first_page_name)
+
+    first_page, first_page_name = "/corbeille/", "corbeille"
+
+    def second_factor(self, account):
+        pass
 
 
 class Reception(Agent):
@@ -103,4 +110,51 @@ class FieldCrew(Agent):
             {"csrfmiddlewaretoken": self.client.cookies.get("csrftoken")},
             headers={"Referer": self.host + "/corbeille/"},
             name="impression d'un ordre",
+        )
+
+
+_codes = itertools.count()
+
+
+class Chef(Agent):
+    """A chef d'agence (with `--chefs`): the dashboards, the search of requests, the cash
+    journal and a small export, the read-only pages that go to the replica when there is one.
+    Past the second factor with one of the benchmark's single-use codes."""
+
+    abstract = "chef" not in SAMPLES["accounts"]
+    weight = 1
+    role = "chef"
+    first_page, first_page_name = "/tableau-de-bord/", "tableau de bord"
+
+    def second_factor(self, account):
+        code = account["codes"][next(_codes)]
+        self.client.get("/connexion/second-facteur/", name="second facteur (page)")
+        answer = self.client.post(
+            "/connexion/second-facteur/",
+            {"code": code, "csrfmiddlewaretoken": self.client.cookies.get("csrftoken")},
+            headers={"Referer": self.host + "/connexion/second-facteur/"},
+            allow_redirects=False,
+            name="second facteur (envoi)",
+        )
+        if answer.status_code != 302:
+            raise RuntimeError("second facteur refusé")
+
+    @task(3)
+    def dashboard(self):
+        self.client.get("/tableau-de-bord/", name="tableau de bord")
+
+    @task(3)
+    def late_requests(self):
+        late = {"etat": "ouvertes", "retard": "oui"}
+        self.client.get("/demandes/", params=late, name="demandes en retard")
+
+    @task(2)
+    def cash_journal(self):
+        self.client.get("/caisse/journal/", name="journal de caisse")
+
+    @task(1)
+    def export(self):
+        contract = random.choice(SAMPLES["contracts"])["number"]
+        self.client.get(
+            "/demandes/export/demandes.csv", params={"contrat": contract}, name="export (csv)"
         )

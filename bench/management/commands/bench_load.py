@@ -12,6 +12,7 @@ p50/p95/p99 and errors per number of agents, and the saturation point.
 import csv
 import json
 import os
+import secrets
 import shutil
 import subprocess
 import sys
@@ -94,6 +95,22 @@ def samples(reception, arpnt) -> dict:
     }
 
 
+def chef_with_codes(count: int) -> dict:
+    """The agency's chef (dashboards, search, cash journal, exports), with a confirmed TOTP
+    device and as many single-use backup codes as chefs will log in (the second factor's page
+    takes either); returns their account for the samples."""
+    from django_otp.plugins.otp_static.models import StaticDevice
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    chef = bench_user("bench.chef", Role.MANAGER)
+    TOTPDevice.objects.get_or_create(user=chef, name="bench", defaults={"confirmed": True})
+    device, _ = StaticDevice.objects.get_or_create(user=chef, name="bench")
+    run = secrets.token_hex(3)  # codes of this run only: those of earlier runs are spent
+    codes = [f"{run}{n:06d}" for n in range(count)]
+    device.token_set.bulk_create([device.token_set.model(device=device, token=c) for c in codes])
+    return {"username": chef.username, "password": PASSWORD, "codes": codes}
+
+
 class Command(BaseCommand):
     help = "Agents simulés (locust) contre la pile de production sur la base « bench »."
 
@@ -106,6 +123,11 @@ class Command(BaseCommand):
         )
         parser.add_argument("--replica", action="store_true", help="lectures sur un réplica")
         parser.add_argument("--pooler", action="store_true", help="le web à travers PgBouncer")
+        parser.add_argument(
+            "--chefs",
+            action="store_true",
+            help="un chef d'agence pour 8 agents : tableaux de bord, recherche, journal, exports",
+        )
 
     def printable_orders(self, reception, n: int = 100) -> None:
         """Stored orders for the crews to print: `make bench` leaves them (step 8's) unless its
@@ -184,6 +206,7 @@ class Command(BaseCommand):
         stacks: int,
         replica: bool,
         pooler: bool,
+        chefs: bool,
         **options,
     ):
         if "bench" not in connection.settings_dict["NAME"]:
@@ -196,6 +219,9 @@ class Command(BaseCommand):
         data = samples(reception, arpnt)
         if not data["documents"]:
             raise CommandError("Aucun ordre à imprimer : lancez d'abord make bench.")
+        if chefs:
+            most = max(int(n) for n in users.split(","))
+            data["accounts"]["chef"] = chef_with_codes(most)
         folder = Path(tempfile.mkdtemp(prefix="sbee-load-"))
         samples_file = folder / "samples.json"
         samples_file.write_text(json.dumps(data))
