@@ -254,3 +254,37 @@ def wait_replayed(deadline_seconds: float = 120) -> int:
                 return int(target)
             assert time.monotonic() < deadline, "le réplica ne rattrape pas le primaire"
             time.sleep(0.1)
+
+
+def a_morning(agency, staff, *, due: int, unsettled: int, prefix: str):
+    """The requests of a morning on 30/11/2026: `due` anticipated ones, settled, whose removal
+    order step 8 issues on their cut date; `unsettled` ones whose balance invoice waits at the
+    cash desk. Returns the due requests' ids and the invoices to settle."""
+    import datetime as dt
+
+    import time_machine
+
+    from billing.enums import InvoiceKind, PaymentMode
+    from contracts.enums import RequestState, Timing
+    from procedure import services
+    from tests.workflow import advance, create, worked_example_contract
+
+    due_ids, to_settle = [], []
+    with time_machine.travel(dt.datetime(2026, 11, 30, 9, 0, tzinfo=dt.UTC), tick=False):
+        for n in range(due + unsettled):
+            contract = worked_example_contract(agency, number=f"{prefix}{n:05d}")
+            if n < due:
+                request = advance(
+                    create(contract, staff), staff, RequestState.INVOICED, timing=Timing.ANTICIPATED
+                )
+                services.termination_request_settle(
+                    request.invoices.get(kind=InvoiceKind.BALANCE),
+                    actor=staff.cashier,
+                    amount=26417,
+                    mode=PaymentMode.CASH,
+                )
+                due_ids.append(request.pk)
+            else:
+                request = advance(create(contract, staff), staff, RequestState.INVOICED)
+                to_settle.append(request.invoices.get(kind=InvoiceKind.BALANCE))
+    return due_ids, to_settle

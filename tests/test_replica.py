@@ -69,6 +69,15 @@ def replay_paused(replica):
         conn.execute("SELECT pg_wal_replay_resume()")
 
 
+@pytest.fixture
+def agents(staff, akpakpa):
+    """A contract without a request, its agency's reception agent (who will file one) and a
+    colleague (who writes nothing), each in a browser."""
+    contract = worked_example_contract(akpakpa, number="1010000777")
+    colleague = UserFactory(username="akp.accueil2", agency=akpakpa, roles=[Role.RECEPTION])
+    return contract, browser(session_of(staff.reception)), browser(session_of(colleague))
+
+
 def listed(tab: requests.Session, base: str, number: str) -> bool:
     page = tab.get(base + "/demandes/")
     assert page.status_code == 200
@@ -96,11 +105,9 @@ def file_request(tab: requests.Session, base: str, contract) -> requests.Respons
 
 
 def test_a_write_is_read_back_by_its_author_while_the_replica_has_not_replayed_it(
-    stack, replay_paused, staff, akpakpa
+    stack, replay_paused, agents
 ):
-    contract = worked_example_contract(akpakpa, number="1010000777")
-    colleague = UserFactory(username="akp.accueil2", agency=akpakpa, roles=[Role.RECEPTION])
-    author, other = browser(session_of(staff.reception)), browser(session_of(colleague))
+    contract, author, other = agents
     base = stack.base(0)
     assert not listed(author, base, contract.number)
     assert not listed(other, base, contract.number)
@@ -125,11 +132,9 @@ def test_a_write_is_read_back_by_its_author_while_the_replica_has_not_replayed_i
 
 
 def test_a_replica_lagging_beyond_the_limit_is_skipped_for_everyone(
-    strict_stack, replay_paused, staff, akpakpa
+    strict_stack, replay_paused, agents
 ):
-    contract = worked_example_contract(akpakpa, number="1010000778")
-    colleague = UserFactory(username="akp.accueil2", agency=akpakpa, roles=[Role.RECEPTION])
-    author, other = browser(session_of(staff.reception)), browser(session_of(colleague))
+    contract, author, other = agents
     base = strict_stack.base(0)
     assert not listed(other, base, contract.number)
     wait_replayed()

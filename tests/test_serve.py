@@ -21,15 +21,13 @@ import requests
 from django.core.management import call_command
 from django.db import connection
 
-from billing.enums import DocumentKind, DocumentStatus, InvoiceKind, PaymentMode
+from billing.enums import DocumentKind, DocumentStatus, PaymentMode
 from billing.models import Document, DocumentPrint, Invoice, Settlement
-from contracts.enums import RequestState, Timing
 from interventions.enums import OrderKind
 from interventions.models import InterventionOrder
-from procedure import services
 from sbee_resiliation import localdb
-from tests.stacks import ROOT, Stack, browser, database_url, post_form, session_of
-from tests.workflow import TODAY, advance, create, worked_example_contract
+from tests.stacks import ROOT, Stack, a_morning, browser, database_url, post_form, session_of
+from tests.workflow import TODAY
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 
@@ -90,26 +88,7 @@ def test_the_production_stack_serves_its_css_and_says_all_is_well(stack):
 
 
 def test_two_servers_and_two_workers_never_issue_or_number_anything_twice(stack, akpakpa, staff):
-    import time_machine
-
-    with time_machine.travel(dt.datetime(2026, 11, 30, 9, 0, tzinfo=dt.UTC), tick=False):
-        due, to_settle = [], []
-        for n in range(8):
-            contract = worked_example_contract(akpakpa, number=f"10100{n:05d}")
-            request = advance(
-                create(contract, staff), staff, RequestState.INVOICED, timing=Timing.ANTICIPATED
-            )
-            services.termination_request_settle(
-                request.invoices.get(kind=InvoiceKind.BALANCE),
-                actor=staff.cashier,
-                amount=26417,
-                mode=PaymentMode.CASH,
-            )
-            due.append(request.pk)
-        for n in range(8, 14):
-            contract = worked_example_contract(akpakpa, number=f"10100{n:05d}")
-            request = advance(create(contract, staff), staff, RequestState.INVOICED)
-            to_settle.append(request.invoices.get(kind=InvoiceKind.BALANCE))
+    due, to_settle = a_morning(akpakpa, staff, due=8, unsettled=6, prefix="10100")
     documents_before = set(Document.objects.values_list("pk", flat=True))
     cashier = session_of(staff.cashier, second_factor=True)
     reception = session_of(staff.reception)
