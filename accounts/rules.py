@@ -15,6 +15,10 @@ ROLES_CONFLICT = (
 SOD_REPORT = (
     "Vous avez saisi ce compte-rendu : un autre responsable doit le signer (séparation des tâches)."
 )
+SOD_REPORT_AGENT = (
+    "Vous avez fait cette intervention : un autre responsable doit signer votre compte-rendu "
+    "(séparation des tâches)."
+)
 SOD_SETTLE = (
     "Vous avez validé cette facture : un autre agent doit la régler (séparation des tâches)."
 )

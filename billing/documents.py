@@ -42,7 +42,7 @@ from contracts.enums import RequestState
 from contracts.models import Contract, TerminationRequest
 from contracts.tracking import tracking_code
 from interventions.enums import SAFETY_STEPS, OrderKind, OrderStatus
-from interventions.models import InterventionOrder, OrderSignature
+from interventions.models import InterventionOrder, InterventionReport, OrderSignature
 
 logger = logging.getLogger(__name__)
 
@@ -520,6 +520,9 @@ html, body { margin: 0; background: transparent; font-family: "DejaVu Sans"; fon
 .signature { position: absolute; bottom: 12mm; right: 12mm; width: 70mm; padding: 1.5mm;
              border: 0.8pt solid #000; background: #fff; font-size: 6.5pt; font-weight: normal; }
 .signature img { display: block; width: 66mm; height: 22mm; object-fit: contain; }
+.report { position: absolute; bottom: 12mm; left: 12mm; width: 108mm; padding: 1.5mm;
+          border: 0.8pt solid #000; background: #fff; font-size: 6.5pt; font-weight: normal; }
+.report p { margin: 0 0 0.6mm 0; }
 .cancelled { position: absolute; top: 125mm; left: 0; width: 210mm; text-align: center;
              font-size: 96pt; color: rgba(0, 0, 0, 0.22); transform: rotate(-35deg); }
 """
@@ -529,10 +532,15 @@ _STAMP_STYLESHEET = None
 
 
 def render_stamp(
-    *, banner: str = "", cancelled: bool = False, signature: dict | None = None
+    *,
+    banner: str = "",
+    cancelled: bool = False,
+    signature: dict | None = None,
+    report: list[str] | None = None,
 ) -> bytes:
     """A one-page transparent A4 PDF carrying a banner in the top margin and/or a large
-    diagonal "ANNULÉ", and/or the requester's signature drawn on the screen (bottom right)."""
+    diagonal "ANNULÉ", and/or the requester's signature drawn on the screen (bottom right),
+    and/or the report's signatures (bottom left)."""
     global _STAMP_STYLESHEET
     font_config, _, fetcher = _shared()
     if _STAMP_STYLESHEET is None:  # parsed once: each parse adds its font face again
@@ -541,7 +549,7 @@ def render_stamp(
         )
     html = render_to_string(
         "documents/stamp.html",
-        {"banner": banner, "cancelled": cancelled, "signature": signature},
+        {"banner": banner, "cancelled": cancelled, "signature": signature, "report": report},
     )
     return DocumentHTML(string=html, base_url=BASE_URL, url_fetcher=fetcher).write_pdf(
         stylesheets=[_STAMP_STYLESHEET], font_config=font_config
@@ -549,12 +557,17 @@ def render_stamp(
 
 
 def stamp_pdf(
-    original: bytes, *, banner: str = "", cancelled: bool = False, signature: dict | None = None
+    original: bytes,
+    *,
+    banner: str = "",
+    cancelled: bool = False,
+    signature: dict | None = None,
+    report: list[str] | None = None,
 ) -> bytes:
     """A copy of `original` with the stamp laid over every page."""
-    if not banner and not cancelled and not signature:
+    if not banner and not cancelled and not signature and not report:
         return original
-    stamp = render_stamp(banner=banner, cancelled=cancelled, signature=signature)
+    stamp = render_stamp(banner=banner, cancelled=cancelled, signature=signature, report=report)
     overlay = PdfReader(io.BytesIO(stamp)).pages[0]
     writer = PdfWriter(clone_from=PdfReader(io.BytesIO(original)))
     for page in writer.pages:
@@ -586,15 +599,60 @@ def copy_marks(document: Document, copy: int) -> dict:
         ):
             cancelled = True
             banner.append("ORDRE ANNULÉ – NE PAS EXÉCUTER")
-        elif order.reassignments:
-            name = order.assignee.get_full_name() or order.assignee.username
-            when = timezone.localtime(order.assigned_at)
-            banner.append(f"Réaffecté le {when:%d/%m/%Y} à {name}")
+        else:
+            if order.filed_at:
+                banner.append(f"ORDRE CLASSÉ le {timezone.localtime(order.filed_at):%d/%m/%Y}")
+            if order.reassignments:
+                name = order.assignee.get_full_name() or order.assignee.username
+                when = timezone.localtime(order.assigned_at)
+                banner.append(f"Réaffecté le {when:%d/%m/%Y} à {name}")
     return {
         "banner": " · ".join(banner),
         "cancelled": cancelled,
         "signature": drawn_signature(document),
+        "report": report_signatures(document),
     }
+
+
+def _who(user) -> str:
+    return user.get_full_name() or user.username
+
+
+def report_signatures(document: Document) -> list[str] | None:
+    """The report in force on the order and its signatures, for the order's copies: the
+    agent's (or that it is awaited, entered by someone else from the paper), then the
+    responsable's."""
+    if document.kind != DocumentKind.ORDER:
+        return None
+    report = (
+        InterventionReport.objects.filter(order_id=document.order_id, superseded_at__isnull=True)
+        .select_related("agent", "entered_by", "signed_by")
+        .first()
+    )
+    if report is None:
+        return None
+    lines = [f"Compte-rendu : index {report.index_read} kWh le {report.read_on:%d/%m/%Y}"]
+    if report.cut_done and report.cut_index is not None:
+        lines[0] += f", coupure effectuée à l'index {report.cut_index}"
+    if report.agent_signed_at:
+        lines.append(
+            f"Signé par l'agent de l'intervention, {_who(report.agent)}, le "
+            f"{timezone.localtime(report.agent_signed_at):%d/%m/%Y %H:%M} "
+            f"({report.get_agent_signed_via_display()})"
+        )
+    else:
+        lines.append(f"Signature de l'agent de l'intervention, {_who(report.agent)} : attendue")
+    if report.entered_by_id != report.agent_id:
+        lines.append(
+            f"Saisi d'après l'ordre papier par {_who(report.entered_by)} le "
+            f"{timezone.localtime(report.entered_at):%d/%m/%Y %H:%M}"
+        )
+    if report.signed_at:
+        lines.append(
+            f"Contrôlé et signé par le responsable, {_who(report.signed_by)}, le "
+            f"{timezone.localtime(report.signed_at):%d/%m/%Y %H:%M}"
+        )
+    return lines
 
 
 def drawn_signature(document: Document) -> dict | None:

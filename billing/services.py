@@ -64,6 +64,7 @@ from billing.models import (
     InvoiceLine,
     RefundAuthorisation,
     Settlement,
+    TariffCategory,
 )
 from billing.selectors import (
     advances_in_account,
@@ -359,13 +360,18 @@ def balance_invoice_preview(
 
 
 def subscription_invoice_preview(
-    request: TerminationRequest, *, start_date: dt.date
+    request: TerminationRequest,
+    *,
+    start_date: dt.date,
+    category: TariffCategory | None = None,
+    power_kva: int | None = None,
 ) -> InvoicePreview:
-    """The successor's subscription invoice for the same category and power, unsaved (its
-    contract does not exist yet)."""
+    """The successor's subscription invoice for the category and power chosen for their
+    contract (by default the outgoing contract's), unsaved (the contract does not exist yet)."""
     contract = request.contract
-    items = tariff_items_in_force(contract.tariff_category, start_date)
-    computation = compute_subscription_invoice(items=items, power_kva=contract.subscribed_power_kva)
+    items = tariff_items_in_force(category or contract.tariff_category, start_date)
+    power = contract.subscribed_power_kva if power_kva is None else power_kva
+    computation = compute_subscription_invoice(items=items, power_kva=power)
     invoice = Invoice(
         request=request,
         kind=InvoiceKind.SUBSCRIPTION,

@@ -334,6 +334,7 @@ def consultation_copy(request, document: Document) -> HttpResponse:
         banner=banner,
         cancelled=marks["cancelled"],
         signature=marks["signature"],
+        report=marks["report"],
     )
     return _pdf_response(document, content, suffix="-consultation")
 

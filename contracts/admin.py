@@ -83,8 +83,17 @@ class CustomerAdmin(ReadOnlyAdmin):
 
 @admin.register(DeliveryPoint)
 class DeliveryPointAdmin(ReadOnlyAdmin):
-    list_display = ["reference", "agency", "voltage", "status"]
+    """Read only, but for the connection's capacity (what a successor may subscribe), which a
+    technical check sets; the database records each change (DataChange)."""
+
+    list_display = ["reference", "agency", "voltage", "max_power_kva", "status"]
     list_filter = ["agency", "voltage", "status"]
+    search_fields = ["reference"]
+    fields = ["reference", "address", "agency", "voltage", "max_power_kva", "status"]
+    readonly_fields = ["reference", "address", "agency", "voltage", "status"]
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return self._is_admin(request)
 
 
 @admin.register(Meter)

@@ -196,6 +196,15 @@ class DeliveryPoint(models.Model):
     address = models.CharField("adresse", max_length=255)
     agency = models.ForeignKey(Agency, on_delete=models.PROTECT, verbose_name="agence")
     voltage = models.CharField("tension", max_length=2, choices=Voltage.choices)
+    # What the connection can carry: a successor chooses a subscribed power up to it. Unknown
+    # (an import from the billing system does not say): up to the power subscribed today.
+    max_power_kva = models.PositiveSmallIntegerField(
+        "puissance maximale du branchement (kVA)",
+        null=True,
+        blank=True,
+        help_text="Ce que le branchement permet de souscrire. Vide : pas au-delà de la "
+        "puissance du contrat en cours.",
+    )
     status = models.CharField(
         "état",
         max_length=8,
@@ -215,7 +224,11 @@ class DeliveryPoint(models.Model):
                 fields=["reference"],
                 name="deliverypoint_unique_reference",
                 violation_error_message="Un point de livraison porte déjà cette référence.",
-            )
+            ),
+            models.CheckConstraint(
+                condition=Q(max_power_kva__isnull=True) | Q(max_power_kva__gt=0),
+                name="deliverypoint_max_power_positive",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -461,14 +474,14 @@ MT_STATE_LABELS = {
 }
 
 
-def by_role(role: str):
-    """A transition's permission: the acting user holds the role. `.role` names it for the
-    tests and the README's table."""
+def by_role(*roles: str):
+    """A transition's permission: the acting user holds one of the roles. `.roles` names them
+    for the tests and the README's table."""
 
     def permission(instance, user) -> bool:
-        return user is not None and user.has_role(role)
+        return user is not None and user.has_role(*roles)
 
-    permission.role = role
+    permission.roles = roles
     return permission
 
 
@@ -477,7 +490,7 @@ def by_system(instance, user) -> bool:
     return user is None
 
 
-by_system.role = "system"
+by_system.roles = ("system",)
 
 
 def is_with_takeover(request: "TerminationRequest") -> bool:
@@ -718,13 +731,14 @@ class TerminationRequest(ConcurrentTransitionMixin, models.Model):
     def issue_order(self):
         pass
 
-    # Steps 4-5: the reader's report. Classic: the cut order waits for the supervisor's
-    # signature; anticipated: the reading report alone, the order is filed.
+    # Steps 4-5: the report of the reader, or of the ARPNT agent the procedure also names at
+    # step 5. Classic: the cut order waits for the supervisor's signature; anticipated: the
+    # reading report alone, the order is filed.
     @transition(
         field=state,
         source=RequestState.ORDER_ISSUED,
         target=RETURN_VALUE(RequestState.FIELD_REPORTED, RequestState.REPORT_APPROVED),
-        permission=by_role(Role.READER),
+        permission=by_role(Role.READER, Role.ARPNT),
         custom={"step": 5},
     )
     def report_field(self):

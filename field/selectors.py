@@ -26,7 +26,7 @@ WORK = {
 
 def field_kinds(user: User) -> list[str]:
     kinds = []
-    if user.has_role(Role.READER):
+    if user.has_role(Role.READER, Role.ARPNT):  # step 5 names both
         kinds += FIELD_ORDER_KINDS
     if user.has_role(Role.ARPNT):
         kinds += REMOVAL_ORDER_KINDS

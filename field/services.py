@@ -21,11 +21,12 @@ from interventions.enums import (
     FIELD_ORDER_KINDS,
     OrderKind,
     OrderStatus,
+    SignedVia,
     SubmissionKind,
     SubmissionOutcome,
 )
 from interventions.models import FieldSubmission, IndexPhoto, InterventionOrder, PhotoRule
-from interventions.services import agent_role
+from interventions.services import agent_roles
 from procedure import services as procedure
 from procedure.forms import (
     FailedVisitForm,
@@ -147,6 +148,8 @@ def _enter(kind: str, order: InterventionOrder, actor: User, data: dict):
     request = order.request
     if kind == SubmissionKind.FAILED_VISIT:
         return None, procedure.termination_request_record_failed_visit(request, actor=actor, **data)
+    # Sent from the agent's own phone with their login: the report is theirs, signed.
+    data = {**data, "agent": None, "via": SignedVia.PHONE}
     if kind == SubmissionKind.FIELD_REPORT:
         return procedure.termination_request_report_field(request, actor=actor, **data), None
     return procedure.termination_request_report_removal(request, actor=actor, **data), None
@@ -199,7 +202,7 @@ def submission_receive(
         .select_related("request", "assignee")
         .get(number=order_number)
     )
-    if not actor.has_role(agent_role(order)):
+    if not actor.has_role(*agent_roles(order)):
         raise StepRefused(UNKNOWN_ORDER.format(number=order_number))
     if kind not in (report_kind(order), SubmissionKind.FAILED_VISIT):
         raise StepRefused(WRONG_KIND.format(number=order.number, kind=order.get_kind_display()))

@@ -16,7 +16,9 @@ class OrderStatus(models.TextChoices):
     ISSUED = "issued", "Émis"
     VISIT_FAILED = "visit_failed", "Visite infructueuse, à reprogrammer"
     RETURNED = "returned", "Renvoyé pour correction"
-    REPORTED = "reported", "Compte-rendu saisi"
+    # Entered on the field agent's behalf (from the paper): it waits for the agent's signature.
+    UNSIGNED = "unsigned", "Compte-rendu saisi, à signer par l'agent"
+    REPORTED = "reported", "Compte-rendu signé par l'agent, à contrôler"
     SIGNED = "signed", "Signé par le responsable"
     FILED = "filed", "Classé"
     IMPOSSIBLE = "impossible", "Clos : intervention impossible, coupure au branchement"
@@ -25,6 +27,15 @@ class OrderStatus(models.TextChoices):
 
 # The order is in its agent's hands: a visit (or a corrected report) is awaited.
 AWAITING_AGENT = [OrderStatus.ISSUED, OrderStatus.RETURNED]
+
+
+# How the field agent signed their report: with their login at the agency, or from the field
+# app on their phone.
+class SignedVia(models.TextChoices):
+    WEB = "web", "avec son identifiant"
+    PHONE = "phone", "depuis son téléphone"
+
+
 # Open orders, which a supervisor may hand to another agent.
 REASSIGNABLE = [OrderStatus.ISSUED, OrderStatus.RETURNED, OrderStatus.VISIT_FAILED]
 # After this many failed visits, a removal may be closed as impossible.

@@ -10,6 +10,7 @@ from interventions.enums import (
     OrderKind,
     OrderStatus,
     Remark,
+    SignedVia,
     SubmissionKind,
     SubmissionOutcome,
     VisitFailure,
@@ -65,6 +66,9 @@ class InterventionOrder(models.Model):
         related_name="+",
         verbose_name="signature constatée par",
     )
+    # Filed (classé) once its report is done with: the reading order at its report, the
+    # interruption order at the supervisor's signature, the removal order at the codification.
+    filed_at = models.DateTimeField("classé le", null=True, blank=True)
     # Closed without a report: the intervention is impossible, the supply cut at the connection.
     closure_reason = models.CharField("motif de clôture", max_length=255, blank=True)
     closed_by = models.ForeignKey(
@@ -209,6 +213,18 @@ class InterventionReport(models.Model):
         verbose_name="saisi par",
     )
     entered_at = models.DateTimeField("saisi le", auto_now_add=True)
+    # The field agent who did the work and signs the report as theirs: the one who entered it,
+    # or, entered on their behalf from the paper, the order's agent, whose signature is awaited.
+    agent = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name="agent de l'intervention",
+    )
+    agent_signed_at = models.DateTimeField("signé par l'agent le", null=True, blank=True)
+    agent_signed_via = models.CharField(
+        "signé par l'agent", max_length=8, choices=SignedVia.choices, blank=True
+    )
     signed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.PROTECT,
@@ -250,12 +266,29 @@ class InterventionReport(models.Model):
                 | Q(signed_by__isnull=False, signed_at__isnull=False),
                 name="report_signature_complete",
             ),
-            # Separation of duties, in the database too: who entered a report never signs it.
+            # Separation of duties, in the database too: who entered a report, or did the work,
+            # never signs it as the responsable.
             models.CheckConstraint(
                 condition=Q(signed_by__isnull=True) | ~Q(signed_by=F("entered_by")),
                 name="report_signer_not_author",
                 violation_error_message="Le compte-rendu est signé par un autre que celui qui "
                 "l'a saisi.",
+            ),
+            models.CheckConstraint(
+                condition=Q(signed_by__isnull=True) | ~Q(signed_by=F("agent")),
+                name="report_signer_not_agent",
+                violation_error_message="Le compte-rendu est signé par un autre que l'agent de "
+                "l'intervention.",
+            ),
+            models.CheckConstraint(
+                condition=Q(agent_signed_at__isnull=True, agent_signed_via="")
+                | (Q(agent_signed_at__isnull=False) & ~Q(agent_signed_via="")),
+                name="report_agent_signature_complete",
+            ),
+            # The responsable signs after the agent.
+            models.CheckConstraint(
+                condition=Q(signed_at__isnull=True) | Q(agent_signed_at__isnull=False),
+                name="report_agent_signs_first",
             ),
             models.CheckConstraint(
                 condition=Q(superseded_at__isnull=True, superseded_by__isnull=True)

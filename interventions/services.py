@@ -8,7 +8,7 @@ import hashlib
 
 from django.utils import timezone
 
-from accounts.rules import SOD_REPORT, StepRefused, check_other_person
+from accounts.rules import SOD_REPORT, SOD_REPORT_AGENT, StepRefused, check_other_person
 from contracts.database import in_step_transaction
 from contracts.enums import Role, Timing, Voltage
 from contracts.models import NumberSequence, TerminationRequest, User
@@ -20,6 +20,7 @@ from interventions.enums import (
     OrderKind,
     OrderStatus,
     Remark,
+    SignedVia,
     VisitFailure,
 )
 from interventions.models import (
@@ -67,14 +68,33 @@ TOO_FEW_ATTEMPTS = (
 )
 REASON_REQUIRED = "Indiquez le motif."
 REPORT_ALREADY_SIGNED = "Ce compte-rendu est déjà signé : il ne peut plus être renvoyé."
+AGENT_REFUSED = (
+    "L'agent de l'intervention doit appartenir à votre agence et avoir le rôle de cet ordre."
+)
+READING_BY_ITS_AGENT = (
+    "Un relevé d'index (résiliation anticipée) est saisi par l'agent qui l'a fait, sans ordre "
+    "papier à reporter : il ne se saisit pas pour un autre."
+)
+NOT_AWAITING_AGENT_SIGNATURE = "Ce compte-rendu n'attend pas la signature de l'agent."
+NOT_THE_AGENT = "Seul {agent}, agent de l'intervention, peut signer ce compte-rendu comme le sien."
+AWAITS_AGENT_SIGNATURE = (
+    "Le compte-rendu attend d'abord la signature de {agent}, l'agent de l'intervention."
+)
 
-FIELD_AGENT_ROLE = Role.READER
-REMOVAL_AGENT_ROLE = Role.ARPNT
+# Step 5 names the reader (agent de relève, chef releveur) and the ARPNT agent; steps 8-9 the
+# ARPNT crew.
+FIELD_AGENT_ROLES = (Role.READER, Role.ARPNT)
+REMOVAL_AGENT_ROLES = (Role.ARPNT,)
 
 
-def agent_role(order: InterventionOrder) -> str:
-    """Who goes on site: a reader for step 3's order, an ARPNT crew for step 8's."""
-    return FIELD_AGENT_ROLE if order.is_field_order else REMOVAL_AGENT_ROLE
+def agent_roles(order: InterventionOrder) -> tuple[str, ...]:
+    """Who goes on site: a reader or an ARPNT agent for step 3's order, an ARPNT crew for step
+    8's."""
+    return FIELD_AGENT_ROLES if order.is_field_order else REMOVAL_AGENT_ROLES
+
+
+def person(user: User) -> str:
+    return user.get_full_name() or user.username
 
 
 def check_assignee(assignee: User | None, agency_id: int, *roles: str) -> None:
@@ -139,7 +159,7 @@ def field_order_issue(
     request: TerminationRequest, *, actor: User, assignee: User | None
 ) -> InterventionOrder:
     """Step 3's order: interruption and reading (classic) or reading only (anticipated)."""
-    check_assignee(assignee, request.agency_id, FIELD_AGENT_ROLE)
+    check_assignee(assignee, request.agency_id, *FIELD_AGENT_ROLES)
     kind = (
         OrderKind.READING
         if request.timing == Timing.ANTICIPATED
@@ -223,7 +243,7 @@ def order_reassign(order: InterventionOrder, *, assignee: User) -> User | None:
     the previous agent."""
     if order.status not in REASSIGNABLE:
         raise StepRefused(NOT_REASSIGNABLE)
-    check_assignee(assignee, order.agency_id, agent_role(order))
+    check_assignee(assignee, order.agency_id, *agent_roles(order))
     if order.assignee_id == assignee.pk:
         raise StepRefused(ASSIGNEE_SAME, field="assignee")
     previous = order.assignee
@@ -337,6 +357,39 @@ def field_report_check(
     _check_remarks(remarks, remarks_other)
 
 
+def _report_agent(order: InterventionOrder, actor: User, agent: User | None) -> User:
+    """The agent who did the work: the one entering the report, or the agent on whose behalf
+    it is entered from the signed paper order (never for a reading alone)."""
+    if agent is None or agent.pk == actor.pk:
+        return actor
+    if order.kind == OrderKind.READING:
+        raise StepRefused(READING_BY_ITS_AGENT, field="agent")
+    if (
+        agent.agency_id != order.agency_id
+        or not agent.is_active
+        or not agent.has_role(*agent_roles(order))
+    ):
+        raise StepRefused(AGENT_REFUSED, field="agent")
+    return agent
+
+
+def _report_authored(
+    order: InterventionOrder, actor: User, agent: User, via: str
+) -> tuple[dict, str]:
+    """The report's author and signature fields, and the order's status after it: signed at
+    once by an agent entering their own report; entered on behalf of another, it waits for
+    theirs. The order goes to the agent who did the work."""
+    if order.assignee_id != agent.pk:
+        if order.assignee_id is not None:
+            order.reassignments += 1
+        order.assignee = agent
+        order.assigned_at = timezone.now()
+    if agent.pk == actor.pk:
+        fields = {"agent": agent, "agent_signed_at": timezone.now(), "agent_signed_via": via}
+        return fields, OrderStatus.REPORTED
+    return {"agent": agent}, OrderStatus.UNSIGNED
+
+
 @in_step_transaction
 def field_report_enter(
     order: InterventionOrder,
@@ -350,8 +403,11 @@ def field_report_enter(
     remarks_other: str = "",
     rollover_confirmed: bool = False,
     high_consumption_confirmed: bool = False,
+    agent: User | None = None,
+    via: str = SignedVia.WEB,
 ) -> InterventionReport:
-    """Steps 4-5: the reader's report on the step-3 order (locked by the caller)."""
+    """Steps 4-5: the report on the step-3 order (locked by the caller), by the agent who did
+    the work (their signature), or on their behalf from the paper order (theirs awaited)."""
     field_report_check(
         order,
         index_read=index_read,
@@ -361,6 +417,8 @@ def field_report_enter(
         remarks=remarks,
         remarks_other=remarks_other,
     )
+    agent = _report_agent(order, actor, agent)
+    authored, status = _report_authored(order, actor, agent, via)
     report = InterventionReport.objects.create(
         order=order,
         index_read=index_read,
@@ -372,10 +430,14 @@ def field_report_enter(
         remarks=remarks,
         remarks_other=remarks_other.strip(),
         entered_by=actor,
+        **authored,
     )
     # Anticipated: the reading report alone, the order is filed. Classic: it awaits signature.
-    order.status = OrderStatus.FILED if order.kind == OrderKind.READING else OrderStatus.REPORTED
-    order.save(update_fields=["status"])
+    order.status = status
+    if order.kind == OrderKind.READING:
+        order.status = OrderStatus.FILED
+        order.filed_at = timezone.now()
+    order.save(update_fields=["status", "filed_at", "assignee", "assigned_at", "reassignments"])
     return report
 
 
@@ -387,16 +449,40 @@ def report_in_force(order: InterventionOrder) -> InterventionReport:
 
 
 @in_step_transaction
-def report_sign(order: InterventionOrder, *, actor: User) -> InterventionReport:
-    """The responsable hiérarchique checks and signs the order's report: never the one who
-    entered it."""
+def report_agent_sign(order: InterventionOrder, *, actor: User, via: str) -> InterventionReport:
+    """The field agent signs, as theirs, the report entered on their behalf from the paper
+    order."""
     report = report_in_force(order)
+    if order.status != OrderStatus.UNSIGNED or report.agent_signed_at is not None:
+        raise StepRefused(NOT_AWAITING_AGENT_SIGNATURE)
+    if report.agent_id != actor.pk:
+        raise StepRefused(NOT_THE_AGENT.format(agent=person(report.agent)))
+    report.agent_signed_at = timezone.now()
+    report.agent_signed_via = via
+    report.save(update_fields=["agent_signed_at", "agent_signed_via"])
+    order.status = OrderStatus.REPORTED
+    order.save(update_fields=["status"])
+    return report
+
+
+@in_step_transaction
+def report_sign(order: InterventionOrder, *, actor: User) -> InterventionReport:
+    """The responsable hiérarchique checks and signs the order's report, once its agent has:
+    never the one who entered it, nor the one who did the work. The interruption order is
+    then filed (classé); a removal order is filed at the codification."""
+    report = report_in_force(order)
+    if report.agent_signed_at is None:
+        raise StepRefused(AWAITS_AGENT_SIGNATURE.format(agent=person(report.agent)))
     check_other_person(actor, report.entered_by_id, SOD_REPORT)
+    check_other_person(actor, report.agent_id, SOD_REPORT_AGENT)
     report.signed_by = actor
     report.signed_at = timezone.now()
     report.save(update_fields=["signed_by", "signed_at"])
     order.status = OrderStatus.SIGNED
-    order.save(update_fields=["status"])
+    if order.kind == OrderKind.INTERRUPTION_READING:
+        order.status = OrderStatus.FILED
+        order.filed_at = report.signed_at
+    order.save(update_fields=["status", "filed_at"])
     return report
 
 
@@ -446,9 +532,12 @@ def removal_report_enter(
     safety_steps_confirmed: list[int] | None = None,
     seal_number: str = "",
     rollover_confirmed: bool = False,
+    agent: User | None = None,
+    via: str = SignedVia.WEB,
 ) -> InterventionReport:
     """Step 9: the crew's report on the removal order (BT: the annex's 8 safety steps), or on
-    the final interruption order (MT: the seal put on the cut, no removal)."""
+    the final interruption order (MT: the seal put on the cut, no removal), by the agent who
+    did the work (their signature) or on their behalf from the paper (theirs awaited)."""
     check_with_agent(order)
     safety_steps = sorted(set(safety_steps_confirmed or []))
     if order.kind == OrderKind.REMOVAL:
@@ -470,6 +559,8 @@ def removal_report_enter(
             REMOVAL_INDEX_BELOW_BILLED.format(index=index_read, billed=billed_index),
             field="index_read",
         )
+    agent = _report_agent(order, actor, agent)
+    authored, status = _report_authored(order, actor, agent, via)
     report = InterventionReport.objects.create(
         order=order,
         index_read=index_read,
@@ -482,7 +573,8 @@ def removal_report_enter(
         remarks_other=remarks_other.strip(),
         safety_steps_confirmed=safety_steps,
         entered_by=actor,
+        **authored,
     )
-    order.status = OrderStatus.REPORTED
-    order.save(update_fields=["status"])
+    order.status = status
+    order.save(update_fields=["status", "assignee", "assigned_at", "reassignments"])
     return report

@@ -10,11 +10,16 @@ REPORT_KEPT = f"""
     END IF;
     IF (NEW.order_id, NEW.index_read, NEW.read_on, NEW.cut_done, NEW.cut_index,
         NEW.seal_number, NEW.rollover_confirmed, NEW.high_consumption_confirmed, NEW.remarks,
-        NEW.remarks_other, NEW.safety_steps_confirmed, NEW.entered_by_id, NEW.entered_at)
+        NEW.remarks_other, NEW.safety_steps_confirmed, NEW.entered_by_id, NEW.entered_at,
+        NEW.agent_id)
        IS DISTINCT FROM
        (OLD.order_id, OLD.index_read, OLD.read_on, OLD.cut_done, OLD.cut_index,
         OLD.seal_number, OLD.rollover_confirmed, OLD.high_consumption_confirmed, OLD.remarks,
-        OLD.remarks_other, OLD.safety_steps_confirmed, OLD.entered_by_id, OLD.entered_at)
+        OLD.remarks_other, OLD.safety_steps_confirmed, OLD.entered_by_id, OLD.entered_at,
+        OLD.agent_id)
+       OR (OLD.agent_signed_at IS NOT NULL
+           AND (NEW.agent_signed_at, NEW.agent_signed_via)
+               IS DISTINCT FROM (OLD.agent_signed_at, OLD.agent_signed_via))
        OR (OLD.signed_at IS NOT NULL
            AND (NEW.signed_at, NEW.signed_by_id) IS DISTINCT FROM (OLD.signed_at, OLD.signed_by_id))
        OR (OLD.superseded_at IS NOT NULL

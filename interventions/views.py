@@ -2,7 +2,7 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import render
 
 from interventions.enums import SAFETY_STEPS, OrderKind
-from interventions.models import IndexPhoto, InterventionOrder
+from interventions.models import IndexPhoto, InterventionOrder, InterventionReport
 
 
 def order_detail(request, pk: int):
@@ -26,6 +26,9 @@ def order_detail(request, pk: int):
         {
             "order": order,
             "req": order.request,
+            "report": InterventionReport.objects.filter(order=order, superseded_at__isnull=True)
+            .select_related("agent", "entered_by", "signed_by", "order")
+            .first(),
             "safety_steps": SAFETY_STEPS,
             "is_removal": order.kind == OrderKind.REMOVAL,
         },

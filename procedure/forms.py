@@ -8,6 +8,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from billing.forms import DigitsField
+from billing.models import TariffCategory
 from contracts.enums import (
     IdDocumentType,
     RequesterQuality,
@@ -39,9 +40,45 @@ class StaffChoiceField(forms.ModelChoiceField):
         return obj.get_full_name() or obj.username
 
 
-def agents(agency, role: str):
-    return User.objects.filter(agency=agency, groups__name=role, is_active=True).order_by(
-        "last_name", "first_name"
+def agents(agency, *roles: str):
+    return (
+        User.objects.filter(agency=agency, groups__name__in=roles, is_active=True)
+        .distinct()
+        .order_by("last_name", "first_name", "id")
+    )
+
+
+REPORT_CONFIRM = (
+    "Je confirme ce compte-rendu. Fait par moi, je le signe comme le mien ; saisi pour un autre "
+    "agent, il attend sa signature."
+)
+
+
+class ReportAuthorMixin:
+    """Who did the work: the agent entering the report (it is then their signature), or the
+    agent whose signed paper order is being entered (they sign it as theirs afterwards)."""
+
+    def _author_field(self, agency, roles, user):
+        if agency is None or user is None:  # the field app: the phone's owner reports
+            del self.fields["agent"]
+            return
+        self.fields["agent"].queryset = agents(agency, *roles).exclude(pk=user.pk)
+
+
+def agent_field() -> forms.ModelChoiceField:
+    return StaffChoiceField(
+        label="Intervention faite par",
+        queryset=User.objects.none(),
+        required=False,
+        empty_label="Moi-même",
+        help_text="Saisie d'après l'ordre papier d'un autre agent : choisissez-le. Il signera "
+        "le compte-rendu comme le sien avant le contrôle du responsable.",
+    )
+
+
+def report_confirm() -> forms.BooleanField:
+    return forms.BooleanField(
+        label=REPORT_CONFIRM, error_messages={"required": "Cochez la case pour confirmer."}
     )
 
 
@@ -99,6 +136,11 @@ class TerminationRequestForm(forms.Form):
     )
 
 
+class CategoryChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj) -> str:
+        return f"{obj.code} – {obj.name}"
+
+
 class TakeOverForm(forms.Form):
     """Step 2: the successor and the mutation index."""
 
@@ -115,6 +157,25 @@ class TakeOverForm(forms.Form):
     )
     successor_phone = forms.CharField(label="Téléphone du successeur", max_length=20)
     successor_address = forms.CharField(label="Adresse du successeur", max_length=255)
+    # The successor's own contract, as in a contract creation (the outgoing one's by default).
+    tariff_category = CategoryChoiceField(
+        label="Catégorie tarifaire du contrat du successeur",
+        queryset=TariffCategory.objects.none(),
+        empty_label=None,
+        required=False,  # not sent: the outgoing contract's
+    )
+    subscribed_power_kva = forms.IntegerField(
+        label="Puissance souscrite par le successeur (kVA)",
+        required=False,  # left empty: the outgoing contract's
+        min_value=1,
+        max_value=32767,
+        widget=forms.NumberInput(attrs={"inputmode": "numeric"}),
+        error_messages={
+            "min_value": "La puissance souscrite est d'au moins 1 kVA.",
+            "max_value": "Puissance hors de portée : vérifiez la saisie.",
+            "invalid": "Saisissez la puissance en kVA, en chiffres.",
+        },
+    )
     mutation_index = index_field("Index de mutation (kWh)")
     mutation_date = DateField(label="Date du relevé", widget=DATE_WIDGET)
     rollover_confirmed = forms.BooleanField(
@@ -130,6 +191,25 @@ class TakeOverForm(forms.Form):
         "modifiées.",
         required=False,
     )
+
+    def __init__(self, *args, contract=None, limit: int | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        if contract is None:
+            return
+        point = contract.delivery_point
+        category = self.fields["tariff_category"]
+        category.queryset = TariffCategory.objects.filter(voltage=point.voltage)
+        category.initial = contract.tariff_category_id
+        category.help_text = (
+            f"Celle du contrat en cours : {contract.tariff_category.code}. Seules les catégories "
+            f"{point.get_voltage_display()} conviennent à ce point de livraison."
+        )
+        power = self.fields["subscribed_power_kva"]
+        power.initial = contract.subscribed_power_kva
+        power.help_text = (
+            f"Celle du contrat en cours (si vide) : {contract.subscribed_power_kva} kVA ; au plus "
+            f"{limit} kVA sur ce branchement. L'avance sur consommation est calculée sur elle."
+        )
 
 
 class IssueOrderForm(forms.Form):
@@ -148,7 +228,7 @@ class IssueOrderForm(forms.Form):
         help_text="Une date ultérieure à aujourd'hui.",
     )
     assignee = StaffChoiceField(
-        label="Agent de relève désigné",
+        label="Agent désigné (relève ou ARPNT)",
         queryset=User.objects.none(),
         required=False,
         empty_label="— à désigner plus tard —",
@@ -156,7 +236,7 @@ class IssueOrderForm(forms.Form):
 
     def __init__(self, *args, agency=None, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["assignee"].queryset = agents(agency, Role.READER)
+        self.fields["assignee"].queryset = agents(agency, Role.READER, Role.ARPNT)
 
     def clean(self):
         data = super().clean()
@@ -169,7 +249,7 @@ class IssueOrderForm(forms.Form):
         return data
 
 
-class FieldReportForm(forms.Form):
+class FieldReportForm(ReportAuthorMixin, forms.Form):
     """Steps 4-5: the compte-rendu d'intervention, as written on the paper order."""
 
     index_read = index_field("Index relevé (kWh)")
@@ -189,15 +269,22 @@ class FieldReportForm(forms.Form):
     remarks_other = forms.CharField(label="Autre remarque", max_length=255, required=False)
     rollover_confirmed = TakeOverForm.base_fields["rollover_confirmed"]
     high_consumption_confirmed = TakeOverForm.base_fields["high_consumption_confirmed"]
-    confirm = ConfirmForm.base_fields["confirm"]
+    agent = agent_field()
+    confirm = report_confirm()
 
-    def __init__(self, *args, reading_only: bool = False, **kwargs):
+    def __init__(
+        self, *args, reading_only: bool = False, agency=None, roles=(), user=None, **kwargs
+    ):
         super().__init__(*args, **kwargs)
         self.fields["read_on"].initial = timezone.localdate
+        self._author_field(agency, roles, user)
         if reading_only:
-            # An anticipated termination's order is a reading only: the cut comes at step 8.
+            # An anticipated termination's order is a reading only: the cut comes at step 8;
+            # the reading is entered by the agent who made it (no paper report to copy).
             del self.fields["cut_done"]
             del self.fields["cut_index"]
+            self.fields.pop("agent", None)
+            self.fields["confirm"].label = ConfirmForm.base_fields["confirm"].label
 
     def clean(self):
         data = super().clean()
@@ -206,7 +293,7 @@ class FieldReportForm(forms.Form):
         return data
 
 
-class RemovalReportForm(forms.Form):
+class RemovalReportForm(ReportAuthorMixin, forms.Form):
     """Steps 8-9 (BT): the removal report, with the annex's 8 safety steps."""
 
     index_read = index_field("Index à la dépose (kWh)")
@@ -222,14 +309,16 @@ class RemovalReportForm(forms.Form):
     remarks = FieldReportForm.base_fields["remarks"]
     remarks_other = FieldReportForm.base_fields["remarks_other"]
     rollover_confirmed = TakeOverForm.base_fields["rollover_confirmed"]
-    confirm = ConfirmForm.base_fields["confirm"]
+    agent = agent_field()
+    confirm = report_confirm()
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, agency=None, roles=(), user=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["read_on"].initial = timezone.localdate
+        self._author_field(agency, roles, user)
 
 
-class FinalInterruptionReportForm(forms.Form):
+class FinalInterruptionReportForm(ReportAuthorMixin, forms.Form):
     """Steps 8-9 (MT): the final interruption report. The meter stays in place: no removal
     checklist, but the seal put on the cut."""
 
@@ -242,11 +331,13 @@ class FinalInterruptionReportForm(forms.Form):
     remarks = FieldReportForm.base_fields["remarks"]
     remarks_other = FieldReportForm.base_fields["remarks_other"]
     rollover_confirmed = TakeOverForm.base_fields["rollover_confirmed"]
-    confirm = ConfirmForm.base_fields["confirm"]
+    agent = agent_field()
+    confirm = report_confirm()
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, agency=None, roles=(), user=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["read_on"].initial = timezone.localdate
+        self._author_field(agency, roles, user)
 
 
 class FailedVisitForm(forms.Form):
@@ -307,9 +398,9 @@ class RemovalImpossibleForm(forms.Form):
 class ReassignForm(forms.Form):
     assignee = StaffChoiceField(label="Confier l'ordre à", queryset=User.objects.none())
 
-    def __init__(self, *args, agency=None, role=None, **kwargs):
+    def __init__(self, *args, agency=None, roles=(), **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["assignee"].queryset = agents(agency, role)
+        self.fields["assignee"].queryset = agents(agency, *roles)
 
 
 class CancelForm(forms.Form):

@@ -18,7 +18,7 @@ def transition_rows() -> list[tuple[int, str, str, str, str]]:
                 transition.name,
                 transition.source,
                 " / ".join(str(t) for t in targets),
-                transition.permission.role,
+                " / ".join(transition.permission.roles),
             )
         )
     return sorted(rows, key=lambda r: (r[0] or 99, list(RequestState.values).index(r[2]), r[1]))

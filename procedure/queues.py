@@ -35,13 +35,13 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class QueueRule:
-    """Requests in `state` wait for `role` to do `task` on the page `url_name`, when one of the
-    request's orders matches `order` (a filter on InterventionOrder) and the request matches
-    `where`. `mine`: the task is the order's agent's (anyone of the role while it has none).
-    `code` is what the request keeps while it waits (stable: stored)."""
+    """Requests in `state` wait for one of `roles` to do `task` on the page `url_name`, when one
+    of the request's orders matches `order` (a filter on InterventionOrder) and the request
+    matches `where`. `mine`: the task is the order's agent's (anyone of the roles while it has
+    none). `code` is what the request keeps while it waits (stable: stored)."""
 
     code: str
-    role: str
+    roles: tuple[str, ...]
     state: str
     task: str
     url_name: str
@@ -55,18 +55,20 @@ MT = Q(
 )
 FIELD = {"kind__in": FIELD_ORDER_KINDS}
 REMOVAL = {"kind__in": REMOVAL_ORDER_KINDS}
+# Step 5's report: the reader, or the ARPNT agent the procedure also names there.
+FIELD_AGENTS = (Role.READER, Role.ARPNT)
 
 QUEUE_RULES: list[QueueRule] = [
     QueueRule(
         "reception_start",
-        Role.RECEPTION,
+        (Role.RECEPTION,),
         RequestState.RECEIVED,
         "Émettre l'ordre ou établir la reprise",
         "request_detail",
     ),
     QueueRule(
         "reception_signature",
-        Role.RECEPTION,
+        (Role.RECEPTION,),
         RequestState.ORDER_ISSUED,
         "Imprimer l'ordre et le faire signer par le demandeur",
         "request_signature",
@@ -74,7 +76,7 @@ QUEUE_RULES: list[QueueRule] = [
     ),
     QueueRule(
         "reception_new_date",
-        Role.RECEPTION,
+        (Role.RECEPTION,),
         RequestState.ORDER_ISSUED,
         "Visite infructueuse : fixer une nouvelle date",
         "request_reschedule",
@@ -82,14 +84,14 @@ QUEUE_RULES: list[QueueRule] = [
     ),
     QueueRule(
         "reception_invoice",
-        Role.RECEPTION,
+        (Role.RECEPTION,),
         RequestState.REPORT_APPROVED,
         "Calculer et valider la facture de solde",
         "request_invoice",
     ),
     QueueRule(
         "reader_report",
-        Role.READER,
+        FIELD_AGENTS,
         RequestState.ORDER_ISSUED,
         "Saisir le compte-rendu d'intervention",
         "request_field_report",
@@ -98,7 +100,7 @@ QUEUE_RULES: list[QueueRule] = [
     ),
     QueueRule(
         "reader_returned",
-        Role.READER,
+        FIELD_AGENTS,
         RequestState.ORDER_ISSUED,
         "Corriger le compte-rendu renvoyé",
         "request_field_report",
@@ -106,15 +108,25 @@ QUEUE_RULES: list[QueueRule] = [
         mine=True,
     ),
     QueueRule(
+        "agent_sign_report",
+        FIELD_AGENTS,
+        RequestState.FIELD_REPORTED,
+        "Signer votre compte-rendu saisi d'après l'ordre papier",
+        "request_agent_sign",
+        order={**FIELD, "status": OrderStatus.UNSIGNED},
+        mine=True,
+    ),
+    QueueRule(
         "supervisor_report",
-        Role.SUPERVISOR,
+        (Role.SUPERVISOR,),
         RequestState.FIELD_REPORTED,
         "Contrôler et signer l'ordre de coupure",
         "request_approve_report",
+        order={**FIELD, "status": OrderStatus.REPORTED},
     ),
     QueueRule(
         "supervisor_new_date",
-        Role.SUPERVISOR,
+        (Role.SUPERVISOR,),
         RequestState.REMOVAL_ORDERED,
         "Visite infructueuse : fixer une nouvelle date",
         "request_reschedule",
@@ -122,7 +134,7 @@ QUEUE_RULES: list[QueueRule] = [
     ),
     QueueRule(
         "supervisor_removal",
-        Role.SUPERVISOR,
+        (Role.SUPERVISOR,),
         RequestState.METER_REMOVED,
         "Contrôler et signer le compte-rendu de dépose",
         "request_sign_removal",
@@ -131,7 +143,7 @@ QUEUE_RULES: list[QueueRule] = [
     ),
     QueueRule(
         "supervisor_final_cut",
-        Role.SUPERVISOR,
+        (Role.SUPERVISOR,),
         RequestState.METER_REMOVED,
         "Contrôler et signer le compte-rendu de coupure définitive",
         "request_sign_removal",
@@ -140,7 +152,7 @@ QUEUE_RULES: list[QueueRule] = [
     ),
     QueueRule(
         "arpnt_removal",
-        Role.ARPNT,
+        (Role.ARPNT,),
         RequestState.REMOVAL_ORDERED,
         "Déposer le compteur et saisir le compte-rendu",
         "request_removal_report",
@@ -150,7 +162,7 @@ QUEUE_RULES: list[QueueRule] = [
     ),
     QueueRule(
         "arpnt_final_cut",
-        Role.ARPNT,
+        (Role.ARPNT,),
         RequestState.REMOVAL_ORDERED,
         "Effectuer la coupure définitive et saisir le compte-rendu",
         "request_removal_report",
@@ -160,7 +172,7 @@ QUEUE_RULES: list[QueueRule] = [
     ),
     QueueRule(
         "arpnt_returned",
-        Role.ARPNT,
+        (Role.ARPNT,),
         RequestState.REMOVAL_ORDERED,
         "Corriger le compte-rendu renvoyé",
         "request_removal_report",
@@ -168,8 +180,17 @@ QUEUE_RULES: list[QueueRule] = [
         mine=True,
     ),
     QueueRule(
+        "arpnt_sign_report",
+        (Role.ARPNT,),
+        RequestState.METER_REMOVED,
+        "Signer votre compte-rendu saisi d'après l'ordre papier",
+        "request_agent_sign",
+        order={**REMOVAL, "status": OrderStatus.UNSIGNED},
+        mine=True,
+    ),
+    QueueRule(
         "acff_codification",
-        Role.ACFF,
+        (Role.ACFF,),
         RequestState.METER_REMOVED,
         "Confirmer la codification",
         "request_confirm",
@@ -177,14 +198,14 @@ QUEUE_RULES: list[QueueRule] = [
     ),
     QueueRule(
         "acff_impossible",
-        Role.ACFF,
+        (Role.ACFF,),
         RequestState.REMOVAL_IMPOSSIBLE,
         "Confirmer la codification (intervention impossible, coupure au branchement)",
         "request_confirm",
     ),
     QueueRule(
         "acff_mt_classic",
-        Role.ACFF,
+        (Role.ACFF,),
         RequestState.SETTLED,
         "Confirmer la codification (MT, sans dépose)",
         "request_confirm",
@@ -192,7 +213,7 @@ QUEUE_RULES: list[QueueRule] = [
     ),
 ]
 
-QUEUE_ROLES = frozenset(rule.role for rule in QUEUE_RULES)
+QUEUE_ROLES = frozenset(role for rule in QUEUE_RULES for role in rule.roles)
 RULES_BY_CODE = {rule.code: rule for rule in QUEUE_RULES}
 
 # The field work a request's state is about: its removal order from step 8, before that its

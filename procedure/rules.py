@@ -54,6 +54,11 @@ ACTS: dict[str, Act] = {
     "request_reschedule": Act(states=OPEN_ORDER, roles=(Role.RECEPTION, Role.SUPERVISOR)),
     "request_reassign": Act(states=OPEN_ORDER, roles=(Role.SUPERVISOR, Role.MANAGER)),
     "request_field_report": Act(("report_field",)),
+    # The field agent signs a report entered on their behalf (steps 5 and 9).
+    "request_agent_sign": Act(
+        states=(RequestState.FIELD_REPORTED, RequestState.METER_REMOVED),
+        roles=(Role.READER, Role.ARPNT),
+    ),
     "request_approve_report": Act(("approve_report", "send_back_field_report")),
     "request_invoice": Act(("invoice",)),
     "invoice_settle": Act(("settle", "close_takeover")),
@@ -112,9 +117,9 @@ def act_roles(name: str) -> tuple[str, ...]:
         return ACTS[name].roles
     roles = []
     for transition in _transitions(name):
-        role = transition.permission.role
-        if role != "system" and role not in roles:
-            roles.append(role)
+        for role in transition.permission.roles:
+            if role != "system" and role not in roles:
+                roles.append(role)
     return tuple(roles)
 
 

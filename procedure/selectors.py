@@ -40,6 +40,7 @@ from interventions.enums import (
     Remark,
     VisitFailure,
 )
+from interventions.services import person
 from procedure.queues import QUEUE_RULES, RULES_BY_CODE
 from procedure.rules import act_refusal
 
@@ -170,7 +171,7 @@ def work_queue(user: User, today: dt.date) -> list[QueueItem]:
     head of each of the user's tasks (for anyone of the role, and for the user's own orders):
     each the head of an (agency, task, agent, deadline, state since) index, so a queue costs
     the same at 200 or 200 000 requests; a second reads the 50 most urgent rows' columns."""
-    rules = [rule for rule in QUEUE_RULES if rule.role in user.roles]
+    rules = [rule for rule in QUEUE_RULES if user.roles & set(rule.roles)]
     if not rules:
         return []
     requests = requests_visible_to(user)
@@ -209,6 +210,13 @@ TOO_FEW_VISITS = (
     "({done} à ce jour)."
 )
 REMOVAL_SIGNED_ALREADY = "Le compte-rendu est déjà signé : il attend la codification de l'ACFF."
+AGENT_SIGNATURE_AWAITED = (
+    "Le compte-rendu, saisi d'après l'ordre papier par {entered_by}, attend d'abord la signature "
+    "de {agent}, l'agent de l'intervention."
+)
+NO_AGENT_SIGNATURE_AWAITED = (
+    "Le compte-rendu de l'ordre {order} n'attend pas la signature de l'agent."
+)
 REMOVAL_NOT_SIGNED = "Le compte-rendu doit d'abord être signé par le responsable."
 ORDER_MISSING = (
     "L'ordre d'intervention de cette demande est introuvable : rien ne peut être fait sur cette "
@@ -241,6 +249,10 @@ def why_not(request: TerminationRequest, page: str) -> str | None:
         "request_removal_impossible": order,
         "request_reassign": order,
         "request_sign_removal": removal_order,
+        "request_approve_report": field_order,
+        "request_agent_sign": removal_order
+        if request.state == RequestState.METER_REMOVED
+        else field_order,
     }
     if page in needed and needed[page] is None:
         # A request brought into a state without its order (by hand in the database, a
@@ -271,9 +283,17 @@ def why_not(request: TerminationRequest, page: str) -> str | None:
     elif page == "request_reassign":
         if order.status not in REASSIGNABLE:
             return ORDER_CLOSED.format(order=order.number, status=order.get_status_display())
-    elif page == "request_sign_removal":
-        if removal_order.status == OrderStatus.SIGNED:
+    elif page in ("request_sign_removal", "request_approve_report"):
+        signing = needed[page]
+        if signing.status == OrderStatus.SIGNED:
             return REMOVAL_SIGNED_ALREADY
+        if signing.status == OrderStatus.UNSIGNED and (report := signing.report):
+            return AGENT_SIGNATURE_AWAITED.format(
+                entered_by=person(report.entered_by), agent=person(report.agent)
+            )
+    elif page == "request_agent_sign":
+        if needed[page].status != OrderStatus.UNSIGNED:
+            return NO_AGENT_SIGNATURE_AWAITED.format(order=needed[page].number)
     elif page == "request_credit_note":
         if (
             request.invoices.filter(state=InvoiceState.SETTLED, request=request)

@@ -16,8 +16,16 @@ from django.utils import timezone
 from accounts.rules import DraftChanged, StepRefused, check_agency, check_role
 from billing import services as billing
 from billing.documents import document_enqueue, documents_enqueue, verification_url
-from billing.enums import DocumentKind, InvoiceKind, InvoiceState, TransferKind
-from billing.models import CreditNote, Document, Invoice, RefundAuthorisation, Settlement
+from billing.enums import DocumentKind, InvoiceKind, InvoiceState, TariffItemKind, TransferKind
+from billing.models import (
+    CreditNote,
+    Document,
+    Invoice,
+    RefundAuthorisation,
+    Settlement,
+    TariffCategory,
+)
+from billing.selectors import tariff_items_in_force
 from contracts.enums import (
     OPEN_REQUEST_STATES,
     ContractStatus,
@@ -54,6 +62,7 @@ from interventions.enums import (
     REMOVAL_ORDER_KINDS,
     OrderKind,
     OrderStatus,
+    SignedVia,
     SubmissionOutcome,
 )
 from interventions.models import (
@@ -91,6 +100,24 @@ REASON_REQUIRED = "Indiquez le motif de l'annulation."
 REPORT_NOT_SIGNED = "Le compte-rendu de dépose doit d'abord être signé par le responsable."
 ALREADY_SIGNED = "Ce compte-rendu est déjà signé."
 SUCCESSOR_IS_HOLDER = "Le successeur doit être une autre personne que le titulaire."
+CATEGORY_VOLTAGE = (
+    "Le point de livraison {point} est en {voltage} : la catégorie tarifaire du successeur doit "
+    "être une catégorie {voltage}."
+)
+POWER_POSITIVE = "La puissance souscrite est d'au moins 1 kVA."
+POWER_ABOVE_POINT = (
+    "Le branchement du point de livraison {point} permet au plus {limit} kVA : une puissance "
+    "supérieure passe par une modification du branchement."
+)
+POWER_ABOVE_CURRENT = (
+    "La capacité du branchement du point de livraison {point} n'est pas connue : la puissance "
+    "ne peut pas dépasser celle du contrat en cours ({limit} kVA). Une puissance supérieure "
+    "demande que la capacité du branchement soit renseignée (administrateur DCC)."
+)
+NO_SUBSCRIPTION_GRID = (
+    "La catégorie {category} n'a pas de grille d'abonnement (avance sur consommation par kVA) "
+    "en vigueur au {date} : choisissez-en une autre ou faites compléter les tarifs."
+)
 TAKEOVER_CHANGED = (
     "Les données ont changé depuis le calcul des factures : vérifiez les nouveaux montants "
     "ci-dessous, puis validez-les."
@@ -304,12 +331,49 @@ def _successor(data: dict) -> Customer:
 
 @dataclass(frozen=True)
 class TakeOverPreview:
-    """Step 2's two invoices as drafts, shown before they are validated together."""
+    """Step 2's two invoices as drafts, shown before they are validated together, and the
+    successor's contract as chosen (category and power)."""
 
     successor: Customer
+    tariff_category: TariffCategory
+    subscribed_power_kva: int
     balance: billing.InvoicePreview
     subscription: billing.InvoicePreview
     digest: str
+
+
+def successor_contract_limit(contract: Contract) -> int:
+    """The highest power a successor may subscribe on this delivery point: what its
+    connection allows, or, when that is not known, what is subscribed today."""
+    return contract.delivery_point.max_power_kva or contract.subscribed_power_kva
+
+
+def _successor_contract_check(
+    contract: Contract, category: TariffCategory, power: int, on: dt.date
+) -> None:
+    """As in a contract creation: a category of the delivery point's voltage (an MT point
+    stays MT), a power the connection allows, a subscription grid in force."""
+    point = contract.delivery_point
+    if category.voltage != point.voltage:
+        raise StepRefused(
+            CATEGORY_VOLTAGE.format(point=point.reference, voltage=point.voltage.upper()),
+            field="tariff_category",
+        )
+    if power < 1:
+        raise StepRefused(POWER_POSITIVE, field="subscribed_power_kva")
+    limit = successor_contract_limit(contract)
+    if power > limit:
+        message = POWER_ABOVE_POINT if point.max_power_kva else POWER_ABOVE_CURRENT
+        raise StepRefused(
+            message.format(point=point.reference, limit=limit), field="subscribed_power_kva"
+        )
+    if not any(
+        item.kind == TariffItemKind.DEPOSIT_PER_KVA for item in tariff_items_in_force(category, on)
+    ):
+        raise StepRefused(
+            NO_SUBSCRIPTION_GRID.format(category=category.code, date=f"{on:%d/%m/%Y}"),
+            field="tariff_category",
+        )
 
 
 def _take_over_preview(
@@ -321,6 +385,8 @@ def _take_over_preview(
     mutation_date: dt.date,
     rollover_confirmed: bool,
     high_consumption_confirmed: bool,
+    tariff_category: TariffCategory | None,
+    subscribed_power_kva: int | None,
 ) -> TakeOverPreview:
     billing.reading_check(
         contract,
@@ -333,19 +399,25 @@ def _take_over_preview(
     customer = _successor(successor)
     if customer.pk is not None and customer.pk == contract.customer_id:
         raise StepRefused(SUCCESSOR_IS_HOLDER, field="successor_id_document_number")
+    category = tariff_category or contract.tariff_category
+    power = contract.subscribed_power_kva if subscribed_power_kva is None else subscribed_power_kva
+    _successor_contract_check(contract, category, power, mutation_date)
     balance = billing.balance_invoice_preview(
         request, final_index=mutation_index, final_date=mutation_date, rollover=rollover_confirmed
     )
-    subscription = billing.subscription_invoice_preview(request, start_date=mutation_date)
+    subscription = billing.subscription_invoice_preview(
+        request, start_date=mutation_date, category=category, power_kva=power
+    )
     seen = [
         [customer.pk, customer.kind, customer.name, customer.id_document_type],
         [customer.id_document_number, customer.phone, customer.address],
         [mutation_index, str(mutation_date), rollover_confirmed],
+        [category.code, power],
         balance.fingerprint(),
         subscription.fingerprint(),
     ]
     digest = hashlib.sha256(json.dumps(seen, ensure_ascii=False).encode()).hexdigest()
-    return TakeOverPreview(customer, balance, subscription, digest)
+    return TakeOverPreview(customer, category, power, balance, subscription, digest)
 
 
 @transaction.atomic
@@ -358,8 +430,11 @@ def termination_request_preview_take_over(
     mutation_date: dt.date,
     rollover_confirmed: bool = False,
     high_consumption_confirmed: bool = False,
+    tariff_category: TariffCategory | None = None,
+    subscribed_power_kva: int | None = None,
 ) -> TakeOverPreview:
-    """Step 2, first half: both invoices computed as drafts and shown; nothing is written."""
+    """Step 2, first half: both invoices computed as drafts and shown; nothing is written.
+    The successor's category and power are those of the outgoing contract unless chosen."""
     request = begin_step(request.pk, actor=actor, act="request_take_over")
     return _take_over_preview(
         request,
@@ -369,6 +444,8 @@ def termination_request_preview_take_over(
         mutation_date=mutation_date,
         rollover_confirmed=rollover_confirmed,
         high_consumption_confirmed=high_consumption_confirmed,
+        tariff_category=tariff_category,
+        subscribed_power_kva=subscribed_power_kva,
     )
 
 
@@ -383,12 +460,15 @@ def termination_request_take_over(
     preview_digest: str,
     rollover_confirmed: bool = False,
     high_consumption_confirmed: bool = False,
+    tariff_category: TariffCategory | None = None,
+    subscribed_power_kva: int | None = None,
 ):
     """Step 2 (reprise): the two invoices shown in the preview are validated together: the
     outgoing customer's balance invoice and the successor's subscription invoice; the
-    successor's contract opens on the same delivery point and meter, from the mutation index.
-    If anything changed since the preview (the form, the account, a tariff), nothing is
-    validated and the agent sees the new figures."""
+    successor's contract opens on the same delivery point and meter, from the mutation index,
+    in the category and at the power chosen for it (as in a contract creation). If anything
+    changed since the preview (the form, the account, a tariff), nothing is validated and the
+    agent sees the new figures."""
     request = begin_step(request.pk, actor=actor, act="request_take_over")
     contract = Contract.objects.select_for_update().get(pk=request.contract_id)
     preview = _take_over_preview(
@@ -399,6 +479,8 @@ def termination_request_take_over(
         mutation_date=mutation_date,
         rollover_confirmed=rollover_confirmed,
         high_consumption_confirmed=high_consumption_confirmed,
+        tariff_category=tariff_category,
+        subscribed_power_kva=subscribed_power_kva,
     )
     if preview.digest != preview_digest:
         raise StepRefused(TAKEOVER_CHANGED)
@@ -412,7 +494,14 @@ def termination_request_take_over(
         request,
         "take_over",
         actor=actor,
-        data={"successor": customer.name, "mutation_index": mutation_index},
+        data={
+            "successor": customer.name,
+            "mutation_index": mutation_index,
+            "tariff_category": preview.tariff_category.code,
+            "subscribed_power_kva": preview.subscribed_power_kva,
+            "contract_changed": [preview.tariff_category.pk, preview.subscribed_power_kva]
+            != [contract.tariff_category_id, contract.subscribed_power_kva],
+        },
     )
     balance_invoice = billing.invoice_validate(
         billing.balance_invoice_draft(
@@ -430,8 +519,8 @@ def termination_request_take_over(
         customer=customer,
         delivery_point=contract.delivery_point,
         meter=contract.meter,
-        tariff_category=contract.tariff_category,
-        subscribed_power_kva=contract.subscribed_power_kva,
+        tariff_category=preview.tariff_category,
+        subscribed_power_kva=preview.subscribed_power_kva,
         start_date=mutation_date,
         last_billed_index=mutation_index,
         last_billed_date=mutation_date,
@@ -572,7 +661,7 @@ def termination_request_record_failed_visit(
     or the supervisor (removal)."""
     request = begin_step(request.pk, actor=actor, act="failed_visit")
     order = _visit_order(request, lock=True)
-    check_role(actor, interventions.agent_role(order))
+    check_role(actor, *interventions.agent_roles(order))
     attempt = interventions.visit_failure_record(
         order, actor=actor, visited_on=visited_on, reason=reason, reason_detail=reason_detail
     )
@@ -662,10 +751,13 @@ def termination_request_report_field(
     remarks_other: str = "",
     rollover_confirmed: bool = False,
     high_consumption_confirmed: bool = False,
+    agent: User | None = None,
+    via: str = SignedVia.WEB,
 ) -> InterventionReport:
-    """Steps 4-5: the reader enters the report of the intervention (the visit is step 4, the
-    report step 5). Classic: the cut order waits for the supervisor's signature; anticipated:
-    the reading report alone."""
+    """Steps 4-5: the reader or ARPNT agent enters the report of the intervention (the visit is
+    step 4, the report step 5), as its author (their signature), or on behalf of the agent
+    who did it, from the signed paper order (the agent then signs it as theirs). Classic: the
+    cut order waits for the supervisor's signature; anticipated: the reading report alone."""
     request = begin_step(request.pk, actor=actor, act="request_field_report")
     order = _field_order(request, lock=True)
     interventions.field_report_check(
@@ -699,6 +791,8 @@ def termination_request_report_field(
         remarks_other=remarks_other,
         rollover_confirmed=rollover_confirmed,
         high_consumption_confirmed=high_consumption_confirmed,
+        agent=agent,
+        via=via,
     )
     record_event(
         request,
@@ -715,6 +809,7 @@ def termination_request_report_field(
         "consumption": kwh,
         "cut_done": cut_done,
         "remarks": remarks,
+        **_authorship(report),
     }
     if corrected:
         data["corrected"] = True
@@ -722,13 +817,56 @@ def termination_request_report_field(
     return report
 
 
+def _authorship(report: InterventionReport) -> dict:
+    """Who did the work and signed the report, and who entered it when it was someone else."""
+    data = {"agent": interventions.person(report.agent)}
+    if report.entered_by_id != report.agent_id:
+        data["entered_by"] = interventions.person(report.entered_by)
+    data["agent_signed"] = report.agent_signed_at is not None
+    if report.agent_signed_via:
+        data["signed_via"] = report.agent_signed_via
+    return data
+
+
+def _agent_sign_order(request: TerminationRequest) -> InterventionOrder:
+    if request.state == RequestState.METER_REMOVED:
+        return _removal_order(request, lock=True)
+    return _field_order(request, lock=True)
+
+
+@transaction.atomic
+def termination_request_agent_sign_report(
+    request: TerminationRequest, *, actor: User, via: str = SignedVia.WEB
+) -> InterventionReport:
+    """Steps 5 and 9: the field agent signs, as theirs, the report entered on their behalf
+    from the paper order; the supervisor may then sign it."""
+    request = begin_step(request.pk, actor=actor, act="request_agent_sign")
+    order = _agent_sign_order(request)
+    report = interventions.report_agent_sign(order, actor=actor, via=via)
+    record_event(
+        request,
+        "agent_sign_report",
+        actor=actor,
+        from_state=request.state,
+        step=9 if order.kind in REMOVAL_ORDER_KINDS else 5,
+        data={"order": order.number, **_authorship(report)},
+    )
+    return report
+
+
 @transaction.atomic
 def termination_request_approve_report(request: TerminationRequest, *, actor: User):
-    """Step 5: the chef de section recouvrement checks and signs the cut order."""
+    """Step 5: the chef de section recouvrement checks and signs the cut order, once its agent
+    has signed the report; the order is then filed (classé)."""
     request = begin_step(request.pk, actor=actor, act="approve_report")
     order = _field_order(request, lock=True)
     report = interventions.report_sign(order, actor=actor)
-    apply_transition(request, "approve_report", actor=actor, data={"order": order.number})
+    apply_transition(
+        request,
+        "approve_report",
+        actor=actor,
+        data={"order": order.number, "filed": order.status == OrderStatus.FILED},
+    )
     return report
 
 
@@ -939,9 +1077,11 @@ def termination_request_report_removal(
     safety_steps_confirmed: list[int] | None = None,
     seal_number: str = "",
     rollover_confirmed: bool = False,
+    agent: User | None = None,
+    via: str = SignedVia.WEB,
 ) -> InterventionReport:
     """Steps 8-9: the ARPNT crew's report of the removal (BT) or of the final interruption (MT,
-    with the seal it put on the cut)."""
+    with the seal it put on the cut), by its agent or on their behalf from the paper."""
     request = begin_step(request.pk, actor=actor, act="request_removal_report")
     order = _removal_order(request, lock=True)
     balance_invoice = _balance_invoice(request)
@@ -959,6 +1099,8 @@ def termination_request_report_removal(
         safety_steps_confirmed=safety_steps_confirmed,
         seal_number=seal_number,
         rollover_confirmed=rollover_confirmed,
+        agent=agent,
+        via=via,
     )
     record_event(
         request,
@@ -968,7 +1110,12 @@ def termination_request_report_removal(
         step=8,
         data={"order": order.number, "visited_on": read_on.isoformat()},
     )
-    data = {"order": order.number, "index": report.index_read, "remarks": report.remarks}
+    data = {
+        "order": order.number,
+        "index": report.index_read,
+        "remarks": report.remarks,
+        **_authorship(report),
+    }
     if report.seal_number:
         data["seal_number"] = report.seal_number
     if corrected:
@@ -1147,7 +1294,8 @@ def _closing(request: TerminationRequest, *, actor: User, shown: str) -> Closing
     if request.is_anticipated and (extra := _complementary_invoice(request, report, actor, shown)):
         data["complementary_invoice"] = extra.number
     order.status = OrderStatus.FILED
-    order.save(update_fields=["status"])
+    order.filed_at = timezone.now()
+    order.save(update_fields=["status", "filed_at"])
     return Closing("confirm_codification", report.read_on, report.index_read, data=data)
 
 

@@ -24,6 +24,11 @@ urlpatterns = [
         "demandes/<int:pk>/compte-rendu/", views.request_field_report, name="request_field_report"
     ),
     path(
+        "demandes/<int:pk>/signature-agent/",
+        views.request_agent_sign,
+        name="request_agent_sign",
+    ),
+    path(
         "demandes/<int:pk>/signature-coupure/",
         views.request_approve_report,
         name="request_approve_report",

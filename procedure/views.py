@@ -41,6 +41,7 @@ from interventions.enums import (
     FIELD_ORDER_KINDS,
     REMOVAL_ORDER_KINDS,
     OrderKind,
+    OrderStatus,
     SubmissionOutcome,
 )
 from interventions.models import (
@@ -49,7 +50,7 @@ from interventions.models import (
     InterventionReport,
     VisitAttempt,
 )
-from interventions.services import agent_role
+from interventions.services import FIELD_AGENT_ROLES, REMOVAL_AGENT_ROLES, agent_roles
 from notifications import services as notifications
 from notifications.enums import DeliveryStatus
 from procedure import services
@@ -221,7 +222,7 @@ def _orders(req: TerminationRequest) -> list[InterventionOrder]:
             Prefetch(
                 "reports",
                 queryset=InterventionReport.objects.select_related(
-                    "entered_by", "signed_by", "superseded_by"
+                    "entered_by", "agent", "signed_by", "superseded_by"
                 ),
             ),
             Prefetch(
@@ -249,6 +250,7 @@ def _page_actions(req: TerminationRequest) -> list[tuple[str, str, bool]]:
         ("request_issue_order", "Émettre l'ordre d'intervention (étape 3)", False),
         ("request_signature", "Faire signer l'ordre imprimé par le demandeur (étape 3)", False),
         ("request_field_report", "Saisir le compte-rendu d'intervention (étapes 4-5)", False),
+        ("request_agent_sign", "Signer mon compte-rendu (agent de l'intervention)", False),
         ("request_approve_report", "Contrôler et signer l'ordre de coupure (étape 5)", False),
         ("request_invoice", "Calculer et valider la facture de solde (étape 6)", False),
         ("request_removal_report", f"Saisir le compte-rendu {removal_report} (étapes 8-9)", False),
@@ -281,6 +283,9 @@ def _may(user, req: TerminationRequest, act: str) -> bool:
             next((o for o in req.orders.all() if o.kind in FIELD_ORDER_KINDS), None),
         )
         roles = (services.rescheduler_role(order),) if order else roles
+    if act == "request_agent_sign":  # only the agent who did the work signs their report
+        reports = [o.report for o in req.orders.all() if o.status == OrderStatus.UNSIGNED]
+        return any(r is not None and r.agent_id == user.pk for r in reports)
     return user.has_role(*roles)
 
 
@@ -468,7 +473,11 @@ def request_take_over(request, pk: int):
     req = _with_orders(get_request_for_user(request.user, pk))
     refusal = why_not(req, "request_take_over")
     action = request.POST.get("action") if request.method == "POST" else None
-    form = TakeOverForm(request.POST if action else None)
+    successor_contract = {
+        "contract": req.contract,
+        "limit": services.successor_contract_limit(req.contract),
+    }
+    form = TakeOverForm(request.POST if action else None, **successor_contract)
     preview = None
     refused = None
     confirm_missing = False
@@ -480,6 +489,8 @@ def request_take_over(request, pk: int):
             "mutation_date": data["mutation_date"],
             "rollover_confirmed": data["rollover_confirmed"],
             "high_consumption_confirmed": data["high_consumption_confirmed"],
+            "tariff_category": data["tariff_category"],
+            "subscribed_power_kva": data["subscribed_power_kva"],
         }
         if action == "validate" and data["confirm"]:
             try:
@@ -508,7 +519,7 @@ def request_take_over(request, pk: int):
             fresh = request.POST.copy()
             fresh["preview_digest"] = preview.digest
             fresh.pop("confirm", None)
-            form = TakeOverForm(fresh)
+            form = TakeOverForm(fresh, **successor_contract)
             form.is_valid()
         if refused is not None:
             refused.show_in(form)
@@ -621,7 +632,12 @@ def request_field_report(request, pk: int):
                 button="Enregistrer le compte-rendu",
                 success="Compte-rendu d'intervention enregistré.",
                 title="Compte-rendu de relève" if reading_only else "Compte-rendu d'intervention",
-                form_kwargs={"reading_only": reading_only},
+                form_kwargs={
+                    "reading_only": reading_only,
+                    "agency": req.agency,
+                    "roles": FIELD_AGENT_ROLES,
+                    "user": request.user,
+                },
             ),
         ]
 
@@ -693,6 +709,46 @@ def request_approve_report(request, pk: int):
     )
 
 
+class AgentSignForm(forms.Form):
+    confirm = forms.BooleanField(
+        label="Ce compte-rendu est conforme à mon intervention et à mon ordre papier : je le "
+        "signe comme le mien.",
+        error_messages={"required": "Cochez la case pour signer."},
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def request_agent_sign(request, pk: int):
+    """Steps 5 and 9: the agent who did the work signs the report entered on their behalf."""
+    req_for_step = get_request_for_user(request.user, pk)
+    removal = req_for_step.state == RequestState.METER_REMOVED
+    step = 9 if removal else 5
+
+    def panels(req):
+        return [
+            Panel(
+                "sign",
+                AgentSignForm,
+                lambda r, d: services.termination_request_agent_sign_report(r, actor=request.user),
+                button="Signer mon compte-rendu",
+                success="Compte-rendu signé : il attend le contrôle du responsable.",
+                title="Signer le compte-rendu",
+                intro="Vérifiez le compte-rendu saisi d'après votre ordre papier. Votre "
+                "signature le fait vôtre ; le responsable le contrôle et le signe ensuite.",
+                then="work_queue",
+            )
+        ]
+
+    return _step(
+        request,
+        pk,
+        page="request_agent_sign",
+        title=f"Étape {step} – Signature du compte-rendu par l'agent",
+        panels=panels,
+        order_kinds=REMOVAL_ORDER_KINDS if removal else FIELD_ORDER_KINDS,
+    )
+
+
 @require_http_methods(["GET", "POST"])
 def request_reschedule(request, pk: int):
     req_for_title = get_request_for_user(request.user, pk)
@@ -740,7 +796,7 @@ def request_reassign(request, pk: int):
                 ),
                 button="Réaffecter",
                 success="Ordre réaffecté : il est dans la corbeille du nouvel agent.",
-                form_kwargs={"agency": req.agency, "role": agent_role(order)},
+                form_kwargs={"agency": req.agency, "roles": agent_roles(order)},
             )
         ]
 
@@ -838,6 +894,11 @@ def request_removal_report(request, pk: int):
                 if mt
                 else "Compte-rendu de dépose enregistré.",
                 title=step_title(req, 9),
+                form_kwargs={
+                    "agency": req.agency,
+                    "roles": REMOVAL_AGENT_ROLES,
+                    "user": request.user,
+                },
             ),
         ]
 

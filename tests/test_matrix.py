@@ -225,7 +225,7 @@ ACTIONS = {
         ),
     ),
     "request_field_report": (
-        [Role.READER],
+        [Role.READER, Role.ARPNT],  # step 5 names both
         lambda a, s: (
             reverse("request_field_report", args=[request_in(RequestState.ORDER_ISSUED, a, s).pk]),
             {

@@ -216,6 +216,7 @@ def mt_example_contract(agency):
         agency=agency,
         customer=customer,
         tariff_category=mt,
+        delivery_point__voltage="mt",
         subscribed_power_kva=160,
         last_billed_index=500000,
         meter__digits=7,

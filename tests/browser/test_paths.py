@@ -12,7 +12,7 @@ from pypdf import PdfReader
 from billing.documents import verification_url
 from billing.models import Document
 from contracts.enums import RequestState
-from contracts.models import Contract, TerminationRequest
+from contracts.models import Contract, DeliveryPoint, TerminationRequest
 from contracts.tracking import tracking_code
 from procedure.services import issue_due_orders, send_reminders
 from tests.factories import ContractFactory, CustomerFactory, TariffCategoryFactory
@@ -132,20 +132,41 @@ def test_bt_classic(office, staff, akpakpa, phones):
     reception = start(office, staff, contract)
     issue_order(reception)
 
+    # The ARPNT agent cut the supply and wrote the paper report; the reader enters it for them.
     reader = office.open_as(staff.reader.username, viewport={"width": 390, "height": 844})
     reader.follow("Saisir le compte-rendu d'intervention")
     reader.page.fill("#id_index_read", "12300")
     reader.page.check("#id_cut_done")
     reader.page.fill("#id_cut_index", "12300")
+    reader.page.select_option("#id_agent", str(staff.arpnt.pk))
     reader.page.check("#id_confirm")
     reader.submit("Enregistrer le compte-rendu")
     assert "Compte-rendu d'intervention enregistré." in reader.text()
+    assert "signature de l'agent attendue" in reader.text()
     reader.logout()
+
+    # The agent who did the work signs the report as theirs, then the supervisor signs.
+    arpnt = office.open_as(staff.arpnt.username, viewport={"width": 390, "height": 844})
+    arpnt.follow("Signer votre compte-rendu saisi d'après l'ordre papier")
+    assert "Index relevé\n12300 kWh" in arpnt.text().replace("\t", "\n")
+    arpnt.page.check("#id_confirm")
+    arpnt.submit("Signer mon compte-rendu")
+    assert "Compte-rendu signé : il attend le contrôle du responsable." in arpnt.text()
 
     chief = office.open_as(staff.supervisor.username)
     chief.follow("Contrôler et signer l'ordre de coupure")
+    assert "a signé le compte-rendu le" in chief.text()
     chief.page.check("#id_confirm")
     chief.submit("Signer l'ordre de coupure")
+    # The order is filed: its page and its copies say so, with the report's signatures.
+    order = the_request(contract).orders.get()
+    reception.goto(f"/ordres/{order.pk}/")
+    assert "Ordre classé le 30/11/2026" in reception.text()
+    copy = pdf_text(reception.print_pdf("Imprimer l'ordre (PDF)"))
+    assert "ORDRE CLASSÉ le 30/11/2026" in copy
+    assert "Signé par l'agent de l'intervention" in copy
+    assert "Saisi d'après l'ordre papier par" in copy
+    assert "Contrôlé et signé par le responsable" in copy
 
     reception.goto("/corbeille/")
     reception.follow("Calculer et valider la facture de solde")
@@ -166,7 +187,7 @@ def test_bt_classic(office, staff, akpakpa, phones):
     cashier.goto("/caisse/")
     assert "Total encaissé : 26\u00a0417\u00a0FCFA" in cashier.text()
 
-    arpnt = office.open_as(staff.arpnt.username, viewport={"width": 390, "height": 844})
+    arpnt.goto("/corbeille/")
     arpnt.follow("Déposer le compteur et saisir le compte-rendu")
     arpnt.page.fill("#id_index_read", "12300")
     arpnt.page.check("#id_cut_done")
@@ -292,6 +313,8 @@ def test_bt_anticipated(office, staff, akpakpa, phones):
 
 def test_takeover(office, staff, akpakpa, phones):
     contract = worked_example_contract(akpakpa)
+    # The connection allows up to 12 kVA.
+    DeliveryPoint.objects.filter(pk=contract.delivery_point_id).update(max_power_kva=12)
     reception = start(office, staff, contract, takeover=True)
     reception.follow("Établir la reprise (étape 2)")
     page = reception.page
@@ -302,10 +325,20 @@ def test_takeover(office, staff, akpakpa, phones):
     page.fill("#id_successor_address", "Quartier Sègbèya, carré 90, Cotonou")
     page.fill("#id_mutation_index", "12300")
     page.fill("#id_mutation_date", TODAY.isoformat())
+    # The outgoing contract's category and power are proposed: kept, one click computes.
+    assert page.input_value("#id_subscribed_power_kva") == "6"
     reception.submit("Calculer les factures")
     text = reception.text()
     assert text.count("(brouillon, sans numéro)") == 2
+    assert "BT-DOM – Basse tension domestique, 6 kVA (comme le contrat en cours)" in text
     assert the_request(contract).state == RequestState.RECEIVED
+    # The successor, a shop, takes BT-PRO at 9 kVA: the subscription invoice follows.
+    page.select_option("#id_tariff_category", label="BT-PRO – Basse tension professionnel")
+    page.fill("#id_subscribed_power_kva", "9")
+    reception.submit("Recalculer les factures")
+    text = reception.text()
+    assert "BT-PRO – Basse tension professionnel, 9 kVA" in text
+    assert "9 kVA × 5\u00a0000\u00a0FCFA" in text
     page.check("#id_confirm")
     reception.submit("Valider les deux factures")
     text = reception.text()
@@ -316,7 +349,7 @@ def test_takeover(office, staff, akpakpa, phones):
     for _invoice in ("balance", "subscription"):
         cashier.goto("/corbeille/")
         cashier.follow("Régler (étape 7)")
-        assert cashier.page.input_value("#id_amount") in ("26417", "33000")
+        assert cashier.page.input_value("#id_amount") in ("26417", "48000")
         cashier.page.check("#id_confirm")
         cashier.submit("Enregistrer le règlement")
     assert the_request(contract).state == RequestState.CLOSED
@@ -324,6 +357,11 @@ def test_takeover(office, staff, akpakpa, phones):
     auditor.goto(f"/demandes/{the_request(contract).pk}/")
     assert "Clôturée" in auditor.text()
     assert any(n.startswith("CT-AKP-2026-") for n in pdf_numbers(auditor))
+    successor_contract = the_request(contract).successor_contract
+    assert (successor_contract.tariff_category.code, successor_contract.subscribed_power_kva) == (
+        "BT-PRO",
+        9,
+    )
     # The successor is told once the reprise is established, and at its end.
     request = the_request(contract)
     successor = "+2290161000000"
@@ -349,6 +387,7 @@ def test_mt_classic(office, staff, akpakpa, phones):
         agency=akpakpa,
         customer=customer,
         tariff_category=mt,
+        delivery_point__voltage="mt",
         subscribed_power_kva=100,
         last_billed_index=400000,
         meter__digits=7,
@@ -357,13 +396,15 @@ def test_mt_classic(office, staff, akpakpa, phones):
     )
     reception = start(office, staff, contract)
     issue_order(reception)
-    reader = office.open_as(staff.reader.username)
-    reader.follow("Saisir le compte-rendu d'intervention")
-    reader.page.fill("#id_index_read", "401000")
-    reader.page.check("#id_cut_done")
-    reader.page.fill("#id_cut_index", "401000")
-    reader.page.check("#id_confirm")
-    reader.submit("Enregistrer le compte-rendu")
+    # Step 5 names the ARPNT agent too: here the ARPNT agent cuts and reports, and signs.
+    arpnt = office.open_as(staff.arpnt.username)
+    arpnt.follow("Saisir le compte-rendu d'intervention")
+    arpnt.page.fill("#id_index_read", "401000")
+    arpnt.page.check("#id_cut_done")
+    arpnt.page.fill("#id_cut_index", "401000")
+    arpnt.page.check("#id_confirm")
+    arpnt.submit("Enregistrer le compte-rendu")
+    assert "Compte-rendu d'intervention enregistré." in arpnt.text()
     chief = office.open_as(staff.supervisor.username)
     chief.follow("Contrôler et signer l'ordre de coupure")
     chief.page.check("#id_confirm")

@@ -72,8 +72,14 @@ def test_the_day_lists_the_crews_orders_with_what_it_needs(client, staff, order)
     assert sent["compteur"] == order.request.contract.meter.serial
     assert sent["dernier_index"] == 12000 and sent["travail"].startswith("Relever l'index")
     assert day["jeton"] and day["envois"] == []
-    client.force_login(staff.arpnt)  # removal orders only
-    assert client.get(reverse("field_day")).json()["ordres"] == []
+    client.force_login(staff.arpnt)  # step 5 names the ARPNT agent: an order for anyone
+    assert [o["numero"] for o in client.get(reverse("field_day")).json()["ordres"]] == [
+        order.number
+    ]
+    services.termination_request_reassign_order(
+        order.request, actor=staff.supervisor, assignee=staff.reader
+    )
+    assert client.get(reverse("field_day")).json()["ordres"] == []  # confided to the reader
     client.force_login(staff.cashier)
     assert client.get(reverse("field_day")).status_code == 403
 
@@ -112,7 +118,7 @@ def test_a_report_sent_twice_is_entered_once_and_other_content_is_refused(client
     )
 
 
-def test_a_report_is_checked_like_one_typed_at_the_agency(client, staff, order):
+def test_a_report_is_checked_like_one_typed_at_the_agency(client, staff, order, parakou):
     client.force_login(staff.reader)
     wrong = send(client, order, fields=reading(cut_index=12290))
     assert wrong.json()["resultat"] == SubmissionOutcome.REFUSED
@@ -124,8 +130,8 @@ def test_a_report_is_checked_like_one_typed_at_the_agency(client, staff, order):
     assert FieldSubmission.objects.filter(outcome=SubmissionOutcome.REFUSED).count() == 2
     # Refused ones are listed for the crew, with their reasons.
     assert len(client.get(reverse("field_day")).json()["envois"]) == 2
-    # Someone else's order, or another agency's: nothing kept.
-    other = UserFactory(agency=order.agency, roles=[Role.ARPNT])
+    # Another agency's order: nothing kept.
+    other = UserFactory(agency=parakou, roles=[Role.READER, Role.ARPNT])
     client.force_login(other)
     assert send(client, order).status_code == 400
 
@@ -320,7 +326,11 @@ def test_the_orders_pdf_kept_on_the_phone(client, staff, order, parakou):
     assert not pdf.has_header("Content-Encoding")  # a PDF goes as it is
     text = "".join(PdfReader(io.BytesIO(pdf.content)).pages[0].extract_text().split())
     assert order.number in text and "COPIEDECONSULTATION" in text
-    # Not the crew's: another agency's reader, an ARPNT (no reading orders), a cashier.
+    # Not the crew's: another agency's reader, an ARPNT agent once the order is confided to
+    # the reader, a cashier.
+    services.termination_request_reassign_order(
+        order.request, actor=staff.supervisor, assignee=staff.reader
+    )
     other = UserFactory(username="releveur-parakou", agency=parakou, roles=[Role.READER])
     for user, status in ((other, 404), (staff.arpnt, 404), (staff.cashier, 403)):
         client.force_login(user)

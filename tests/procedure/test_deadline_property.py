@@ -28,6 +28,7 @@ from billing.enums import InvoiceKind, PaymentMode
 from contracts.enums import DelayKind, RequestState, Role, TerminationKind, Timing
 from contracts.models import Delay, Deposit, TerminationRequest
 from interventions.enums import REMOVAL_ORDER_KINDS, VisitFailure
+from interventions.models import InterventionReport
 from procedure import services
 from procedure.deadlines import deadline_expression, refresh_all_deadlines
 from procedure.queues import QUEUE_RULES, queue_expressions, rule_condition, ruled
@@ -62,20 +63,21 @@ CANDIDATES = {
     RequestState.RECEIVED: ["start"] * 4 + ["issue_unsigned", "cancel"],
     RequestState.TAKEOVER_INVOICED: ["settle", "settle"],
     RequestState.ORDER_ISSUED: ["report"] * 3
-    + ["sign", "failed_visit", "reschedule", "reassign", "cancel"],
-    RequestState.FIELD_REPORTED: ["approve", "send_back_report"],
+    + ["report_on_paper", "sign", "failed_visit", "reschedule", "reassign", "cancel"],
+    RequestState.FIELD_REPORTED: ["approve", "send_back_report", "agent_sign"],
     RequestState.REPORT_APPROVED: ["invoice"],
     RequestState.INVOICED: ["settle", "credit_note", "mornings_jobs"],
     RequestState.SETTLED: ["mornings_jobs", "codify"],
     RequestState.REMOVAL_ORDERED: [
         "removal",
+        "removal_on_paper",
         "failed_visit",
         "reschedule",
         "removal_impossible",
         "reassign",
         "mornings_jobs",
     ],
-    RequestState.METER_REMOVED: ["sign_removal", "send_back_removal", "codify"],
+    RequestState.METER_REMOVED: ["sign_removal", "send_back_removal", "codify", "agent_sign"],
     RequestState.REMOVAL_IMPOSSIBLE: ["codify"],
 }
 STEP = st.tuples(
@@ -182,11 +184,12 @@ class History:
         agent = first if order and order.assignee_id == self.others[role].pk else self.others[role]
         services.termination_request_reassign_order(r, actor=self.staff.supervisor, assignee=agent)
 
-    def report(self, r, days):
+    def report(self, r, days, agent=None):
         classic = self.timing == Timing.CLASSIC
         services.termination_request_report_field(
             r,
             actor=self.staff.reader,
+            agent=agent,
             index_read=self.index,
             read_on=self.today(),
             cut_done=classic,
@@ -194,6 +197,32 @@ class History:
             remarks=[],
             high_consumption_confirmed=True,
         )
+
+    def report_on_paper(self, r, days):
+        """The ARPNT agent's paper report, entered by the reader: it waits for their signature."""
+        self.report(r, days, agent=self.staff.arpnt)
+
+    def removal_on_paper(self, r, days):
+        services.termination_request_report_removal(
+            r,
+            actor=self.staff.arpnt,
+            agent=self.others[Role.ARPNT],
+            index_read=self.index,
+            read_on=self.today(),
+            cut_done=True,
+            remarks=[],
+            safety_steps_confirmed=None if r.is_mt else ALL_SAFETY_STEPS,
+            seal_number="SC-0001" if r.is_mt else "",
+        )
+
+    def agent_sign(self, r, days):
+        """The agent named on the report in force signs it (refused when none waits)."""
+        report = InterventionReport.objects.filter(
+            order__request=r, superseded_at__isnull=True, agent_signed_at__isnull=True
+        ).first()
+        if report is None:
+            raise StepRefused("aucun compte-rendu n'attend la signature de son agent")
+        services.termination_request_agent_sign_report(r, actor=report.agent)
 
     def _open_order(self, r):
         return r.orders.exclude(status="cancelled").order_by("-id").first()
@@ -448,7 +477,8 @@ def test_the_histories_reach_every_queue_task(akpakpa, staff):
                 "reschedule",
                 "report",
                 "send_back_report",
-                "report",
+                "report_on_paper",
+                "agent_sign",
                 "approve",
                 "invoice",
                 "settle",
@@ -458,7 +488,8 @@ def test_the_histories_reach_every_queue_task(akpakpa, staff):
                 "reschedule",
                 "removal",
                 "send_back_removal",
-                "removal",
+                "removal_on_paper",
+                "agent_sign",
                 "sign_removal",
                 "codify",
             ],

@@ -138,8 +138,8 @@ def test_the_new_date_is_set_by_reception_for_step_3_today_or_later(ordered, sta
             ordered, actor=staff.reception, due_on=TODAY - dt.timedelta(days=1)
         )
     assert refused.value.message == interventions.NEW_DATE_PAST
-    with pytest.raises(PermissionDenied):  # an ARPNT crew does not visit for step 3
-        fail(ordered, staff.arpnt)
+    with pytest.raises(PermissionDenied):  # only a field agent visits
+        fail(ordered, staff.cashier)
 
 
 def test_the_database_keeps_a_failed_visit_as_recorded(ordered, staff):
@@ -177,7 +177,7 @@ def test_the_supervisor_hands_the_order_to_another_reader(akpakpa, parakou, staf
         services.termination_request_reassign_order(request, actor=staff.supervisor, assignee=other)
     assert refused.value.message == interventions.ASSIGNEE_SAME
     stranger = UserFactory(username="pko.releve", agency=parakou, roles=[Role.READER])
-    for wrong in (stranger, staff.arpnt):
+    for wrong in (stranger, staff.cashier):  # step 5 names the ARPNT agent: not wrong
         with pytest.raises(StepRefused) as refused:
             services.termination_request_reassign_order(
                 request, actor=staff.supervisor, assignee=wrong
@@ -217,6 +217,7 @@ def test_the_cut_index_is_never_below_the_index_read(ordered, staff):
             cut_done=True,
             cut_index=99,
             entered_by=staff.reader,
+            agent=staff.reader,
         )
 
 

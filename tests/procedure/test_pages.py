@@ -297,6 +297,7 @@ def test_mt_classic_through_the_pages(desk, staff, akpakpa):
         agency=akpakpa,
         customer=customer,
         tariff_category=mt,
+        delivery_point__voltage="mt",
         subscribed_power_kva=100,
         last_billed_index=400000,
         meter__digits=7,

@@ -37,7 +37,7 @@ def test_the_graph_is_pinned():
         (2, "take_over", "received", "takeover_invoiced", "reception"),
         (2, "cancel_takeover_invoices", "takeover_invoiced", "received", "supervisor"),
         (3, "issue_order", "received", "order_issued", "reception"),
-        (5, "report_field", "order_issued", "field_reported / report_approved", "reader"),
+        (5, "report_field", "order_issued", "field_reported / report_approved", "reader / arpnt"),
         (5, "approve_report", "field_reported", "report_approved", "supervisor"),
         (5, "send_back_field_report", "field_reported", "order_issued", "supervisor"),
         (6, "invoice", "report_approved", "invoiced", "reception"),
@@ -81,7 +81,7 @@ STEPS = {
     ),
     "report_field": (
         RequestState.ORDER_ISSUED,
-        Role.READER,
+        (Role.READER, Role.ARPNT),  # step 5 names both
         lambda r, a: services.termination_request_report_field(
             r, actor=a, index_read=12300, read_on=TODAY, cut_done=True, cut_index=12300, remarks=[]
         ),
@@ -134,7 +134,7 @@ STEPS = {
     ),
     "failed_visit": (
         RequestState.ORDER_ISSUED,
-        Role.READER,
+        (Role.READER, Role.ARPNT),
         lambda r, a: services.termination_request_record_failed_visit(
             r, actor=a, visited_on=TODAY, reason="absent"
         ),
