@@ -12,9 +12,10 @@ from interventions.enums import (
     AWAITING_AGENT,
     FIELD_ORDER_KINDS,
     REMOVAL_ORDER_KINDS,
+    OrderStatus,
     SubmissionOutcome,
 )
-from interventions.models import FieldSubmission, InterventionOrder
+from interventions.models import FieldSubmission, InterventionOrder, InterventionReport
 
 WORK = {
     "interruption_reading": "Relever l'index et couper l'alimentation",
@@ -65,6 +66,25 @@ def day_orders(user: User) -> list[InterventionOrder]:
             o.due_on,
             o.number,
         ),
+    )
+
+
+def reports_to_sign(user: User) -> list[InterventionReport]:
+    """The reports entered for this agent from their paper orders, waiting for their signature."""
+    return list(
+        InterventionReport.objects.filter(
+            agent=user,
+            agent_signed_at__isnull=True,
+            superseded_at__isnull=True,
+            order__agency_id=user.agency_id,
+            order__status=OrderStatus.UNSIGNED,
+        )
+        .select_related(
+            "entered_by",
+            "order__request__contract__customer",
+            "order__request__contract__delivery_point",
+        )
+        .order_by("entered_at", "id")
     )
 
 

@@ -52,6 +52,12 @@ ALREADY_DONE = (
     "signalé à votre chef."
 )
 PHOTO_REQUIRED = "La photo de l'index est exigée pour ce compte-rendu."
+NOT_YOURS_TO_SIGN = "Le compte-rendu de l'ordre {number} n'attend pas votre signature."
+SIGNED_ALREADY = "Le compte-rendu de l'ordre {number} n'attend plus de signature ({status})."
+REPLACED = (
+    "Le compte-rendu de l'ordre {number} a été renvoyé ou remplacé entre-temps : votre "
+    "signature n'est pas reprise ; voyez votre chef."
+)
 PHOTO_TOO_BIG = "La photo dépasse 2 Mo : reprenez-la."
 PHOTO_NOT_IMAGE = "Le fichier joint n'est pas une photo (JPEG, PNG ou WebP)."
 PHOTO_MAX = 2 * 1024 * 1024
@@ -155,6 +161,52 @@ def _enter(kind: str, order: InterventionOrder, actor: User, data: dict):
     return procedure.termination_request_report_removal(request, actor=actor, **data), None
 
 
+def _signature_conflict(order: InterventionOrder, actor: User, shown) -> str | None:
+    """Why the report the agent signed on the phone is no longer theirs to sign, if it is not."""
+    report = order.reports.filter(superseded_at__isnull=True).first()
+    if report is None or str(report.pk) != str(shown):
+        return REPLACED.format(number=order.number)
+    if report.agent_id != actor.pk:
+        return NOT_YOURS_TO_SIGN.format(number=order.number)
+    if order.status != OrderStatus.UNSIGNED:
+        status = order.get_status_display().lower()
+        return SIGNED_ALREADY.format(number=order.number, status=status)
+    return None
+
+
+def _signature_receive(order, actor, client_uuid, payload, digest, fields, made_at, position):
+    """The agent signs, from the phone, the report entered for them from their paper order,
+    as it was shown to them (its identifier)."""
+    outcome, message, signed = SubmissionOutcome.ACCEPTED, "", None
+    if conflict := _signature_conflict(order, actor, fields.get("cr")):
+        outcome, message = SubmissionOutcome.CONFLICT, conflict
+    else:
+        try:
+            with transaction.atomic():
+                signed = procedure.termination_request_agent_sign_report(
+                    order.request, actor=actor, via=SignedVia.PHONE
+                )
+        except StepRefused as refusal:
+            outcome, message = SubmissionOutcome.REFUSED, refusal.message
+    latitude, longitude, accuracy = position if position else (None, None, None)
+    submission = FieldSubmission.objects.create(
+        client_id=client_uuid,
+        agent=actor,
+        order=order,
+        kind=SubmissionKind.SIGNATURE,
+        payload=payload,
+        payload_sha256=digest,
+        made_at=made_at,
+        latitude=latitude,
+        longitude=longitude,
+        accuracy_m=accuracy,
+        outcome=outcome,
+        message=message[:500],
+        signed_report=signed,
+    )
+    return _answer(submission, again=False)
+
+
 @transaction.atomic
 def submission_receive(
     *,
@@ -204,6 +256,10 @@ def submission_receive(
     )
     if not actor.has_role(*agent_roles(order)):
         raise StepRefused(UNKNOWN_ORDER.format(number=order_number))
+    if kind == SubmissionKind.SIGNATURE:
+        return _signature_receive(
+            order, actor, client_uuid, payload, digest, fields, made_at, position
+        )
     if kind not in (report_kind(order), SubmissionKind.FAILED_VISIT):
         raise StepRefused(WRONG_KIND.format(number=order.number, kind=order.get_kind_display()))
     content_type = None

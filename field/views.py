@@ -87,6 +87,24 @@ def _order(order) -> dict:
     }
 
 
+def _to_sign(report) -> dict:
+    """A report entered for the agent from their paper order: what it says, to be signed."""
+    order, contract = report.order, report.order.request.contract
+    return {
+        "numero": order.number,
+        "cr": report.pk,
+        "travail": selectors.WORK[order.kind],
+        "adresse": contract.delivery_point.address,
+        "client": contract.customer.name,
+        "index": report.index_read,
+        "le": report.read_on.strftime("%d/%m/%Y"),
+        "coupure": report.cut_index if report.cut_done else None,
+        "remarques": ", ".join(r for r in [*report.remark_labels, report.remarks_other] if r),
+        "saisi_par": report.entered_by.get_full_name() or report.entered_by.username,
+        "saisi_le": timezone.localtime(report.entered_at).strftime("%d/%m/%Y %H:%M"),
+    }
+
+
 @never_cache
 @require_GET
 def day(request):
@@ -98,6 +116,7 @@ def day(request):
             "charge_le": timezone.localtime().strftime("%d/%m/%Y %H:%M"),
             "jeton": get_token(request),
             "ordres": [_order(o) for o in selectors.day_orders(request.user)],
+            "a_signer": [_to_sign(r) for r in selectors.reports_to_sign(request.user)],
             "envois": [
                 {
                     "id": str(s.client_id),

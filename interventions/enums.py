@@ -80,6 +80,7 @@ class SubmissionKind(models.TextChoices):
     FIELD_REPORT = "releve", "Compte-rendu de relève ou de coupure (étapes 4-5)"
     REMOVAL_REPORT = "depose", "Compte-rendu de dépose ou de coupure définitive (étapes 8-9)"
     FAILED_VISIT = "visite", "Visite infructueuse"
+    SIGNATURE = "signe", "Signature d'un compte-rendu saisi d'après l'ordre papier"
 
 
 class SubmissionOutcome(models.TextChoices):

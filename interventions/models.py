@@ -392,6 +392,15 @@ class FieldSubmission(models.Model):
         related_name="submission",
         verbose_name="compte-rendu enregistré",
     )
+    # A signature sent from the phone: the report (entered from the paper) it signed.
+    signed_report = models.OneToOneField(
+        InterventionReport,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="phone_signature",
+        verbose_name="compte-rendu signé",
+    )
     attempt = models.OneToOneField(
         VisitAttempt,
         on_delete=models.PROTECT,
@@ -409,7 +418,8 @@ class FieldSubmission(models.Model):
             models.CheckConstraint(
                 condition=~Q(outcome=SubmissionOutcome.ACCEPTED)
                 | Q(report__isnull=False)
-                | Q(attempt__isnull=False),
+                | Q(attempt__isnull=False)
+                | Q(signed_report__isnull=False),
                 name="submission_accepted_made_something",
             ),
             models.CheckConstraint(

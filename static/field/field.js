@@ -56,11 +56,31 @@
         list.appendChild(li);
       });
       $("aucun").hidden = orders.length > 0;
+      var toSign = (d && d.agent === agent && d.a_signer) || [], signList = $("a-signer");
+      signList.textContent = "";
+      toSign.forEach(function (c) {
+        if (reports.some(function (r) { return r.nature === "signe" && r.ordre === c.numero &&
+          r.etat === Q.PENDING; })) return;
+        var li = el("li");
+        li.appendChild(el("strong", "Ordre " + c.numero + " – " + c.adresse));
+        li.appendChild(el("div", c.travail + " · " + c.client));
+        li.appendChild(el("div", "Index " + c.index + " le " + c.le +
+          (c.coupure !== null ? " · coupure à l'index " + c.coupure : "") +
+          (c.remarques ? " · " + c.remarques : "") + " · saisi par " + c.saisi_par + " le " +
+          c.saisi_le));
+        var button = el("button", "Signer ce compte-rendu");
+        button.type = "button";
+        button.addEventListener("click", function () { signReport(c); });
+        li.appendChild(button);
+        signList.appendChild(li);
+      });
+      $("signer").hidden = signList.children.length === 0;
       var sent = $("envois");
       sent.textContent = "";
       reports.slice().reverse().forEach(function (r) {
-        var li = el("li", "Ordre " + r.ordre + " – " + (r.nature === "visite" ?
-          "visite infructueuse" : "compte-rendu") + " : " + (LABELS[r.etat] || r.etat));
+        var what = r.nature === "visite" ? "visite infructueuse" :
+          r.nature === "signe" ? "signature du compte-rendu" : "compte-rendu";
+        var li = el("li", "Ordre " + r.ordre + " – " + what + " : " + (LABELS[r.etat] || r.etat));
         li.dataset.id = r.id;
         li.className = "envoi-" + r.etat;
         if (r.message) li.appendChild(el("div", r.message, r.etat === "accepted" ? "" : "error"));
@@ -158,6 +178,17 @@
     }).then(sync);
   });
   $("annuler").addEventListener("click", function () { $("saisie").hidden = true; });
+  // A report entered for the agent from the paper: signed here, kept and sent like a report
+  // (its identifier made on the phone), bound to the report shown.
+  function signReport(c) {
+    if (!self.confirm("Signer comme le vôtre le compte-rendu de l'ordre " + c.numero + " (index " +
+      c.index + ") ? La signature ne pourra pas être reprise.")) return;
+    Q.put({id: Q.newId(), agent: agent, nature: "signe", ordre: c.numero, champs: {cr: c.cr},
+      fait_le: new Date().toISOString(), etat: Q.PENDING}).then(function () {
+      sendLater();
+      return render();
+    }).then(sync);
+  }
   function sync() {
     if (!navigator.onLine) return render();
     $("attente").textContent = "Envoi en cours…";

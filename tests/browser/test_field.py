@@ -443,3 +443,45 @@ def test_an_mt_final_interruption_taken_offline_with_its_seal(office, staff, akp
         510100,
         [],
     )
+
+
+def test_a_report_entered_from_the_paper_is_signed_on_the_phone_offline(office, staff, akpakpa):
+    """The ARPNT agent cut the supply and wrote the paper report; the reader entered it for
+    them. On their phone, without a network, the agent reads it and signs it as theirs; the
+    signature is sent when the network returns, and the supervisor may then sign."""
+    (order,) = orders_issued(akpakpa, staff, 1)
+    services.termination_request_report_field(
+        order.request,
+        actor=staff.reader,
+        agent=staff.arpnt,
+        index_read=12300,
+        read_on=TODAY,
+        cut_done=True,
+        cut_index=12300,
+        remarks=[],
+    )
+    crew = office.open_as(staff.arpnt.username, viewport=PHONE)
+    crew.context.clock.install(time=FROZEN_NOW)
+    crew.goto("/terrain/")
+    until(crew, "() => !!(navigator.serviceWorker && navigator.serviceWorker.controller)")
+    item = crew.page.locator("#a-signer li", has_text=order.number)
+    item.wait_for(timeout=60000)
+    assert "Index 12300 le 30/11/2026 · coupure à l'index 12300" in item.inner_text()
+    assert "saisi par" in item.inner_text()
+
+    crew.context.set_offline(True)
+    crew.page.once("dialog", lambda dialog: dialog.accept())
+    item.get_by_role("button", name="Signer ce compte-rendu").click()
+    until(crew, "() => document.getElementById('attente').textContent.startsWith('1 ')")
+    assert crew.page.locator("#signer").is_hidden()
+    assert InterventionReport.objects.get().agent_signed_at is None  # still on the phone
+
+    crew.context.set_offline(False)
+    crew.page.click("#synchroniser")
+    crew.page.locator("#envois li.envoi-accepted").wait_for(timeout=60000)
+    assert "signature du compte-rendu : reçu et enregistré" in crew.page.inner_text("#envois")
+    report = InterventionReport.objects.get()
+    assert report.agent == staff.arpnt and report.agent_signed_via == "phone"
+    order.refresh_from_db()
+    assert order.status == OrderStatus.REPORTED
+    services.termination_request_approve_report(order.request, actor=staff.supervisor)

@@ -316,3 +316,72 @@ def test_the_agent_is_chosen_on_the_report_page(classic, staff, client):
     assert client.post(url, data).status_code == 302
     report = InterventionReport.objects.get(order__request=classic)
     assert (report.agent, report.entered_by) == (staff.arpnt, staff.reader)
+
+
+def test_the_agent_signs_from_the_phone_what_was_entered_for_them(classic, staff, client):
+    report = services.termination_request_report_field(
+        classic, actor=staff.reader, agent=staff.arpnt, **CUT
+    )
+    client.force_login(staff.arpnt)
+    day = client.get(reverse("field_day")).json()
+    (shown,) = day["a_signer"]
+    assert (shown["numero"], shown["cr"], shown["index"], shown["coupure"]) == (
+        classic.orders.get().number,
+        report.pk,
+        12300,
+        12300,
+    )
+    assert shown["saisi_par"] == name(staff.reader)
+    client.force_login(staff.reader)
+    assert client.get(reverse("field_day")).json()["a_signer"] == []  # the agent's only
+
+    def sign_from_phone(client_id, shown_report):
+        return client.post(
+            reverse("field_send"),
+            {
+                "id": client_id,
+                "nature": "signe",
+                "ordre": shown["numero"],
+                "champs": json.dumps({"cr": shown_report}),
+                "fait_le": "2026-11-30T11:00:00+01:00",
+            },
+        ).json()
+
+    client.force_login(staff.arpnt)
+    first = str(uuid.uuid4())
+    answer = sign_from_phone(first, report.pk)
+    assert answer["resultat"] == "accepted", answer
+    report.refresh_from_db()
+    assert (report.agent_signed_via, report.agent_signed_at is not None) == ("phone", True)
+    assert classic.orders.get().status == OrderStatus.REPORTED
+    assert sign_from_phone(first, report.pk)["deja_recu"] is True  # sent again: the same answer
+    again = sign_from_phone(str(uuid.uuid4()), report.pk)
+    assert again["resultat"] == "conflict" and "n'attend plus de signature" in again["message"]
+    assert client.get(reverse("field_day")).json()["a_signer"] == []
+
+
+def test_a_signature_from_the_phone_for_a_report_replaced_meanwhile_is_a_conflict(
+    classic, staff, client
+):
+    old = services.termination_request_report_field(
+        classic, actor=staff.reader, agent=staff.arpnt, **CUT
+    )
+    # While the phone is offline, the supervisor sends the report back and it is entered again.
+    services.termination_request_send_back_field_report(
+        classic, actor=staff.supervisor, reason="Index de coupure illisible."
+    )
+    services.termination_request_report_field(
+        classic, actor=staff.reader, agent=staff.arpnt, **{**CUT, "cut_index": 12310}
+    )
+    client.force_login(staff.arpnt)
+    answer = client.post(
+        reverse("field_send"),
+        {
+            "id": str(uuid.uuid4()),
+            "nature": "signe",
+            "ordre": classic.orders.get().number,
+            "champs": json.dumps({"cr": old.pk}),
+        },
+    ).json()
+    assert answer["resultat"] == "conflict" and "remplacé" in answer["message"]
+    assert classic.orders.get().status == OrderStatus.UNSIGNED  # the new one is not signed
