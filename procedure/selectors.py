@@ -461,6 +461,7 @@ ACTION_LABELS = {
     "field_conflict_reviewed": "Conflit du terrain examiné",
     "field_visit": "Intervention sur place",
     "report_field": "Compte-rendu d'intervention saisi",
+    "agent_sign_report": "Compte-rendu signé par l'agent de l'intervention",
     "approve_report": "Compte-rendu contrôlé et signé",
     "send_back_field_report": "Compte-rendu renvoyé pour correction",
     "send_back_removal_report": "Compte-rendu de dépose renvoyé pour correction",
@@ -485,6 +486,17 @@ ACTION_LABELS = {
 }
 
 
+def _authored(d: dict) -> str:
+    """Who did the work and signed, or who entered the report for them (older events: none)."""
+    if not d.get("agent"):
+        return ""
+    if d.get("entered_by"):
+        waits = "" if d.get("agent_signed") else ", sa signature attendue"
+        return f" ; saisi par {d['entered_by']} d'après l'ordre papier de {d['agent']}{waits}"
+    via = " depuis son téléphone" if d.get("signed_via") == "phone" else ""
+    return f" ; signé{via} par l'agent, {d['agent']}"
+
+
 def describe(event: TerminationEvent, request: TerminationRequest) -> str:
     """One event of the request, as a sentence an agent reads."""
     d = event.data or {}
@@ -497,9 +509,16 @@ def describe(event: TerminationEvent, request: TerminationRequest) -> str:
                 f"{d.get('requester')}, {QUALITY_LABELS.get(d.get('quality'), '').lower()}"
             )
         case "take_over":
+            chosen = ""
+            if d.get("tariff_category"):
+                chosen = (
+                    f" ; contrat du successeur en {d['tariff_category']}, "
+                    f"{d.get('subscribed_power_kva')} kVA"
+                    + (" (choisis à la reprise)" if d.get("contract_changed") else "")
+                )
             return (
                 f"Reprise au profit de {d.get('successor')}, index de mutation "
-                f"{d.get('mutation_index')} kWh"
+                f"{d.get('mutation_index')} kWh{chosen}"
             )
         case "takeover_invoiced":
             return (
@@ -546,10 +565,17 @@ def describe(event: TerminationEvent, request: TerminationRequest) -> str:
                 index += f", index de coupure {d.get('index')}"
             return (
                 f"Compte-rendu{corrected} saisi : {index}, consommation {d.get('consumption')} "
-                f"kWh{_remarks(d)}"
+                f"kWh{_remarks(d)}{_authored(d)}"
+            )
+        case "agent_sign_report":
+            via = " depuis son téléphone" if d.get("signed_via") == "phone" else ""
+            return (
+                f"Compte-rendu de l'ordre {order} signé{via} par l'agent de l'intervention, "
+                f"{d.get('agent')}"
             )
         case "approve_report":
-            return f"Ordre de coupure {order} contrôlé et signé"
+            filed = " ; ordre classé" if d.get("filed") else ""
+            return f"Ordre de coupure {order} contrôlé et signé{filed}"
         case "send_back_field_report" | "send_back_removal_report":
             return f"Compte-rendu renvoyé pour correction : {d.get('reason')}"
         case "invoice":
@@ -573,7 +599,8 @@ def describe(event: TerminationEvent, request: TerminationRequest) -> str:
             what = "de coupure définitive" if mt else "de dépose"
             seal = f", scellé n° {d['seal_number']}" if d.get("seal_number") else ""
             return (
-                f"Compte-rendu {what}{corrected} saisi : index {d.get('index')}{seal}{_remarks(d)}"
+                f"Compte-rendu {what}{corrected} saisi : index {d.get('index')}{seal}"
+                f"{_remarks(d)}{_authored(d)}"
             )
         case "sign_removal_report":
             return f"Compte-rendu de l'ordre {order} contrôlé et signé"

@@ -23,7 +23,7 @@ from interventions import services as interventions
 from interventions.enums import OrderStatus
 from interventions.models import InterventionReport
 from procedure import services
-from procedure.selectors import work_queue
+from procedure.selectors import describe, work_queue
 from tests.factories import UserFactory
 from tests.workflow import (
     ALL_SAFETY_STEPS,
@@ -175,6 +175,14 @@ def test_a_report_entered_from_the_paper_waits_for_its_agents_signature(classic,
         services.termination_request_agent_sign_report(request, actor=staff.arpnt)  # once
     services.termination_request_approve_report(request, actor=staff.supervisor)
     assert reload(request).state == RequestState.REPORT_APPROVED
+    journal = [describe(e, request) for e in request.events.order_by("id")]
+    assert any(
+        f"saisi par {name(staff.reader)} d'après l'ordre papier de {name(staff.arpnt)}, sa "
+        "signature attendue" in line
+        for line in journal
+    ), journal
+    assert any("signé par l'agent de l'intervention" in line for line in journal), journal
+    assert any(line.endswith("contrôlé et signé ; ordre classé") for line in journal), journal
     # Signed once: the database refuses a second signature time.
     with pytest.raises(IntegrityError), transaction.atomic():
         InterventionReport.objects.filter(pk=report.pk).update(agent_signed_at=None)

@@ -13,6 +13,7 @@ from billing.models import Invoice, TariffCategory
 from contracts.enums import RequestState, TerminationKind
 from contracts.models import Contract, DeliveryPoint
 from procedure import services
+from procedure.selectors import describe
 from tests.workflow import (
     SUCCESSOR,
     TODAY,
@@ -93,6 +94,9 @@ def test_the_successor_chooses_category_and_power_and_pays_for_that_power(repris
     event = reprise.events.get(action="take_over")
     assert (event.data["tariff_category"], event.data["subscribed_power_kva"]) == ("BT-PRO", 9)
     assert event.data["contract_changed"] is True
+    assert "contrat du successeur en BT-PRO, 9 kVA (choisis à la reprise)" in describe(
+        event, reprise
+    )
 
 
 def test_a_bt_point_takes_no_mt_category_and_an_mt_point_stays_mt(reprise, akpakpa, staff):
