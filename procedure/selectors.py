@@ -40,7 +40,6 @@ from interventions.enums import (
     Remark,
     VisitFailure,
 )
-from interventions.services import person
 from procedure.queues import QUEUE_RULES, RULES_BY_CODE
 from procedure.rules import act_refusal
 
@@ -287,10 +286,6 @@ def why_not(request: TerminationRequest, page: str) -> str | None:
         signing = needed[page]
         if signing.status == OrderStatus.SIGNED:
             return REMOVAL_SIGNED_ALREADY
-        if signing.status == OrderStatus.UNSIGNED and (report := signing.report):
-            return AGENT_SIGNATURE_AWAITED.format(
-                entered_by=person(report.entered_by), agent=person(report.agent)
-            )
     elif page == "request_agent_sign":
         if needed[page].status != OrderStatus.UNSIGNED:
             return NO_AGENT_SIGNATURE_AWAITED.format(order=needed[page].number)

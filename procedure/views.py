@@ -50,7 +50,7 @@ from interventions.models import (
     InterventionReport,
     VisitAttempt,
 )
-from interventions.services import FIELD_AGENT_ROLES, REMOVAL_AGENT_ROLES, agent_roles
+from interventions.services import FIELD_AGENT_ROLES, REMOVAL_AGENT_ROLES, agent_roles, person
 from notifications import services as notifications
 from notifications.enums import DeliveryStatus
 from procedure import services
@@ -73,7 +73,14 @@ from procedure.forms import (
 )
 from procedure.queues import AFTER_STEP_8
 from procedure.rules import act_refusal, act_roles
-from procedure.selectors import journal, step_title, timeline, waiting, why_not
+from procedure.selectors import (
+    AGENT_SIGNATURE_AWAITED,
+    journal,
+    step_title,
+    timeline,
+    waiting,
+    why_not,
+)
 from procedure.selectors import work_queue as select_work_queue
 
 
@@ -670,6 +677,22 @@ def _sign_or_send_back(request, pk, *, page, title, sign, send_back, button, suc
     """The supervisor's page at steps 5 and 9: sign the report, or send it back with a reason."""
 
     def panels(req):
+        send_back_panel = _send_back_panel(
+            request, lambda r, d: send_back(r, actor=request.user, reason=d["reason"])
+        )
+        report = _order_context(req, kinds)["report"]
+        if report is not None and report.agent_signed_at is None:
+            # Entered from the paper, not yet signed by its agent: nothing to sign yet, but
+            # the report may go back (an agent who cannot sign it, a mistake seen meanwhile).
+            send_back_panel.collapsed = False
+            send_back_panel.intro = (
+                AGENT_SIGNATURE_AWAITED.format(
+                    entered_by=person(report.entered_by), agent=person(report.agent)
+                )
+                + " Vous le signerez ensuite. S'il ne peut pas être signé tel quel, renvoyez-le "
+                "pour correction : il est conservé, marqué « remplacé »."
+            )
+            return [send_back_panel]
         return [
             Panel(
                 "sign",
@@ -679,9 +702,7 @@ def _sign_or_send_back(request, pk, *, page, title, sign, send_back, button, suc
                 success=success,
                 title="Contrôler et signer",
             ),
-            _send_back_panel(
-                request, lambda r, d: send_back(r, actor=request.user, reason=d["reason"])
-            ),
+            send_back_panel,
         ]
 
     return _step(

@@ -393,3 +393,25 @@ def test_a_signature_from_the_phone_for_a_report_replaced_meanwhile_is_a_conflic
     ).json()
     assert answer["resultat"] == "conflict" and "remplacé" in answer["message"]
     assert classic.orders.get().status == OrderStatus.UNSIGNED  # the new one is not signed
+
+
+def test_a_report_its_agent_cannot_sign_goes_back_from_the_supervisors_page(classic, staff, client):
+    services.termination_request_report_field(classic, actor=staff.reader, agent=staff.arpnt, **CUT)
+    client.force_login(staff.supervisor)
+    url = reverse("request_approve_report", args=[classic.pk])
+    page = html.unescape(client.get(url).content.decode())
+    assert "attend d'abord la signature" in page and "Renvoyer pour correction" in page
+    assert "Signer l'ordre de coupure" not in page  # nothing to sign yet
+    sent = client.post(
+        url,
+        {
+            "action": "send_back",
+            "renvoi-reason": "L'agent est en congé : à ressaisir par l'agent désigné.",
+            "renvoi-confirm": "on",
+        },
+    )
+    assert sent.status_code == 302
+    assert reload(classic).state == RequestState.ORDER_ISSUED
+    order = classic.orders.get()
+    assert order.status == OrderStatus.RETURNED
+    assert order.reports.get().superseded_reason.startswith("L'agent est en congé")
