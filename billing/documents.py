@@ -603,7 +603,7 @@ def copy_marks(document: Document, copy: int) -> dict:
             if order.filed_at:
                 banner.append(f"ORDRE CLASSÉ le {timezone.localtime(order.filed_at):%d/%m/%Y}")
             if order.reassignments:
-                name = order.assignee.get_full_name() or order.assignee.username
+                name = order.assignee.display_name
                 when = timezone.localtime(order.assigned_at)
                 banner.append(f"Réaffecté le {when:%d/%m/%Y} à {name}")
     return {
@@ -612,10 +612,6 @@ def copy_marks(document: Document, copy: int) -> dict:
         "signature": drawn_signature(document),
         "report": report_signatures(document),
     }
-
-
-def _who(user) -> str:
-    return user.get_full_name() or user.username
 
 
 def report_signatures(document: Document) -> list[str] | None:
@@ -636,20 +632,22 @@ def report_signatures(document: Document) -> list[str] | None:
         lines[0] += f", coupure effectuée à l'index {report.cut_index}"
     if report.agent_signed_at:
         lines.append(
-            f"Signé par l'agent de l'intervention, {_who(report.agent)}, le "
+            f"Signé par l'agent de l'intervention, {report.agent.display_name}, le "
             f"{timezone.localtime(report.agent_signed_at):%d/%m/%Y %H:%M} "
             f"({report.get_agent_signed_via_display()})"
         )
     else:
-        lines.append(f"Signature de l'agent de l'intervention, {_who(report.agent)} : attendue")
+        lines.append(
+            f"Signature de l'agent de l'intervention, {report.agent.display_name} : attendue"
+        )
     if report.entered_by_id != report.agent_id:
         lines.append(
-            f"Saisi d'après l'ordre papier par {_who(report.entered_by)} le "
+            f"Saisi d'après l'ordre papier par {report.entered_by.display_name} le "
             f"{timezone.localtime(report.entered_at):%d/%m/%Y %H:%M}"
         )
     if report.signed_at:
         lines.append(
-            f"Contrôlé et signé par le responsable, {_who(report.signed_by)}, le "
+            f"Contrôlé et signé par le responsable, {report.signed_by.display_name}, le "
             f"{timezone.localtime(report.signed_at):%d/%m/%Y %H:%M}"
         )
     return lines
@@ -662,7 +660,7 @@ def drawn_signature(document: Document) -> dict | None:
     signature = OrderSignature.objects.filter(order_id=document.order_id).first()
     if signature is None:
         return None
-    witness = signature.witnessed_by.get_full_name() or signature.witnessed_by.username
+    witness = signature.witnessed_by.display_name
     return {
         "image": "data:image/png;base64," + base64.b64encode(bytes(signature.drawing)).decode(),
         "caption": (

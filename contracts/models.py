@@ -103,6 +103,11 @@ class User(AbstractUser):
         verbose_name = "utilisateur"
 
     @property
+    def display_name(self) -> str:
+        """How pages, documents and the journal name a person: full name, else user name."""
+        return self.get_full_name() or self.username
+
+    @property
     def roles(self) -> frozenset[str]:
         """The user's role codes, read once per request."""
         if not hasattr(self, "_roles"):

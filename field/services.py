@@ -142,7 +142,7 @@ def _conflict(order: InterventionOrder, actor: User) -> str | None:
     if order.status == OrderStatus.CANCELLED:
         return CANCELLED.format(number=order.number)
     if order.assignee_id is not None and order.assignee_id != actor.pk:
-        agent = order.assignee.get_full_name() or order.assignee.username
+        agent = order.assignee.display_name
         return REASSIGNED.format(number=order.number, agent=agent)
     if order.status not in AWAITING_AGENT:
         return ALREADY_DONE.format(number=order.number, status=order.get_status_display().lower())
@@ -174,37 +174,58 @@ def _signature_conflict(order: InterventionOrder, actor: User, shown) -> str | N
     return None
 
 
-def _signature_receive(order, actor, client_uuid, payload, digest, fields, made_at, position):
+def _sign(order: InterventionOrder, actor: User, fields: dict) -> tuple[str, str, dict]:
     """The agent signs, from the phone, the report entered for them from their paper order,
-    as it was shown to them (its identifier)."""
-    outcome, message, signed = SubmissionOutcome.ACCEPTED, "", None
+    as it was shown to them (its identifier): the outcome, its message, what it made."""
     if conflict := _signature_conflict(order, actor, fields.get("cr")):
-        outcome, message = SubmissionOutcome.CONFLICT, conflict
-    else:
-        try:
-            with transaction.atomic():
-                signed = procedure.termination_request_agent_sign_report(
-                    order.request, actor=actor, via=SignedVia.PHONE
-                )
-        except StepRefused as refusal:
-            outcome, message = SubmissionOutcome.REFUSED, refusal.message
-    latitude, longitude, accuracy = position if position else (None, None, None)
-    submission = FieldSubmission.objects.create(
-        client_id=client_uuid,
-        agent=actor,
-        order=order,
-        kind=SubmissionKind.SIGNATURE,
-        payload=payload,
-        payload_sha256=digest,
-        made_at=made_at,
-        latitude=latitude,
-        longitude=longitude,
-        accuracy_m=accuracy,
-        outcome=outcome,
-        message=message[:500],
-        signed_report=signed,
-    )
-    return _answer(submission, again=False)
+        return SubmissionOutcome.CONFLICT, conflict, {}
+    try:
+        with transaction.atomic():
+            signed = procedure.termination_request_agent_sign_report(
+                order.request, actor=actor, via=SignedVia.PHONE
+            )
+    except StepRefused as refusal:
+        return SubmissionOutcome.REFUSED, refusal.message, {}
+    return SubmissionOutcome.ACCEPTED, "", {"signed_report": signed}
+
+
+def _report(
+    kind: str, order: InterventionOrder, actor: User, fields: dict, photo: bytes | None
+) -> tuple[str, str, dict]:
+    """A report or a failed visit, checked like one typed at the agency: the outcome, its
+    message, what it made."""
+    if conflict := _conflict(order, actor):
+        return SubmissionOutcome.CONFLICT, conflict, {}
+    if (
+        kind != SubmissionKind.FAILED_VISIT
+        and not photo
+        and PhotoRule.objects.filter(kind=kind, required=True).exists()
+    ):
+        return SubmissionOutcome.REFUSED, PHOTO_REQUIRED, {}
+    form_class = _form_for(kind, order)
+    typed = {**fields, "confirm": "on"}
+    if form_class is FailedVisitForm:
+        typed = {f"visite-{k}": v for k, v in typed.items()}
+    form_kwargs = {}
+    if form_class is FieldReportForm and order.kind == OrderKind.READING:
+        form_kwargs["reading_only"] = True
+    form = form_class(typed, **form_kwargs)
+    if not form.is_valid():
+        return (
+            SubmissionOutcome.REFUSED,
+            " ".join(
+                f"{form.fields[f].label if f in form.fields else ''} : {' '.join(e)}".lstrip(" :")
+                for f, e in form.errors.items()
+            ),
+            {},
+        )
+    data = {k: v for k, v in form.cleaned_data.items() if k != "confirm"}
+    try:
+        with transaction.atomic():
+            report, attempt = _enter(kind, order, actor, data)
+    except StepRefused as refusal:
+        return SubmissionOutcome.REFUSED, refusal.message, {}
+    return SubmissionOutcome.ACCEPTED, "", {"report": report, "attempt": attempt}
 
 
 @transaction.atomic
@@ -256,12 +277,10 @@ def submission_receive(
     )
     if not actor.has_role(*agent_roles(order)):
         raise StepRefused(UNKNOWN_ORDER.format(number=order_number))
-    if kind == SubmissionKind.SIGNATURE:
-        return _signature_receive(
-            order, actor, client_uuid, payload, digest, fields, made_at, position
-        )
-    if kind not in (report_kind(order), SubmissionKind.FAILED_VISIT):
+    if kind not in (report_kind(order), SubmissionKind.FAILED_VISIT, SubmissionKind.SIGNATURE):
         raise StepRefused(WRONG_KIND.format(number=order.number, kind=order.get_kind_display()))
+    if kind == SubmissionKind.SIGNATURE:
+        photo = None  # a signature carries none: nothing to keep
     content_type = None
     if photo:
         if len(photo) > PHOTO_MAX:
@@ -270,37 +289,10 @@ def submission_receive(
         if content_type is None:
             raise StepRefused(PHOTO_NOT_IMAGE)
 
-    outcome, message, report, attempt = SubmissionOutcome.ACCEPTED, "", None, None
-    if conflict := _conflict(order, actor):
-        outcome, message = SubmissionOutcome.CONFLICT, conflict
-    elif (
-        kind != SubmissionKind.FAILED_VISIT
-        and not photo
-        and PhotoRule.objects.filter(kind=kind, required=True).exists()
-    ):
-        outcome, message = SubmissionOutcome.REFUSED, PHOTO_REQUIRED
+    if kind == SubmissionKind.SIGNATURE:
+        outcome, message, made = _sign(order, actor, fields)
     else:
-        form_class = _form_for(kind, order)
-        typed = {**fields, "confirm": "on"}
-        if form_class is FailedVisitForm:
-            typed = {f"visite-{k}": v for k, v in typed.items()}
-        form_kwargs = {}
-        if form_class is FieldReportForm and order.kind == OrderKind.READING:
-            form_kwargs["reading_only"] = True
-        form = form_class(typed, **form_kwargs)
-        if not form.is_valid():
-            outcome = SubmissionOutcome.REFUSED
-            message = " ".join(
-                f"{form.fields[f].label if f in form.fields else ''} : {' '.join(e)}".lstrip(" :")
-                for f, e in form.errors.items()
-            )
-        else:
-            data = {k: v for k, v in form.cleaned_data.items() if k != "confirm"}
-            try:
-                with transaction.atomic():
-                    report, attempt = _enter(kind, order, actor, data)
-            except StepRefused as refusal:
-                outcome, message = SubmissionOutcome.REFUSED, refusal.message
+        outcome, message, made = _report(kind, order, actor, fields, photo)
     latitude, longitude, accuracy = position if position else (None, None, None)
     submission = FieldSubmission.objects.create(
         client_id=client_uuid,
@@ -315,10 +307,11 @@ def submission_receive(
         accuracy_m=accuracy,
         outcome=outcome,
         message=message[:500],
-        report=report,
-        attempt=attempt,
+        **made,
     )
-    if outcome == SubmissionOutcome.CONFLICT:
+    # A report that came too late is the supervisor's to examine; a signature that came too
+    # late is not (the report it signed was sent back, or signed already).
+    if outcome == SubmissionOutcome.CONFLICT and kind != SubmissionKind.SIGNATURE:
         procedure.termination_request_record_field_conflict(
             order.request, actor=actor, order=order, message=message
         )

@@ -100,7 +100,7 @@ def _to_sign(report) -> dict:
         "le": report.read_on.strftime("%d/%m/%Y"),
         "coupure": report.cut_index if report.cut_done else None,
         "remarques": ", ".join(r for r in [*report.remark_labels, report.remarks_other] if r),
-        "saisi_par": report.entered_by.get_full_name() or report.entered_by.username,
+        "saisi_par": report.entered_by.display_name,
         "saisi_le": timezone.localtime(report.entered_at).strftime("%d/%m/%Y %H:%M"),
     }
 

@@ -93,10 +93,6 @@ def agent_roles(order: InterventionOrder) -> tuple[str, ...]:
     return FIELD_AGENT_ROLES if order.is_field_order else REMOVAL_AGENT_ROLES
 
 
-def person(user: User) -> str:
-    return user.get_full_name() or user.username
-
-
 def check_assignee(assignee: User | None, agency_id: int, *roles: str) -> None:
     if assignee is not None and (
         assignee.agency_id != agency_id or not assignee.is_active or not assignee.has_role(*roles)
@@ -456,7 +452,7 @@ def report_agent_sign(order: InterventionOrder, *, actor: User, via: str) -> Int
     if order.status != OrderStatus.UNSIGNED or report.agent_signed_at is not None:
         raise StepRefused(NOT_AWAITING_AGENT_SIGNATURE)
     if report.agent_id != actor.pk:
-        raise StepRefused(NOT_THE_AGENT.format(agent=person(report.agent)))
+        raise StepRefused(NOT_THE_AGENT.format(agent=report.agent.display_name))
     report.agent_signed_at = timezone.now()
     report.agent_signed_via = via
     report.save(update_fields=["agent_signed_at", "agent_signed_via"])
@@ -472,7 +468,7 @@ def report_sign(order: InterventionOrder, *, actor: User) -> InterventionReport:
     then filed (classé); a removal order is filed at the codification."""
     report = report_in_force(order)
     if report.agent_signed_at is None:
-        raise StepRefused(AWAITS_AGENT_SIGNATURE.format(agent=person(report.agent)))
+        raise StepRefused(AWAITS_AGENT_SIGNATURE.format(agent=report.agent.display_name))
     check_other_person(actor, report.entered_by_id, SOD_REPORT)
     check_other_person(actor, report.agent_id, SOD_REPORT_AGENT)
     report.signed_by = actor

@@ -37,7 +37,7 @@ class StaffChoiceField(forms.ModelChoiceField):
     """Agents are shown by their full name, never by their user name."""
 
     def label_from_instance(self, obj: User) -> str:
-        return obj.get_full_name() or obj.username
+        return obj.display_name
 
 
 def agents(agency, *roles: str):

@@ -654,7 +654,7 @@ def journal(request: TerminationRequest, events: list[TerminationEvent]) -> list
         if event.actor is None:
             who = "Système (automatique)"
         else:
-            name = event.actor.get_full_name() or event.actor.username
+            name = event.actor.display_name
             role = ROLE_LABELS.get(event.actor_role)
             who = f"{name} ({role})" if role else name
         lines.append(JournalLine(event.at, event.step, who, describe(event, request)))

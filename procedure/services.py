@@ -603,7 +603,7 @@ def termination_request_issue_order(
     document_enqueue(DocumentKind.ORDER, order)
     data = {"order": order.number, "timing": timing, "cut_date": cut_date.isoformat()}
     if assignee is not None:
-        data["assignee"] = assignee.get_full_name() or assignee.username
+        data["assignee"] = assignee.display_name
     apply_transition(request, "issue_order", actor=actor, data=data)
     _tell_visit(request, order)
     return order
@@ -731,8 +731,8 @@ def termination_request_reassign_order(
         step=_visit_step(order),
         data={
             "order": order.number,
-            "from": (previous.get_full_name() or previous.username) if previous else "",
-            "to": assignee.get_full_name() or assignee.username,
+            "from": previous.display_name if previous else "",
+            "to": assignee.display_name,
         },
     )
     return order
@@ -819,9 +819,9 @@ def termination_request_report_field(
 
 def _authorship(report: InterventionReport) -> dict:
     """Who did the work and signed the report, and who entered it when it was someone else."""
-    data = {"agent": interventions.person(report.agent)}
+    data = {"agent": report.agent.display_name}
     if report.entered_by_id != report.agent_id:
-        data["entered_by"] = interventions.person(report.entered_by)
+        data["entered_by"] = report.entered_by.display_name
     data["agent_signed"] = report.agent_signed_at is not None
     if report.agent_signed_via:
         data["signed_via"] = report.agent_signed_via

@@ -50,7 +50,12 @@ from interventions.models import (
     InterventionReport,
     VisitAttempt,
 )
-from interventions.services import FIELD_AGENT_ROLES, REMOVAL_AGENT_ROLES, agent_roles, person
+from interventions.services import (
+    FIELD_AGENT_ROLES,
+    NOT_THE_AGENT,
+    REMOVAL_AGENT_ROLES,
+    agent_roles,
+)
 from notifications import services as notifications
 from notifications.enums import DeliveryStatus
 from procedure import services
@@ -430,13 +435,14 @@ def _step(
     panels: Callable[[TerminationRequest], list[Panel]],
     order_kinds=None,
     extra: dict | None = None,
+    not_yours: Callable[[TerminationRequest], str | None] | None = None,
 ):
     """A step's page. If the step cannot be done now, GET says why (no blank form). Otherwise
     each panel is a form; POST runs the one sent, and a refusal stays on the page with what
-    was typed."""
+    was typed. `not_yours`: why this user, though of the role, may not do it here."""
     check_role(request.user, *(roles or act_roles(page)))  # procedure/rules.py
     req = _with_orders(get_request_for_user(request.user, pk))
-    refusal = why_not(req, page)
+    refusal = why_not(req, page) or (not_yours(req) if not_yours else None)
     built = [] if refusal else panels(req)
     sent = request.POST.get("action") if request.method == "POST" else None
     for panel in built:
@@ -687,7 +693,7 @@ def _sign_or_send_back(request, pk, *, page, title, sign, send_back, button, suc
             send_back_panel.collapsed = False
             send_back_panel.intro = (
                 AGENT_SIGNATURE_AWAITED.format(
-                    entered_by=person(report.entered_by), agent=person(report.agent)
+                    entered_by=report.entered_by.display_name, agent=report.agent.display_name
                 )
                 + " Vous le signerez ensuite. S'il ne peut pas être signé tel quel, renvoyez-le "
                 "pour correction : il est conservé, marqué « remplacé »."
@@ -760,6 +766,14 @@ def request_agent_sign(request, pk: int):
             )
         ]
 
+    def not_yours(req) -> str | None:
+        report = _order_context(req, REMOVAL_ORDER_KINDS if removal else FIELD_ORDER_KINDS)[
+            "report"
+        ]
+        if report is not None and report.agent_id != request.user.pk:
+            return NOT_THE_AGENT.format(agent=report.agent.display_name)
+        return None
+
     return _step(
         request,
         pk,
@@ -767,6 +781,7 @@ def request_agent_sign(request, pk: int):
         title=f"Étape {step} – Signature du compte-rendu par l'agent",
         panels=panels,
         order_kinds=REMOVAL_ORDER_KINDS if removal else FIELD_ORDER_KINDS,
+        not_yours=not_yours,
     )
 
 

@@ -26,7 +26,7 @@ from supervision.selectors import local_midnight
 
 
 def _who(user) -> str:
-    return (user.get_full_name() or user.username) if user else "système"
+    return user.display_name if user else "système"
 
 
 def _when(value) -> str:

@@ -177,7 +177,7 @@ class CashJournalForm(PeriodMixin, ScopeForm):
             cashiers = cashiers.filter(agency_id=user.agency_id)
         self.fields["caissier"].queryset = cashiers
         self.fields["caissier"].label_from_instance = lambda u: (
-            f"{u.get_full_name() or u.username} ({u.agency.name})"
+            f"{u.display_name} ({u.agency.name})"
         )
 
 

@@ -286,6 +286,12 @@ def test_the_agent_signs_on_their_page(classic, staff, client):
     client.force_login(staff.reader)
     detail = client.get(reverse("request_detail", args=[classic.pk])).content.decode()
     assert url not in detail  # offered to the agent only
+    # Opened by another field agent (who entered it, here): said at once, no form.
+    other = html.unescape(client.get(url).content.decode())
+    assert f"Seul {name(staff.arpnt)}, agent de l'intervention" in other
+    assert "Signer mon compte-rendu" not in other
+    client.post(url, {"action": "sign", "confirm": "on"})
+    assert classic.orders.get().status == OrderStatus.UNSIGNED
     client.force_login(staff.arpnt)
     detail = html.unescape(
         client.get(reverse("request_detail", args=[classic.pk])).content.decode()
